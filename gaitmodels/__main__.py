@@ -1,0 +1,3 @@
+from gaitmodels.cli import main
+
+main()

@@ -1,0 +1,3 @@
+from gaitprep.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Readers and writers: layout discovery, restricted unpickling, raw frames, atomic writes."""
