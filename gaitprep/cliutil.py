@@ -60,7 +60,10 @@ class LazyGroup(click.Group):
         except Exception as exc:  # an internal error: still one line, traceback only on request
             if os.environ.get("GAITPREP_DEBUG"):
                 raise
-            fail(f"internal error: {type(exc).__name__}: {exc} (set GAITPREP_DEBUG=1 for a traceback)", EXIT_ERROR)
+            fail(
+                f"internal error: {type(exc).__name__}: {exc} (set GAITPREP_DEBUG=1 for a traceback)",
+                EXIT_ERROR,
+            )
 
 
 def fail(message: str, code: int) -> None:
@@ -82,12 +85,16 @@ def log(message: str) -> None:
     click.echo(message, err=True)
 
 
-def progress(iterable: Iterable[T], total: int | None = None, desc: str = "", quiet: bool = False) -> Iterator[T]:
+def progress(
+    iterable: Iterable[T], total: int | None = None, desc: str = "", quiet: bool = False
+) -> Iterator[T]:
     """A tqdm bar on stderr; silent when ``quiet`` or when stderr is not a terminal."""
     from tqdm import tqdm
 
     disable = True if quiet else None
-    yield from tqdm(iterable, total=total, desc=desc, file=sys.stderr, disable=disable, leave=False, unit="seq")
+    yield from tqdm(
+        iterable, total=total, desc=desc, file=sys.stderr, disable=disable, leave=False, unit="seq"
+    )
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")

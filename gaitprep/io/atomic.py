@@ -30,7 +30,9 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 def canonical_json(obj: Any) -> bytes:
     """Sorted keys, compact separators, UTF-8, no NaN: the bytes we hash and the bytes we write."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+    return json.dumps(
+        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode()
 
 
 def atomic_write_json(path: Path, obj: Any, *, indent: int | None = 2) -> None:

@@ -41,7 +41,9 @@ class _RestrictedUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) in _ALLOWED or (module in _DTYPE_MODULES and name.endswith("DType")):
             return super().find_class(module, name)
-        raise UnsafePickleError(f"refused to load {module}.{name} (only numpy arrays and plain containers are allowed)")
+        raise UnsafePickleError(
+            f"refused to load {module}.{name} (only numpy arrays and plain containers are allowed)"
+        )
 
 
 def _reject_object_arrays(obj: Any) -> None:
@@ -61,8 +63,17 @@ def loads_restricted(data: bytes) -> Any:
         obj = _RestrictedUnpickler(io.BytesIO(data)).load()
     except UnsafePickleError:
         raise
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError,
-            MemoryError, OverflowError) as exc:
+    except (
+        pickle.UnpicklingError,
+        EOFError,
+        ValueError,
+        TypeError,
+        AttributeError,
+        IndexError,
+        KeyError,
+        MemoryError,
+        OverflowError,
+    ) as exc:
         raise BadInputError(f"corrupt or truncated pickle ({type(exc).__name__}: {exc})") from None
     _reject_object_arrays(obj)
     return obj

@@ -1,0 +1,425 @@
+"""One dataset build: stream sequences through a transform into a writer, in parallel, atomically, resumably.
+
+The flow:
+1. ``plan``: the caller lists ``SourceItem``s (each with its input fingerprint) and a picklable ``process``
+   function (load + transform one item). The derivation id is known before any work.
+2. If ``<out>/manifest.json`` already carries that derivation id, the build is "up to date".
+3. Work happens in a hidden staging directory ``.<name>.partial`` beside ``<out>``. Each finished
+   sequence leaves a record under ``.done/``; a re-run after a crash (or SIGKILL) reuses every sequence
+   whose files still match their checksums and redoes the rest.
+4. One deterministic commit step sorts the records, writes the manifest and renames the staging directory
+   to ``<out>``. Nothing half-written is ever visible under ``<out>``.
+
+Outputs do not depend on the number of workers: every sequence is written independently and the records
+are sorted before hashing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import socket
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gaitprep import __version__
+from gaitprep.errors import BadInputError, BuildLockedError, GaitprepError
+from gaitprep.io.atomic import atomic_write_bytes, canonical_json
+from gaitprep.io.tree import sha256_file
+from gaitprep.manifest import (
+    MANIFEST_NAME,
+    ArrayRecord,
+    FileEntry,
+    Generator,
+    Layout,
+    Manifest,
+    PartitionInfo,
+    Provenance,
+    SequenceRecord,
+    SourceInfo,
+    array_digest,
+    content_digest,
+    derivation_id,
+    json_digest,
+    load_manifest,
+    manifest_bytes,
+    seal,
+)
+from gaitprep.partition import Partition
+from gaitprep.skeleton import CLASS_INDEX, CLASS_ORDER
+from gaitprep.store import init_zarr_root, remove_sequence, write_sequence
+
+DONE_DIR = ".done"
+
+
+@dataclass(frozen=True)
+class SourceItem:
+    """One sequence to build. ``inputs`` is whatever ``process`` needs to load it (paths, refs)."""
+
+    id: str
+    label: str
+    class_folder: str
+    view: str
+    split: str | None
+    source_digest: str
+    inputs: tuple[Any, ...]
+
+    @property
+    def key(self) -> str:
+        return f"{self.id}/{self.label}/{self.view}"
+
+
+@dataclass
+class ProcessResult:
+    """What ``process`` returns for one sequence."""
+
+    arrays: dict[str, np.ndarray]
+    frames_in: int
+    frames: int
+    dropped: dict[str, int] = field(default_factory=dict)
+    stats: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class BuildPlan:
+    out: Path
+    name: str
+    version: str
+    modality: str
+    algo_version: str
+    layout: Layout
+    params: dict[str, Any]
+    items: list[SourceItem]
+    process: Callable[[SourceItem], ProcessResult]
+    source: SourceInfo
+    partition: Partition | None = None
+    fitted: dict[str, Any] = field(default_factory=dict)
+    aggregate: Callable[[list[dict[str, float]]], dict[str, Any]] | None = None
+
+    @property
+    def params_digest(self) -> str:
+        return json_digest(self.params)
+
+    @property
+    def layout_digest(self) -> str:
+        return json_digest(self.layout.model_dump(mode="json"))
+
+    @property
+    def derivation_id(self) -> str:
+        fitted = json_digest(self.fitted) if self.fitted else None
+        return derivation_id(
+            source_digest=self.source.digest,
+            params_digest=json_digest({"params": self.params, "fitted": fitted}),
+            layout_digest=self.layout_digest,
+            partition_sha256=self.partition.sha256 if self.partition else None,
+            algo_version=self.algo_version,
+            modality=self.modality,
+        )
+
+
+@dataclass
+class BuildResult:
+    manifest: Manifest
+    path: Path
+    up_to_date: bool
+    reused: int
+    built: int
+
+
+def bit_relevant_versions() -> dict[str, str]:
+    import cv2
+    import zarr
+
+    return {
+        "gaitprep": __version__,
+        "numpy": np.__version__,
+        "opencv": cv2.__version__,
+        "zarr": zarr.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def staging_dir(out: Path) -> Path:
+    return out.parent / f".{out.name}.partial"
+
+
+def _lock_path(out: Path) -> Path:
+    return out.parent / f".{out.name}.lock"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class _BuildLock:
+    """An exclusive lock file beside the output; a lock left by a killed build (dead pid) is taken over."""
+
+    def __init__(self, out: Path):
+        self.path = _lock_path(out)
+
+    def __enter__(self) -> _BuildLock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        for _ in range(2):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                try:
+                    owner = json.loads(self.path.read_text())
+                except (OSError, ValueError):
+                    owner = {}
+                if owner.get("host") == socket.gethostname() and not _pid_alive(int(owner.get("pid", -1))):
+                    self.path.unlink(missing_ok=True)
+                    continue
+                raise BuildLockedError(
+                    f"another build (pid {owner.get('pid', '?')}) is writing this output; "
+                    f"wait for it or remove {self.path.name} if it is gone",
+                    self.path.parent,
+                ) from None
+            with os.fdopen(fd, "w") as fh:
+                json.dump({"pid": os.getpid(), "host": socket.gethostname()}, fh)
+            return self
+        raise BuildLockedError("could not take the build lock", self.path)
+
+    def __exit__(self, *exc: object) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def _done_name(item: SourceItem) -> str:
+    return f"{item.id}__{item.label}__{item.view}.json"
+
+
+def _files_ok(root: Path, files: tuple[FileEntry, ...]) -> bool:
+    for f in files:
+        p = root / f.path
+        if not p.is_file() or p.stat().st_size != f.bytes or sha256_file(p) != f.sha256:
+            return False
+    return True
+
+
+def build_one(
+    item: SourceItem, plan_process: Callable[[SourceItem], ProcessResult], stage: Path, layout: Layout
+) -> SequenceRecord:
+    """Process and write one sequence into the staging directory; leave a done-record. Runs in workers."""
+    result = plan_process(item)
+    for name, spec in layout.arrays.items():
+        arr = result.arrays.get(name)
+        if arr is None:
+            raise GaitprepError(f"transform returned no array {name!r} for {item.key}")
+        if str(arr.dtype) != spec.dtype:
+            raise GaitprepError(
+                f"transform returned {arr.dtype} for {name!r} of {item.key}, expected {spec.dtype}"
+            )
+    remove_sequence(stage, item.id, item.label, item.view)
+    files = write_sequence(stage, item.id, item.label, item.view, result.arrays, layout)
+    record = SequenceRecord(
+        id=item.id,
+        label=item.label,
+        class_folder=item.class_folder,
+        view=item.view,
+        split=item.split,  # type: ignore[arg-type]
+        frames_in=result.frames_in,
+        frames=result.frames,
+        frames_dropped={k: v for k, v in sorted(result.dropped.items()) if v},
+        source_digest=item.source_digest,
+        arrays={
+            name: ArrayRecord(shape=tuple(arr.shape), dtype=str(arr.dtype), digest=array_digest(arr))
+            for name, arr in sorted(result.arrays.items())
+        },
+        files=tuple(files),
+        stats={k: float(v) for k, v in sorted(result.stats.items())},
+    )
+    atomic_write_bytes(stage / DONE_DIR / _done_name(item), canonical_json(record.model_dump(mode="json")))
+    return record
+
+
+def _reusable(stage: Path, item: SourceItem) -> SequenceRecord | None:
+    done = stage / DONE_DIR / _done_name(item)
+    if not done.is_file():
+        return None
+    try:
+        record = SequenceRecord.model_validate_json(done.read_bytes())
+    except ValueError:
+        return None
+    if record.source_digest != item.source_digest or record.split != item.split:
+        return None
+    return record if _files_ok(stage, record.files) else None
+
+
+def default_aggregate(stats: list[dict[str, float]]) -> dict[str, Any]:
+    """Dataset-level mean and p95 of every per-sequence statistic."""
+    keys = sorted({k for s in stats for k in s})
+    out: dict[str, Any] = {}
+    for k in keys:
+        vals = np.array([s[k] for s in stats if k in s], dtype=np.float64)
+        out[k] = {"mean": round(float(vals.mean()), 6), "p95": round(float(np.percentile(vals, 95)), 6)}
+    return out
+
+
+def partition_info(partition: Partition, items: list[SourceItem]) -> PartitionInfo:
+    label_of = {i.id: i.label for i in items}
+    counts = {
+        split: {c: sum(1 for i in ids if label_of.get(i) == c) for c in CLASS_ORDER}
+        for split, ids in (("train", partition.train), ("test", partition.test))
+    }
+    return PartitionInfo(
+        name=partition.name,
+        sha256=partition.sha256,
+        train_ids=partition.train,
+        test_ids=partition.test,
+        class_counts=counts,
+    )
+
+
+def _run_parallel(
+    todo: list[SourceItem], plan: BuildPlan, stage: Path, workers: int, quiet: bool, dask_address: str | None
+) -> list[SequenceRecord]:
+    from joblib import Parallel, delayed, parallel_config
+
+    from gaitprep.cliutil import progress
+
+    tasks = (delayed(build_one)(item, plan.process, stage, plan.layout) for item in todo)
+    if dask_address:
+        try:
+            from dask.distributed import Client
+        except ImportError:
+            raise GaitprepError(
+                "--dask-scheduler needs dask[distributed]: pip install 'gaitprep[dask]'"
+            ) from None
+        with Client(dask_address), parallel_config(backend="dask"):
+            return list(
+                progress(
+                    Parallel(return_as="generator_unordered")(tasks),
+                    total=len(todo),
+                    desc=plan.name,
+                    quiet=quiet,
+                )
+            )
+    if workers <= 1:
+        return [
+            build_one(item, plan.process, stage, plan.layout)
+            for item in progress(todo, total=len(todo), desc=plan.name, quiet=quiet)
+        ]
+    runner = Parallel(n_jobs=workers, return_as="generator_unordered", batch_size=1)
+    return list(progress(runner(tasks), total=len(todo), desc=plan.name, quiet=quiet))
+
+
+def build_dataset(
+    plan: BuildPlan,
+    *,
+    workers: int = 1,
+    quiet: bool = False,
+    dask_address: str | None = None,
+    force: bool = False,
+) -> BuildResult:
+    """Build ``plan`` into ``plan.out`` (see the module docstring). Returns the sealed manifest."""
+    out = Path(plan.out)
+    if not plan.items:
+        raise BadInputError("nothing to build: the input holds no sequences", out)
+    keys = [i.key for i in plan.items]
+    dup_ids = [k for k, n in Counter(i.id for i in plan.items).items() if n > 1]
+    if len(set(keys)) != len(keys) or dup_ids:
+        raise BadInputError(f"sequence ids appear more than once: {sorted(dup_ids)[:5]}", out)
+    deriv = plan.derivation_id
+    manifest_path = out / MANIFEST_NAME
+    if out.exists():
+        if manifest_path.is_file() and not force:
+            existing = load_manifest(manifest_path)
+            if existing.derivation_id == deriv:
+                return BuildResult(existing, out, up_to_date=True, reused=len(existing.records), built=0)
+            raise BadInputError(
+                "output already holds a different dataset (another derivation); choose a new --out or pass --force",
+                out,
+            )
+        if any(out.iterdir()) and not force:
+            raise BadInputError("output directory exists and is not a gaitprep dataset", out)
+    started = time.time()
+    with _BuildLock(out):
+        stage = staging_dir(out)
+        marker = stage / DONE_DIR / "derivation"
+        if stage.exists() and (not marker.is_file() or marker.read_text() != deriv):
+            shutil.rmtree(stage)  # staging left by a different build: never mix
+        (stage / DONE_DIR).mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(marker, deriv.encode())
+        if "zarr" in plan.layout.formats:
+            init_zarr_root(stage)
+        reused = {i.key: r for i in plan.items if (r := _reusable(stage, i)) is not None}
+        todo = [i for i in plan.items if i.key not in reused]
+        built = _run_parallel(todo, plan, stage, workers, quiet, dask_address)
+        records = sorted([*reused.values(), *built], key=lambda r: r.key)
+        manifest = _assemble(plan, records, stage, deriv, started, workers)
+        shutil.rmtree(stage / DONE_DIR)
+        atomic_write_bytes(stage / MANIFEST_NAME, manifest_bytes(manifest))
+        if out.exists():
+            shutil.rmtree(out)  # only reached with force, or for an empty directory
+        os.replace(stage, out)
+    return BuildResult(manifest, out, up_to_date=False, reused=len(reused), built=len(built))
+
+
+def _assemble(
+    plan: BuildPlan, records: list[SequenceRecord], stage: Path, deriv: str, started: float, workers: int
+) -> Manifest:
+    files = []
+    for path in sorted(p for p in stage.rglob("*") if p.is_file()):
+        rel = path.relative_to(stage).as_posix()
+        if rel.startswith(f"{DONE_DIR}/") or rel == MANIFEST_NAME:
+            continue
+        files.append(FileEntry(path=rel, bytes=path.stat().st_size, sha256=sha256_file(path)))
+    counts: dict[str, Any] = {
+        "sequences": len(records),
+        "frames": sum(r.frames for r in records),
+        "frames_in": sum(r.frames_in for r in records),
+        "frames_dropped": dict(sorted(sum((Counter(r.frames_dropped) for r in records), Counter()).items())),
+        "per_class": {c: sum(1 for r in records if r.label == c) for c in CLASS_ORDER},
+        "per_split": {
+            s: {c: sum(1 for r in records if r.label == c and r.split == s) for c in CLASS_ORDER}
+            for s in ("train", "test")
+        },
+    }
+    aggregate = plan.aggregate or default_aggregate
+    folders = {c: sorted({r.class_folder for r in records if r.label == c}) for c in CLASS_ORDER}
+    manifest = Manifest(
+        name=plan.name,
+        version=plan.version,
+        modality=plan.modality,  # type: ignore[arg-type]
+        generator=Generator(version=__version__, algo_version=plan.algo_version),
+        layout=plan.layout,
+        params=plan.params,
+        params_digest=plan.params_digest,
+        layout_digest=plan.layout_digest,
+        class_order=dict(CLASS_INDEX),
+        class_folders={c: ",".join(v) for c, v in folders.items() if v},
+        source=plan.source,
+        partition=partition_info(plan.partition, plan.items) if plan.partition else None,
+        fitted=plan.fitted,
+        records=tuple(records),
+        files=tuple(files),
+        counts=counts,
+        statistics=aggregate([r.stats for r in records]),
+        versions=bit_relevant_versions(),
+        derivation_id=deriv,
+        content_digest=content_digest(records),
+        provenance=Provenance(
+            created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            host=socket.gethostname(),
+            python=sys.version.split()[0],
+            duration_s=round(time.time() - started, 3),
+            workers=workers,
+        ),
+    )
+    return seal(manifest)

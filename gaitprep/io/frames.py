@@ -1,0 +1,76 @@
+"""Per-frame raw readers: PNG silhouette masks and OpenPose-layout keypoint JSON."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from gaitprep.errors import BadInputError
+from gaitprep.io.tree import SequenceRef
+
+POSE_NUMBERS = 51  # 17 joints x (x, y, confidence)
+
+
+def read_png(path: Path) -> np.ndarray:
+    """One mask as uint8 (H, W), read as 8-bit greyscale like upstream."""
+    data = np.fromfile(path, dtype=np.uint8)
+    img = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE) if data.size else None
+    if img is None:
+        raise BadInputError("not a readable PNG image (corrupt or truncated)", path)
+    return img
+
+
+def read_png_frames(ref: SequenceRef) -> np.ndarray:
+    """All frames of a ``sil-raw`` sequence as uint8 (T, H, W), in sorted file-name order."""
+    frames = [read_png(p) for p in ref.files()]
+    shapes = {f.shape for f in frames}
+    if len(shapes) > 1:
+        raise BadInputError(f"frames have different sizes {sorted(shapes)}", ref.folder)
+    return np.stack(frames)
+
+
+def parse_pose_json(data: bytes, path: Path) -> np.ndarray | None:
+    """Person 0 of one OpenPose-layout frame as float64 (17, 3), or None when no person was detected."""
+    try:
+        doc = json.loads(data, parse_constant=lambda name: math.nan)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BadInputError(f"malformed pose JSON ({exc})", path) from None
+    people = doc.get("people") if isinstance(doc, dict) else None
+    if not isinstance(people, list):
+        raise BadInputError("pose JSON has no 'people' list", path)
+    if not people:
+        return None
+    person = people[0]
+    kps = person.get("pose_keypoints_2d") if isinstance(person, dict) else None
+    if not isinstance(kps, list) or len(kps) != POSE_NUMBERS:
+        n = len(kps) if isinstance(kps, list) else "no"
+        raise BadInputError(f"people[0].pose_keypoints_2d has {n} numbers, expected {POSE_NUMBERS}", path)
+    try:
+        arr = np.asarray(kps, dtype=np.float64).reshape(17, 3)
+    except (TypeError, ValueError):
+        raise BadInputError("pose_keypoints_2d holds non-numbers", path) from None
+    if not np.isfinite(arr).all():
+        raise BadInputError("pose_keypoints_2d holds NaN or infinite values", path)
+    return arr
+
+
+def read_pose_frames(ref: SequenceRef) -> tuple[np.ndarray, dict[str, int]]:
+    """A ``pose-raw`` sequence as float64 (T, 17, 3) plus dropped-frame counts by reason.
+
+    Frames with an empty ``people`` list are skipped as upstream does (reason ``no_person``); a frame
+    that fails to parse is an error naming the file (upstream silently skips it).
+    """
+    frames, dropped = [], 0
+    for path in ref.files():
+        arr = parse_pose_json(path.read_bytes(), path)
+        if arr is None:
+            dropped += 1
+        else:
+            frames.append(arr)
+    if not frames:
+        raise BadInputError("no frame holds a detected person", ref.folder)
+    return np.stack(frames), ({"no_person": dropped} if dropped else {})

@@ -1,0 +1,274 @@
+"""Dataset manifests: the contract between ``gaitprep`` and ``gaitmodels``.
+
+A manifest says what a dataset directory holds and how it was made: modality, layout, every parameter
+that changes the bits, class order, partition, source lineage, per-sequence records with file checksums
+and logical array digests, statistics and bit-relevant library versions.
+
+Two identities (engineering notes §4.2):
+- ``derivation_id`` = H(source digest, params digest, layout digest, partition sha256, algorithm version),
+  known before building: the cache key;
+- ``content_digest``: a Merkle root over the records' logical array digests, known after building. A Zarr
+  and a pickle export of the same arrays share it.
+``manifest_digest`` hashes every field except ``provenance`` (time, host, durations) and itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from gaitprep.errors import BadInputError
+from gaitprep.io.atomic import canonical_json
+
+SCHEMA_VERSION = 1
+MANIFEST_NAME = "manifest.json"
+UPSTREAM_REFERENCE_COMMIT = "0efafd4"
+
+Modality = Literal["silhouette", "skeleton_map", "pose", "pav", "stacked"]
+Format = Literal["zarr", "opengait-pkl"]
+Split = Literal["train", "test"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FileEntry(_Strict):
+    """One file of the dataset, by path relative to the dataset directory."""
+
+    path: str
+    bytes: int
+    sha256: str
+
+
+class ArraySpec(_Strict):
+    """What every sequence's array of this name looks like.
+
+    ``item_shape`` is the shape after the leading frame axis when ``per_frame`` (e.g. (2, 64, 64) for maps),
+    else the whole array's shape (e.g. (8, 3) for a PAV).
+    """
+
+    dtype: str
+    per_frame: bool
+    item_shape: tuple[int, ...]
+    axes: tuple[str, ...]
+    channels: tuple[str, ...] = ()
+
+
+class Layout(_Strict):
+    formats: tuple[Format, ...]
+    primary: str
+    arrays: dict[str, ArraySpec]
+    zarr_codec: str = "zstd-3, one chunk per sequence array"
+    pickle_protocol: int = 4
+    stored_uncut: bool = True
+    load_transform: str = "cut int(W // 64) * 10 columns from each side, then / 255 (applied at load)"
+
+
+class ArrayRecord(_Strict):
+    shape: tuple[int, ...]
+    dtype: str
+    digest: str
+
+
+class SequenceRecord(_Strict):
+    id: str
+    label: str
+    class_folder: str
+    view: str
+    split: Split | None
+    frames_in: int
+    frames: int
+    frames_dropped: dict[str, int] = Field(default_factory=dict)
+    source_digest: str
+    arrays: dict[str, ArrayRecord]
+    files: tuple[FileEntry, ...]
+    stats: dict[str, float] = Field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return f"{self.id}/{self.label}/{self.view}"
+
+
+class PartitionInfo(_Strict):
+    name: str
+    sha256: str
+    train_ids: tuple[str, ...]
+    test_ids: tuple[str, ...]
+    class_counts: dict[str, dict[str, int]]
+
+
+class SourceInfo(_Strict):
+    """Where the input came from: a release tree (fingerprinted) or upstream datasets (lineage)."""
+
+    kind: Literal["tree", "dataset"]
+    release: str
+    root: str
+    digest: str
+    sequences: int
+    upstream: tuple[dict[str, str], ...] = ()
+    reference_commit: str = UPSTREAM_REFERENCE_COMMIT
+
+
+class Generator(_Strict):
+    name: str = "gaitprep"
+    version: str
+    algo_version: str
+
+
+class Provenance(BaseModel):
+    """Not hashed: when, where, how long."""
+
+    model_config = ConfigDict(extra="allow")
+    created_at: str
+    host: str
+    python: str
+    duration_s: float
+    workers: int
+
+
+class Manifest(_Strict):
+    schema_version: int = SCHEMA_VERSION
+    name: str
+    version: str
+    modality: Modality
+    generator: Generator
+    layout: Layout
+    params: dict[str, Any]
+    params_digest: str
+    layout_digest: str
+    class_order: dict[str, int]
+    class_folders: dict[str, str]
+    source: SourceInfo
+    partition: PartitionInfo | None
+    fitted: dict[str, Any] = Field(default_factory=dict)
+    records: tuple[SequenceRecord, ...]
+    files: tuple[FileEntry, ...]
+    counts: dict[str, Any]
+    statistics: dict[str, Any]
+    versions: dict[str, str]
+    derivation_id: str
+    content_digest: str
+    manifest_digest: str = ""
+    provenance: Provenance | None = None
+
+    def record_by_key(self) -> dict[str, SequenceRecord]:
+        return {r.key: r for r in self.records}
+
+    def split_records(self, split: str | None) -> list[SequenceRecord]:
+        return [r for r in self.records if split is None or r.split == split]
+
+
+# --- digests -------------------------------------------------------------------------------------------
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def json_digest(obj: Any) -> str:
+    """sha256 of canonical JSON (sorted keys, compact): never of pydantic's declaration-ordered dump."""
+    return sha256_hex(canonical_json(obj))
+
+
+def array_digest(arr: np.ndarray) -> str:
+    """Logical digest: canonical {dtype, shape} header, then C-order little-endian bytes."""
+    arr = np.asarray(arr)
+    le = arr.astype(arr.dtype.newbyteorder("<"), copy=False)
+    h = hashlib.sha256(canonical_json({"dtype": le.dtype.str, "shape": list(arr.shape)}))
+    h.update(np.ascontiguousarray(le).tobytes())
+    return h.hexdigest()
+
+
+def content_digest(records: list[SequenceRecord] | tuple[SequenceRecord, ...]) -> str:
+    """Merkle-style root over sorted (key, array name, digest) lines."""
+    h = hashlib.sha256()
+    for rec in sorted(records, key=lambda r: r.key):
+        for name in sorted(rec.arrays):
+            h.update(f"{rec.key}\t{name}\t{rec.arrays[name].digest}\n".encode())
+    return h.hexdigest()
+
+
+def derivation_id(
+    *,
+    source_digest: str,
+    params_digest: str,
+    layout_digest: str,
+    partition_sha256: str | None,
+    algo_version: str,
+    modality: str,
+) -> str:
+    return json_digest(
+        {
+            "source": source_digest,
+            "params": params_digest,
+            "layout": layout_digest,
+            "partition": partition_sha256,
+            "algo_version": algo_version,
+            "modality": modality,
+        }
+    )
+
+
+def compute_manifest_digest(manifest: Manifest) -> str:
+    body = manifest.model_dump(mode="json", exclude={"provenance", "manifest_digest"})
+    return json_digest(body)
+
+
+def seal(manifest: Manifest) -> Manifest:
+    """Return ``manifest`` with its ``manifest_digest`` filled in."""
+    return manifest.model_copy(update={"manifest_digest": compute_manifest_digest(manifest)})
+
+
+def manifest_bytes(manifest: Manifest) -> bytes:
+    """The bytes written to ``manifest.json``: sorted keys so they are stable."""
+    return (
+        json.dumps(manifest.model_dump(mode="json"), sort_keys=True, indent=1, allow_nan=False) + "\n"
+    ).encode()
+
+
+def resolve_manifest_path(path: str | Path) -> Path:
+    """Accept a dataset directory or its ``manifest.json``."""
+    path = Path(path)
+    return path / MANIFEST_NAME if path.is_dir() else path
+
+
+def load_manifest(path: str | Path) -> Manifest:
+    """Parse and validate a manifest; a malformed one is bad input naming the file."""
+    path = resolve_manifest_path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise BadInputError(f"cannot read manifest: {exc.strerror}", path) from None
+    try:
+        doc = json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BadInputError(f"manifest is not valid JSON ({exc})", path) from None
+    if not isinstance(doc, dict):
+        raise BadInputError("manifest is not a JSON object", path)
+    if doc.get("schema_version") != SCHEMA_VERSION:
+        raise BadInputError(
+            f"manifest schema_version {doc.get('schema_version')!r} is not supported (expected {SCHEMA_VERSION})",
+            path,
+        )
+    try:
+        return Manifest.model_validate(doc)
+    except ValueError as exc:
+        first = str(exc).splitlines()
+        detail = "; ".join(line.strip() for line in first[1:3]) if len(first) > 1 else str(exc)
+        raise BadInputError(f"manifest does not match the schema: {detail}", path) from None
+
+
+def export_json_schemas(out_dir: str | Path) -> dict[str, bytes]:
+    """JSON Schema files generated from the pydantic models (``schemas/``); returns name -> bytes."""
+    out: dict[str, bytes] = {}
+    for name, model in (("manifest", Manifest), ("sequence-record", SequenceRecord)):
+        out[f"{name}.schema.json"] = (
+            json.dumps(model.model_json_schema(), indent=2, sort_keys=True) + "\n"
+        ).encode()
+    return out

@@ -1,0 +1,131 @@
+"""Where a dataset's arrays live on disk, and how they are written and read back.
+
+Zarr v3 (default): ``data.zarr/<id>/<class>/<view>/<array>``, one zstd-3 chunk per sequence array, so
+workers write disjoint groups and a resumed build can redo one sequence alone. Training reads whole arrays
+into RAM once, so per-sequence arrays cost little (engineering notes §3.3).
+
+OpenGait pickle tree: ``<id>/<class>/<view>/<view>.pkl`` for the primary array (what OpenGait loads);
+any other array of a sequence goes beside it as ``<view>.<array>.pkl``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from gaitprep.errors import BadInputError
+from gaitprep.io.safe_pickle import dump_array_pickle, load_array_pickle
+from gaitprep.io.tree import sha256_file
+from gaitprep.manifest import ArraySpec, FileEntry, Layout, SequenceRecord
+
+ZARR_DIR = "data.zarr"
+ZSTD_LEVEL = 3
+
+
+def seq_path(seq_id: str, label: str, view: str) -> str:
+    return f"{seq_id}/{label}/{view}"
+
+
+def pkl_path(seq_id: str, label: str, view: str, array: str, primary: str) -> str:
+    name = f"{view}.pkl" if array == primary else f"{view}.{array}.pkl"
+    return f"{seq_path(seq_id, label, view)}/{name}"
+
+
+def init_zarr_root(dataset_dir: Path) -> None:
+    import zarr
+    from zarr.storage import LocalStore
+
+    if not (dataset_dir / ZARR_DIR / "zarr.json").exists():
+        zarr.open_group(LocalStore(dataset_dir / ZARR_DIR), mode="w-")
+
+
+def remove_sequence(dataset_dir: Path, seq_id: str, label: str, view: str) -> None:
+    """Delete whatever a sequence left behind (an interrupted write) before it is redone."""
+    for base in (dataset_dir / ZARR_DIR, dataset_dir):
+        target = base / seq_path(seq_id, label, view)
+        if target.exists():
+            shutil.rmtree(target)
+
+
+def _files_under(dataset_dir: Path, sub: Path) -> list[FileEntry]:
+    entries = []
+    for path in sorted(p for p in sub.rglob("*") if p.is_file()):
+        rel = path.relative_to(dataset_dir).as_posix()
+        entries.append(FileEntry(path=rel, bytes=path.stat().st_size, sha256=sha256_file(path)))
+    return entries
+
+
+def write_sequence(
+    dataset_dir: Path, seq_id: str, label: str, view: str, arrays: dict[str, np.ndarray], layout: Layout
+) -> list[FileEntry]:
+    """Write one sequence's arrays in every format of ``layout``; returns the files written."""
+    files: list[FileEntry] = []
+    if "zarr" in layout.formats:
+        import zarr
+        from zarr.codecs import ZstdCodec
+        from zarr.storage import LocalStore
+
+        store = LocalStore(dataset_dir / ZARR_DIR)
+        for name in sorted(arrays):
+            arr = np.ascontiguousarray(arrays[name])
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                z = zarr.create_array(
+                    store,
+                    name=f"{seq_path(seq_id, label, view)}/{name}",
+                    shape=arr.shape,
+                    dtype=arr.dtype,
+                    chunks=arr.shape if arr.size else None,
+                    compressors=[ZstdCodec(level=ZSTD_LEVEL)],
+                    # Write every chunk, even all-zero ones, so the file list never depends on content.
+                    config={"write_empty_chunks": True},
+                    overwrite=False,
+                )
+                z[...] = arr
+        files += _files_under(dataset_dir, dataset_dir / ZARR_DIR / seq_id)
+    if "opengait-pkl" in layout.formats:
+        for name in sorted(arrays):
+            dump_array_pickle(arrays[name], dataset_dir / pkl_path(seq_id, label, view, name, layout.primary))
+        files += _files_under(dataset_dir, dataset_dir / seq_id)
+    return sorted(files, key=lambda f: f.path)
+
+
+def read_sequence(
+    dataset_dir: Path,
+    record: SequenceRecord,
+    layout: Layout,
+    names: list[str] | None = None,
+    fmt: str | None = None,
+) -> dict[str, np.ndarray]:
+    """Read a sequence's arrays back (Zarr preferred when both formats are present)."""
+    fmt = fmt or ("zarr" if "zarr" in layout.formats else "opengait-pkl")
+    names = names or sorted(layout.arrays)
+    out: dict[str, np.ndarray] = {}
+    if fmt == "zarr":
+        import zarr
+        from zarr.storage import LocalStore
+
+        store = LocalStore(dataset_dir / ZARR_DIR, read_only=True)
+        for name in names:
+            key = f"{seq_path(record.id, record.label, record.view)}/{name}"
+            try:
+                out[name] = zarr.open_array(store, path=key, mode="r")[...]
+            except Exception as exc:  # zarr raises several types for missing/corrupt nodes
+                raise BadInputError(
+                    f"cannot read array {key} ({type(exc).__name__}: {exc})", dataset_dir / ZARR_DIR
+                ) from None
+    else:
+        for name in names:
+            out[name] = load_array_pickle(
+                dataset_dir / pkl_path(record.id, record.label, record.view, name, layout.primary)
+            )
+    for name, arr in out.items():
+        spec: ArraySpec = layout.arrays[name]
+        if str(arr.dtype) != spec.dtype:
+            raise BadInputError(
+                f"array {name} of {record.key} has dtype {arr.dtype}, manifest says {spec.dtype}", dataset_dir
+            )
+    return out
