@@ -17,7 +17,7 @@ COMMANDS = {
     "verify-manifest": "gaitprep.commands.manifests:verify_manifest",
     "diff-manifest": "gaitprep.commands.manifests:diff_manifest",
     "run": "gaitprep.commands.pipeline:run",
-    "list": "gaitprep.commands.pipeline:list_datasets",
+    "list": "gaitprep.commands.catalog:list_datasets",
     "export": "gaitprep.commands.export:export",
     "import-keypoints": "gaitprep.commands.export:import_keypoints",
 }

@@ -143,3 +143,225 @@ def build_poses(
         partition=partition,
     )
     return build_dataset(plan, workers=workers, quiet=quiet, force=force)
+
+
+# --- PAV -------------------------------------------------------------------------------------------------
+
+PAV_ARRAYS = {
+    "pav": ArraySpec(
+        dtype="float32",
+        per_frame=False,
+        item_shape=(8, 3),
+        axes=("pair", "metric"),
+        channels=("height_diff", "midline_dev", "tilt"),
+    ),
+    "raw": ArraySpec(
+        dtype="float32",
+        per_frame=False,
+        item_shape=(8, 3),
+        axes=("pair", "metric"),
+        channels=("height_diff", "midline_dev", "tilt"),
+    ),
+}
+PER_FRAME_PAV = ArraySpec(
+    dtype="float32",
+    per_frame=True,
+    item_shape=(8, 3),
+    axes=("T", "pair", "metric"),
+    channels=("height_diff", "midline_dev", "tilt"),
+)
+
+
+def raw_pav_of(spec: dict[str, Any], item: SourceItem) -> tuple[np.ndarray, np.ndarray, LoadedInfo]:
+    from gaitprep.pav import PavSpec, compute_raw_pav
+
+    (ref,) = item.inputs
+    seq = load_sequence(ref)
+    raw, per_frame = compute_raw_pav(PavSpec(**spec), seq.array)
+    return raw, per_frame, (seq.frames_in, int(seq.array.shape[0]), seq.dropped)
+
+
+LoadedInfo = tuple[int, int, dict[str, int]]
+
+
+def _raw_only(spec: dict[str, Any], item: SourceItem) -> np.ndarray:
+    return raw_pav_of(spec, item)[0]
+
+
+def process_pav(spec: dict[str, Any], mn: list, mx: list, per_frame: bool, item: SourceItem) -> ProcessResult:
+    from gaitprep.pav import apply_minmax
+
+    raw, frames, (frames_in, t, dropped) = raw_pav_of(spec, item)
+    arrays = {"raw": raw, "pav": apply_minmax(raw, np.asarray(mn, np.float32), np.asarray(mx, np.float32))}
+    if per_frame:
+        arrays["per_frame"] = frames.astype(np.float32)
+    return ProcessResult(arrays, frames_in, t, dropped)
+
+
+def build_pav(
+    input_path: str | Path,
+    out: str | Path,
+    *,
+    partition: Partition,
+    fit_on: str = "train",
+    fmt: str = "zarr",
+    per_frame: bool = False,
+    workers: int = 1,
+    quiet: bool = False,
+    name: str | None = None,
+    dask_address: str | None = None,
+    force: bool = False,
+) -> BuildResult:
+    """Postural Asymmetry Vectors: raw and min-max normalised float32 (8, 3) per sequence.
+
+    The normaliser is fitted on the TRAIN ids of ``partition`` only; ``fit_on="all"`` must be asked for
+    explicitly and is recorded. The fitted minima/maxima, fit set and partition hash go in the manifest.
+    """
+    from joblib import Parallel, delayed
+
+    from gaitprep.pav import PavSpec, fit_minmax, fit_set_ids
+
+    if partition is None:
+        raise BadInputError("gaitprep pav needs --partition: the normaliser is fitted on its TRAIN ids")
+    tree = open_tree(input_path, ("pose-pkl", "pose-raw"))
+    items = tree_items(tree, partition, workers)
+    spec = PavSpec()
+    spec_dict = spec.model_dump(mode="json")
+    fit_ids = set(fit_set_ids(partition, [i.id for i in items], fit_on))
+    fit_items = [i for i in items if i.id in fit_ids]
+    if workers > 1:
+        raws = Parallel(n_jobs=workers)(delayed(_raw_only)(spec_dict, i) for i in fit_items)
+    else:
+        raws = [_raw_only(spec_dict, i) for i in fit_items]
+    mn, mx = fit_minmax(np.stack(raws))
+    fitted = {
+        "mn": mn.tolist(),
+        "mx": mx.tolist(),
+        "fit_on": fit_on,
+        "fit_ids": len(fit_items),
+        "partition": partition.name,
+        "partition_sha256": partition.sha256,
+        "scale_floor": 1e-6,
+        "clip": [0.0, 1.0],
+    }
+    arrays = dict(PAV_ARRAYS)
+    if per_frame:
+        arrays["per_frame"] = PER_FRAME_PAV
+    params = {
+        **spec_dict,
+        "algo": "UMGRL pretreatment_drf reimplementation (domain reference §6)",
+        "input_layout": tree.layout,
+        "per_frame": per_frame,
+        "renderer_validity": "c>=1e-3 (maps) vs c>0 (PAV)",
+        "pga_flatten_order": "pair-major (pair, metric)",
+    }
+    plan = BuildPlan(
+        out=Path(out),
+        name=name or Path(out).name,
+        version="1.0.0",
+        modality="pav",
+        algo_version=PavSpec.ALGO_VERSION,
+        layout=layout_for(fmt, arrays, "pav"),
+        params=params,
+        items=items,
+        process=functools.partial(process_pav, spec_dict, fitted["mn"], fitted["mx"], per_frame),
+        source=tree_source_info(tree, items),
+        partition=partition,
+        fitted=fitted,
+    )
+    return build_dataset(plan, workers=workers, quiet=quiet, dask_address=dask_address, force=force)
+
+
+# --- silhouettes registered with the skeleton maps ------------------------------------------------------
+
+
+def process_registered(opts: dict[str, Any], item: SourceItem) -> ProcessResult:
+    from gaitprep.silhouette_registration import pair_frames, register_silhouettes
+
+    sil_ref, pose_ref = item.inputs
+    sil = load_sequence(sil_ref)
+    pose = load_sequence(pose_ref)
+    pair_frames(int(sil.array.shape[0]), int(pose.array.shape[0]), item.key)
+    span = tuple(range(17))
+    out, valid = register_silhouettes(sil.array, pose.array, scale_mode=opts["scale_mode"], span_joints=span)
+    blank = int((~valid).sum())
+    return ProcessResult(
+        {"silhouette": out},
+        sil.frames_in,
+        int(out.shape[0]),
+        {"blank_unnormalisable": blank} if blank else {},
+    )
+
+
+def build_registered_silhouettes(
+    sil_path: str | Path,
+    pose_path: str | Path,
+    out: str | Path,
+    *,
+    partition: Partition | None = None,
+    fmt: str = "zarr",
+    workers: int = 1,
+    quiet: bool = False,
+    name: str | None = None,
+    scale_mode: str = "per_sequence",
+    force: bool = False,
+) -> BuildResult:
+    """Silhouettes cropped and scaled with the skeleton maps' hip-centred full-canvas box (T, 64, 64)."""
+    from gaitprep.manifest import SourceInfo, json_digest
+
+    sil_tree = open_tree(sil_path, ("sil-raw",))
+    pose_tree = open_tree(pose_path, ("pose-pkl", "pose-raw"))
+    sil_items = {i.key: i for i in tree_items(sil_tree, partition, workers)}
+    pose_items = {i.key: i for i in tree_items(pose_tree, partition, workers)}
+    if set(sil_items) != set(pose_items):
+        only = sorted(set(sil_items) ^ set(pose_items))
+        raise BadInputError(
+            f"silhouette and pose trees hold different sequences, e.g. {only[0]}", pose_tree.root
+        )
+    items = [
+        SourceItem(
+            s.id,
+            s.label,
+            s.class_folder,
+            s.view,
+            s.split,
+            json_digest([s.source_digest, pose_items[k].source_digest]),
+            (s.inputs[0], pose_items[k].inputs[0]),
+        )
+        for k, s in sorted(sil_items.items())
+    ]
+    source = SourceInfo(
+        kind="tree",
+        release=f"sil-raw+{pose_tree.layout}",
+        root=str(sil_tree.root),
+        digest=json_digest(sorted((i.key, i.source_digest) for i in items)),
+        sequences=len(items),
+    )
+    params = {
+        "transform": "register-with-skeleton-box",
+        "scale_mode": scale_mode,
+        "span_joints": "all17",
+        "canvas": 128,
+        "size": 64,
+        "crop": "full_canvas",
+        "frame_pairing": "equal_count_by_index",
+    }
+    arrays = {
+        "silhouette": ArraySpec(
+            dtype="uint8", per_frame=True, item_shape=(64, 64), axes=("T", "H", "W"), channels=("silhouette",)
+        )
+    }
+    plan = BuildPlan(
+        out=Path(out),
+        name=name or Path(out).name,
+        version="1.0.0",
+        modality="silhouette",
+        algo_version="gaitprep-registered-silhouettes-1",
+        layout=layout_for(fmt, arrays, "silhouette"),
+        params=params,
+        items=items,
+        process=functools.partial(process_registered, {"scale_mode": scale_mode}),
+        source=source,
+        partition=partition,
+    )
+    return build_dataset(plan, workers=workers, quiet=quiet, force=force)

@@ -1,0 +1,220 @@
+"""``gaitmodels train | evaluate | predict``: thin click layers over train.py and evaluate.py."""
+
+from __future__ import annotations
+
+import click
+
+from gaitprep.cliutil import emit, json_option, quiet_option
+from gaitprep.errors import BadInputError
+
+MODELS = ["sconet", "sconet-mt", "sconet-mt-ske", "drf"]
+
+
+def _pair(value: str, what: str) -> tuple[int, ...]:
+    try:
+        parts = tuple(int(v) for v in value.split(","))
+    except ValueError:
+        raise click.BadParameter(
+            f"expected integers separated by commas, got {value!r}", param_hint=what
+        ) from None
+    return parts
+
+
+@click.command("train")
+@click.option(
+    "--manifest",
+    required=True,
+    type=click.Path(exists=True),
+    help="Training dataset (manifest.json or its folder).",
+)
+@click.option(
+    "--pav-manifest",
+    type=click.Path(exists=True),
+    help="PAV dataset (DRF only), fitted on the same partition.",
+)
+@click.option("--model", type=click.Choice(MODELS), required=True, help="Which network.")
+@click.option(
+    "--recipe",
+    type=click.Choice(["sgd-multistep", "adamw-cosine"]),
+    default="sgd-multistep",
+    show_default=True,
+    help="SGD 0.1 + multi-step decay at 50/70/90% (upstream), or AdamW 1e-3 + cosine.",
+)
+@click.option(
+    "--class-weights", type=click.Choice(["none", "inverse-frequency"]), default="none", show_default=True
+)
+@click.option("--iterations", type=click.IntRange(1), default=20000, show_default=True)
+@click.option("--batch", default="8,8", show_default=True, help="P,K: ids per batch and copies per id.")
+@click.option(
+    "--frames", type=click.IntRange(1), default=30, show_default=True, help="Frames per training clip."
+)
+@click.option(
+    "--sampling",
+    type=click.Choice(["fixed_unordered", "fixed_ordered", "all_ordered"]),
+    default="fixed_unordered",
+    show_default=True,
+)
+@click.option("--lr", type=float, help="Learning rate (default: the recipe's).")
+@click.option(
+    "--widths",
+    default="64,128,256,512",
+    show_default=True,
+    help="Backbone stage widths; e.g. 16,32,64,128 for a quick CPU run.",
+)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--save-every", type=click.IntRange(1), default=1000, show_default=True)
+@click.option("--log-every", type=click.IntRange(1), default=10, show_default=True)
+@click.option("--loader-workers", type=click.IntRange(0), default=0, show_default=True)
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option(
+    "--resume", type=click.Path(exists=True), help="Continue a run (RUN_DIR or a checkpoint) exactly."
+)
+@click.option(
+    "--init",
+    "init",
+    type=click.Path(exists=True),
+    help="Initialise weights from a checkpoint of the same modality.",
+)
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Run directory.")
+@json_option
+@quiet_option
+def train(
+    manifest,
+    pav_manifest,
+    model,
+    recipe,
+    class_weights,
+    iterations,
+    batch,
+    frames,
+    sampling,
+    lr,
+    widths,
+    seed,
+    save_every,
+    log_every,
+    loader_workers,
+    device,
+    resume,
+    init,
+    out,
+    as_json,
+    quiet,
+) -> None:
+    """Train a ScoNet-family model on the TRAIN split of a gaitprep dataset.
+
+    The manifest is verified (quick level) first; a model/data mismatch (modality, channels, class
+    order, a PAV fitted on another partition or on test ids) is refused with one sentence. Logs go to
+    RUN/metrics.csv and RUN/tensorboard; checkpoints (plain dicts with config, class order and the
+    data's digest) to RUN/checkpoints/. Under torchrun the run is distributed (DDP).
+    """
+    from gaitmodels.train import TrainConfig
+    from gaitmodels.train import train as run_train
+
+    p_k = _pair(batch, "--batch")
+    w = _pair(widths, "--widths")
+    if len(p_k) != 2 or len(w) != 4:
+        raise click.BadParameter("--batch takes P,K and --widths four numbers")
+    if resume and init:
+        raise click.UsageError("--resume and --init exclude each other")
+    cfg = TrainConfig(
+        model=model,
+        recipe=recipe,
+        class_weights=class_weights,
+        iterations=iterations,
+        batch_p=p_k[0],
+        batch_k=p_k[1],
+        frames=frames,
+        sampling=sampling,
+        lr=lr,
+        widths=w,
+        seed=seed,
+        save_every=save_every,
+        log_every=log_every,
+        loader_workers=loader_workers,
+    )
+    summary = run_train(
+        cfg, manifest, out, pav_path=pav_manifest, device=device, resume=resume, init=init, quiet=quiet
+    )
+    emit(
+        summary,
+        as_json,
+        f"trained {model} for {summary['iterations']} iterations; checkpoint {summary['checkpoint']}",
+    )
+
+
+def _metrics_text(r: dict) -> str:
+    lines = [
+        f"{r['model']} on {r['manifest']} [{r['split']}, partition {r['partition']}], n={r['n']}",
+        f"  accuracy {r['accuracy']:.2f}  macro P {r['macro_precision']:.2f}  R {r['macro_recall']:.2f}"
+        f"  F1 {r['macro_f1']:.2f}",
+    ]
+    for name, c in r["per_class"].items():
+        lines.append(
+            f"  {name:>9}: P {c['precision']:6.2f} R {c['recall']:6.2f} F1 {c['f1']:6.2f} (n={c['support']})"
+        )
+    lines.append("  confusion (rows true, cols predicted): " + str(r["confusion_matrix"]))
+    if "outputs" in r:
+        lines.append(f"  wrote {r['outputs']['metrics']} and {r['outputs']['confusion_png']}")
+    return "\n".join(lines)
+
+
+@click.command("evaluate")
+@click.option(
+    "--checkpoint", required=True, type=click.Path(exists=True), help="A checkpoint file or RUN_DIR."
+)
+@click.option("--manifest", required=True, type=click.Path(exists=True))
+@click.option("--pav-manifest", type=click.Path(exists=True), help="PAV dataset (DRF checkpoints).")
+@click.option("--split", type=click.Choice(["test", "train"]), default="test", show_default=True)
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    help="Where metrics.json and confusion.png go (default: RUN/eval-<split>).",
+)
+@json_option
+@quiet_option
+def evaluate(checkpoint, manifest, pav_manifest, split, device, out, as_json, quiet) -> None:
+    """Score a checkpoint: accuracy, macro precision/recall/F1 (zero_division=0), per class, confusion.
+
+    Prediction = argmax of the mean cosine logits over the 16 parts. Refuses data whose modality,
+    channels or class order differ from the checkpoint's, and evaluation ids it was trained on.
+    """
+    from pathlib import Path
+
+    from gaitmodels.evaluate import evaluate as run_eval
+
+    if out is None:
+        ck = Path(checkpoint)
+        run = ck if ck.is_dir() else ck.parent.parent
+        out = run / f"eval-{split}"
+    report = run_eval(
+        checkpoint, manifest, split=split, pav_manifest=pav_manifest, device=device, out=out, quiet=quiet
+    )
+    emit(report, as_json, _metrics_text(report))
+
+
+@click.command("predict")
+@click.option("--checkpoint", required=True, type=click.Path(exists=True))
+@click.option(
+    "--input",
+    "input_path",
+    required=True,
+    type=click.Path(exists=True),
+    help="A gaitprep dataset (manifest.json or its folder).",
+)
+@click.option("--pav-manifest", type=click.Path(exists=True))
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@json_option
+def predict(checkpoint, input_path, pav_manifest, device, as_json) -> None:
+    """Class and probabilities for every sequence of a dataset."""
+    from gaitmodels.evaluate import predict as run_predict
+
+    rows = run_predict(checkpoint, input_path, pav_manifest=pav_manifest, device=device)
+    if not rows:
+        raise BadInputError("the dataset holds no sequences", input_path)
+    human = "\n".join(
+        f"{r['key']}: {r['prediction']} " + " ".join(f"{k}={v:.3f}" for k, v in r["probabilities"].items())
+        for r in rows
+    )
+    emit({"predictions": rows}, as_json, human)

@@ -1,0 +1,151 @@
+"""Evaluation and prediction: upstream's rule, argmax of the mean cosine logits over the 16 parts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from gaitmodels.checkpoint import load_checkpoint
+from gaitmodels.data import ManifestData, SplitArrays, eval_clip, load_split
+from gaitmodels.guards import check_checkpoint_data
+from gaitmodels.metrics import classification_report, save_confusion_png
+from gaitmodels.models import ModelConfig, build_model
+from gaitmodels.train import resolve_device
+from gaitprep.errors import MismatchError
+
+SUBJECT_NOTE = (
+    "Scoliosis1K splits are by sequence id; the same person can appear in train and test "
+    "(no subject map is published)."
+)
+
+
+def load_model(ckpt: dict[str, Any], device: torch.device) -> torch.nn.Module:
+    model = build_model(ModelConfig(**ckpt["model_config"]))
+    model.load_state_dict(ckpt["model_state"])
+    return model.to(device).eval()
+
+
+@torch.no_grad()
+def mean_logits(
+    model: torch.nn.Module, split: SplitArrays, device: torch.device, quiet: bool = True
+) -> np.ndarray:
+    """float64 (N, classes): each sequence's cosine logits averaged over parts (all frames, first 720)."""
+    from gaitprep.cliutil import progress
+
+    uses_pav = model.config.use_pga
+    out = []
+    for i in progress(range(len(split)), total=len(split), desc="evaluate", quiet=quiet):
+        x = eval_clip(split.frames[i]).to(device)
+        pav = torch.from_numpy(split.pav[i : i + 1]).to(device) if uses_pav else None
+        logits = model(x, pav=pav)["logits"]
+        out.append(logits.float().mean(-1).cpu().numpy()[0])
+    return np.stack(out).astype(np.float64)
+
+
+def evaluate(
+    checkpoint: str | Path,
+    manifest: str | Path,
+    *,
+    split: str = "test",
+    pav_manifest: str | Path | None = None,
+    device: str = "auto",
+    out: str | Path | None = None,
+    quiet: bool = False,
+) -> dict[str, Any]:
+    """Score a checkpoint on ``split`` of a manifest; writes metrics.json and confusion.png to ``out``."""
+    ckpt = load_checkpoint(checkpoint)
+    data = ManifestData.open(manifest)
+    check_checkpoint_data(ckpt, data, split)
+    config = ModelConfig(**ckpt["model_config"])
+    pav = _open_pav(config, pav_manifest, ckpt)
+    dev = resolve_device(device)
+    arrays = load_split(data, split, pav)
+    logits = mean_logits(load_model(ckpt, dev), arrays, dev, quiet)
+    pred = logits.argmax(1)
+    report = classification_report(arrays.labels, pred, ckpt["class_order"])
+    m = data.manifest
+    report.update(
+        {
+            "checkpoint": str(checkpoint),
+            "iteration": ckpt["iteration"],
+            "model": config.name,
+            "manifest": m.name,
+            "manifest_digest": m.manifest_digest,
+            "split": split,
+            "partition": m.partition.name if m.partition else None,
+            "partition_sha256": m.partition.sha256 if m.partition else None,
+            "test_composition": {
+                c: int((arrays.labels == i).sum()) for i, c in enumerate(ckpt["class_order"])
+            },
+            "selection_rule": ckpt.get("selection_rule"),
+            "note": SUBJECT_NOTE,
+        }
+    )
+    if out is not None:
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "metrics.json").write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+        save_confusion_png(
+            np.array(report["confusion_matrix"]),
+            ckpt["class_order"],
+            out / "confusion.png",
+            title=f"{config.name} on {m.name} ({split})",
+        )
+        report["outputs"] = {
+            "metrics": str(out / "metrics.json"),
+            "confusion_png": str(out / "confusion.png"),
+        }
+    return report
+
+
+def _open_pav(
+    config: ModelConfig, pav_manifest: str | Path | None, ckpt: dict[str, Any]
+) -> ManifestData | None:
+    if not config.use_pga:
+        return None
+    if pav_manifest is None:
+        raise MismatchError("this is a DRF checkpoint: pass --pav-manifest")
+    pav = ManifestData.open(pav_manifest)
+    if pav.manifest.fitted.get("partition_sha256") != ckpt["data"]["partition_sha256"]:
+        raise MismatchError(
+            "the PAV normaliser was fitted on another partition than the checkpoint was trained on"
+        )
+    return pav
+
+
+def predict(
+    checkpoint: str | Path,
+    manifest: str | Path,
+    *,
+    pav_manifest: str | Path | None = None,
+    device: str = "auto",
+    split: str | None = None,
+) -> list[dict[str, Any]]:
+    """Class and probabilities (softmax of the scaled mean logits) per sequence of a dataset."""
+    ckpt = load_checkpoint(checkpoint)
+    data = ManifestData.open(manifest)
+    config = ModelConfig(**ckpt["model_config"])
+    if data.manifest.modality != ckpt["data"]["modality"] or data.channels != config.in_channels:
+        raise MismatchError(
+            f"the checkpoint reads {config.in_channels}-channel {ckpt['data']['modality']} data, "
+            f"the manifest holds {data.channels}-channel {data.manifest.modality} data"
+        )
+    pav = _open_pav(config, pav_manifest, ckpt)
+    dev = resolve_device(device)
+    arrays = load_split(data, split, pav)
+    logits = mean_logits(load_model(ckpt, dev), arrays, dev)
+    scale = float(ckpt["train_config"].get("ce_scale", 16.0))
+    probs = torch.softmax(torch.from_numpy(scale * logits), dim=1).numpy()
+    names = ckpt["class_order"]
+    return [
+        {
+            "key": key,
+            "prediction": names[int(p.argmax())],
+            "probabilities": {n: round(float(v), 6) for n, v in zip(names, p, strict=True)},
+        }
+        for key, p in zip(arrays.keys, probs, strict=True)
+    ]

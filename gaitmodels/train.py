@@ -1,0 +1,348 @@
+"""The training loop: a manifest in, checkpoints, a CSV log and TensorBoard events out.
+
+Single process by default; under ``torchrun`` (WORLD_SIZE > 1) it runs DDP, each rank taking its stride
+of every P x K batch (gloo on CPU, NCCL on CUDA). The triplet loss is computed on each rank's share of
+the batch (upstream all-gathers embeddings first); gradients are averaged by DDP.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import random
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+
+from gaitmodels.checkpoint import CHECKPOINT_FORMAT, load_checkpoint, save_checkpoint
+from gaitmodels.data import FRAME_SAMPLING, ManifestData, SplitArrays, TrainClips, load_split
+from gaitmodels.guards import check_init, check_model_data, check_pav
+from gaitmodels.losses import inverse_frequency_weights, part_cross_entropy, triplet_loss
+from gaitmodels.models import ModelConfig, build_model
+from gaitmodels.sampling import TripletSampler
+from gaitprep.cliutil import log
+from gaitprep.errors import BadInputError
+from gaitprep.skeleton import CLASS_ORDER
+
+CSV_FIELDS = ("iteration", "loss", "ce", "triplet", "triplet_nonzero", "accuracy", "lr")
+
+
+class TrainConfig(BaseModel):
+    """Every choice of a run; stored in each checkpoint and in ``RUN/train_config.json``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    model: Literal["sconet", "sconet-mt", "sconet-mt-ske", "drf"]
+    recipe: Literal["sgd-multistep", "adamw-cosine"] = "sgd-multistep"
+    class_weights: Literal["none", "inverse-frequency"] = "none"
+    iterations: int = Field(20_000, ge=1)
+    batch_p: int = Field(8, ge=1)
+    batch_k: int = Field(8, ge=1)
+    frames: int = Field(30, ge=1)
+    sampling: str = "fixed_unordered"
+    lr: float | None = None  # None: the recipe's default
+    weight_decay: float | None = None
+    widths: tuple[int, int, int, int] = (64, 128, 256, 512)
+    seed: int = 0
+    save_every: int = Field(1000, ge=1)
+    log_every: int = Field(10, ge=1)
+    amp: bool = True  # fp16 autocast + GradScaler on CUDA only (upstream); ignored on CPU
+    loader_workers: int = Field(0, ge=0)
+    triplet_margin: float = 0.2
+    label_smoothing: float = 0.1
+    ce_scale: float = 16.0
+
+    def resolved_lr(self) -> float:
+        return self.lr if self.lr is not None else (0.1 if self.recipe == "sgd-multistep" else 1e-3)
+
+    def resolved_weight_decay(self) -> float:
+        if self.weight_decay is not None:
+            return self.weight_decay
+        return 5e-4 if self.recipe == "sgd-multistep" else 0.05
+
+    def milestones(self) -> list[int]:
+        """Upstream decays at 10k/14k/18k of 20k iterations: the same fractions of ours."""
+        return sorted({max(1, round(self.iterations * f)) for f in (0.5, 0.7, 0.9)})
+
+
+def make_optimizer(cfg: TrainConfig, params) -> tuple[torch.optim.Optimizer, Any]:
+    lr, wd = cfg.resolved_lr(), cfg.resolved_weight_decay()
+    if cfg.recipe == "sgd-multistep":
+        opt = torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=wd)
+        sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=cfg.milestones(), gamma=0.1)
+    else:
+        opt = torch.optim.AdamW(params, lr=lr, weight_decay=wd)
+        warmup = max(1, cfg.iterations // 20)
+
+        def factor(step: int) -> float:  # linear warm-up over 5%, then cosine to 0
+            if step < warmup:
+                return (step + 1) / warmup
+            return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, cfg.iterations - warmup)))
+
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
+    return opt, sched
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise BadInputError("--device cuda was asked for, but no CUDA device is available")
+    return torch.device(name)
+
+
+def _dist_info() -> tuple[int, int, int]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    return world, int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
+
+
+class TokenBatches(torch.utils.data.Sampler):
+    """Batches of ``(sequence index, iteration, slot)`` tokens from iteration ``start`` to ``stop``."""
+
+    def __init__(self, sampler: TripletSampler, start: int, stop: int):
+        self.sampler, self.start, self.stop = sampler, start, stop
+
+    def __len__(self) -> int:
+        return self.stop - self.start
+
+    def __iter__(self):
+        for it in range(self.start, self.stop):
+            yield [(idx, it, slot) for slot, idx in enumerate(self.sampler.batch(it))]
+
+
+def _rng_state() -> dict[str, Any]:
+    return {
+        "torch": torch.get_rng_state(),
+        "numpy": np.random.get_state()[1].tolist(),
+        "python": random.getstate(),
+    }
+
+
+def train(
+    cfg: TrainConfig,
+    maps_path: str | Path,
+    out: str | Path,
+    *,
+    pav_path: str | Path | None = None,
+    device: str = "auto",
+    resume: str | Path | None = None,
+    init: str | Path | None = None,
+    quiet: bool = False,
+) -> dict[str, Any]:
+    """Train ``cfg.model`` on the TRAIN split of ``maps_path``; returns a summary dict."""
+    if cfg.sampling not in FRAME_SAMPLING:
+        raise BadInputError(
+            f"unknown frame sampling {cfg.sampling!r}; expected one of {', '.join(FRAME_SAMPLING)}"
+        )
+    out = Path(out)
+    start = 0
+    ckpt = None
+    if resume is not None:
+        ckpt = load_checkpoint(resume)
+        resumed_cfg = TrainConfig(**ckpt["train_config"])
+        cfg = resumed_cfg.model_copy(update={"iterations": max(cfg.iterations, resumed_cfg.iterations)})
+        start = int(ckpt["iteration"])
+    model_cfg = ModelConfig(name=cfg.model, widths=cfg.widths)
+    data = ManifestData.open(maps_path)
+    pav = ManifestData.open(pav_path) if pav_path else None
+    check_model_data(model_cfg, data)
+    check_pav(model_cfg, data, pav)
+    if ckpt is not None and ckpt["data"]["manifest_digest"] != data.manifest.manifest_digest:
+        raise BadInputError("--resume: the manifest differs from the one the run was trained on", maps_path)
+    split = load_split(data, "train", pav)
+
+    world, rank, local_rank = _dist_info()
+    dev = resolve_device(device)
+    if world > 1:
+        import torch.distributed as dist
+
+        if dev.type == "cuda":
+            dev = torch.device("cuda", local_rank)
+            torch.cuda.set_device(dev)
+        dist.init_process_group("nccl" if dev.type == "cuda" else "gloo")
+    torch.manual_seed(cfg.seed)
+    model = build_model(model_cfg)
+    if init is not None:
+        init_ckpt = load_checkpoint(init)
+        check_init(init_ckpt, model_cfg)
+        model.load_state_dict(init_ckpt["model_state"])
+    if world > 1 and dev.type == "cuda":
+        model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    model.to(dev)
+    optimizer, scheduler = make_optimizer(cfg, model.parameters())
+    if ckpt is not None:
+        model.load_state_dict(ckpt["model_state"])
+        optimizer.load_state_dict(ckpt["optimizer_state"])
+        scheduler.load_state_dict(ckpt["scheduler_state"])
+    net = model
+    if world > 1:
+        net = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[dev.index] if dev.type == "cuda" else None
+        )
+
+    weights = None
+    if cfg.class_weights == "inverse-frequency":
+        counts = [int((split.labels == i).sum()) for i in range(len(CLASS_ORDER))]
+        weights = torch.tensor(inverse_frequency_weights(counts), dtype=torch.float32, device=dev)
+    sampler = TripletSampler(split.ids, cfg.batch_p, cfg.batch_k, seed=cfg.seed, rank=rank, world_size=world)
+    loader = torch.utils.data.DataLoader(
+        TrainClips(split, cfg.frames, cfg.sampling, cfg.seed),
+        batch_sampler=TokenBatches(sampler, start, cfg.iterations),
+        num_workers=cfg.loader_workers,
+        pin_memory=dev.type == "cuda",
+    )
+    use_amp = cfg.amp and dev.type == "cuda"
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    if ckpt is not None and "scaler_state" in ckpt and use_amp:
+        scaler.load_state_dict(ckpt["scaler_state"])
+
+    is_main = rank == 0
+    if is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "train_config.json").write_text(
+            json.dumps(cfg.model_dump(mode="json"), indent=2, sort_keys=True)
+        )
+    writer = _tensorboard(out / "tensorboard") if is_main else None
+    csv_path = out / "metrics.csv"
+    if is_main:
+        _truncate_csv(csv_path, start)
+
+    from gaitprep.cliutil import progress
+
+    net.train()
+    last: dict[str, float] = {}
+    batches = progress(loader, total=cfg.iterations - start, desc="train", quiet=quiet or not is_main)
+    for it, (x, labels, seq_index, pav_b) in enumerate(batches, start=start):
+        x, labels, seq_index = x.to(dev, non_blocking=True), labels.to(dev), seq_index.to(dev)
+        pav_t = pav_b.to(dev) if model_cfg.use_pga else None
+        with torch.autocast(dev.type, dtype=torch.float16, enabled=use_amp):
+            outputs = net(x, pav=pav_t)
+        ce = part_cross_entropy(
+            outputs["logits"].float(),
+            labels,
+            scale=cfg.ce_scale,
+            label_smoothing=cfg.label_smoothing,
+            class_weights=weights,
+        )
+        loss = ce
+        trip_val, nonzero = 0.0, 0.0
+        if model_cfg.uses_triplet:
+            trip = triplet_loss(outputs["embed"].float(), seq_index, cfg.triplet_margin)
+            loss = loss + trip.loss
+            trip_val, nonzero = float(trip.loss.detach()), float(trip.nonzero_fraction)
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        lr = optimizer.param_groups[0]["lr"]
+        scheduler.step()
+        acc = float((outputs["logits"].detach().mean(-1).argmax(-1) == labels).float().mean())
+        last = {
+            "iteration": it + 1,
+            "loss": float(loss.detach()),
+            "ce": float(ce.detach()),
+            "triplet": trip_val,
+            "triplet_nonzero": nonzero,
+            "accuracy": acc,
+            "lr": lr,
+        }
+        if is_main and ((it + 1) % cfg.log_every == 0 or it + 1 == cfg.iterations):
+            _log_row(csv_path, last, writer)
+            if not quiet:
+                log(
+                    f"iter {it + 1}: loss {last['loss']:.4f} (ce {last['ce']:.4f}, triplet {trip_val:.4f}) "
+                    f"acc {acc:.3f} lr {lr:.2e}"
+                )
+        if is_main and ((it + 1) % cfg.save_every == 0 or it + 1 == cfg.iterations):
+            ck = _checkpoint(model, optimizer, scheduler, scaler, cfg, model_cfg, data, pav, split, it + 1)
+            save_checkpoint(ck, out / "checkpoints" / f"iter-{it + 1:06d}.pt")
+            save_checkpoint(ck, out / "checkpoints" / "last.pt")
+    if writer is not None:
+        writer.close()
+    if world > 1:
+        import torch.distributed as dist
+
+        dist.barrier()
+        dist.destroy_process_group()
+    return {
+        "run": str(out),
+        "iterations": cfg.iterations,
+        "resumed_from": start,
+        "last": last,
+        "checkpoint": str(out / "checkpoints" / "last.pt"),
+        "device": str(dev),
+        "world_size": world,
+    }
+
+
+def _checkpoint(
+    model,
+    optimizer,
+    scheduler,
+    scaler,
+    cfg: TrainConfig,
+    model_cfg: ModelConfig,
+    data: ManifestData,
+    pav: ManifestData | None,
+    split: SplitArrays,
+    iteration: int,
+) -> dict[str, Any]:
+    m = data.manifest
+    return {
+        "format": CHECKPOINT_FORMAT,
+        "model_config": model_cfg.model_dump(mode="json"),
+        "class_order": list(model_cfg.class_order),
+        "iteration": iteration,
+        "model_state": model.state_dict(),
+        "optimizer_state": optimizer.state_dict(),
+        "scheduler_state": scheduler.state_dict(),
+        "scaler_state": scaler.state_dict(),
+        "rng_state": _rng_state(),
+        "train_config": cfg.model_dump(mode="json"),
+        "selection_rule": "last iteration (no validation split exists; never chosen on test)",
+        "data": {
+            "manifest_digest": m.manifest_digest,
+            "content_digest": m.content_digest,
+            "name": m.name,
+            "modality": m.modality,
+            "channels": list(data.channel_names),
+            "partition": m.partition.name if m.partition else None,
+            "partition_sha256": m.partition.sha256 if m.partition else None,
+            "train_ids": sorted(set(split.ids)),
+            "pav_manifest_digest": pav.manifest.manifest_digest if pav else None,
+        },
+    }
+
+
+def _tensorboard(path: Path):
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:  # tensorboard is optional: the CSV log always exists
+        log("tensorboard is not installed; logging to metrics.csv only (pip install 'gaitprep[tensorboard]')")
+        return None
+    return SummaryWriter(str(path))
+
+
+def _truncate_csv(path: Path, start: int) -> None:
+    """Keep the header and the rows up to ``start`` (a resumed run rewrites what came after)."""
+    rows = []
+    if path.exists() and start > 0:
+        with open(path, newline="") as fh:
+            rows = [r for r in csv.DictReader(fh) if int(r["iteration"]) <= start]
+    with open(path, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=CSV_FIELDS)
+        w.writeheader()
+        w.writerows(rows)
+
+
+def _log_row(path: Path, row: dict[str, float], writer) -> None:
+    with open(path, "a", newline="") as fh:
+        csv.DictWriter(fh, fieldnames=CSV_FIELDS).writerow(row)
+    if writer is not None:
+        for key in ("loss", "ce", "triplet", "accuracy", "lr"):
+            writer.add_scalar(f"train/{key}", row[key], int(row["iteration"]))

@@ -1,0 +1,80 @@
+"""Options and reporting shared by the dataset-building commands."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from gaitprep.build import BuildResult
+from gaitprep.cliutil import emit, log
+
+
+def build_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """--out, --partition, --format, --workers, --name, --force, --json, --quiet."""
+    for decorator in reversed(
+        [
+            click.option(
+                "--out", required=True, type=click.Path(file_okay=False), help="Output dataset directory."
+            ),
+            click.option(
+                "--partition",
+                type=click.Path(exists=True, dir_okay=False),
+                help="Partition JSON (TRAIN_SET/TEST_SET); its split membership is recorded per sequence.",
+            ),
+            click.option(
+                "--format",
+                "fmt",
+                type=click.Choice(["zarr", "pkl", "both"]),
+                default="zarr",
+                show_default=True,
+                help="Zarr v3 store, OpenGait pickle tree, or both.",
+            ),
+            click.option(
+                "--workers",
+                type=click.IntRange(1),
+                default=1,
+                show_default=True,
+                help="Worker processes (outputs are identical whatever the count).",
+            ),
+            click.option(
+                "--name", help="Dataset name recorded in the manifest (default: the --out folder name)."
+            ),
+            click.option("--force", is_flag=True, help="Replace an existing, different dataset at --out."),
+            click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout."),
+            click.option("--quiet", "-q", is_flag=True, help="No progress bars."),
+        ]
+    ):
+        fn = decorator(fn)
+    return fn
+
+
+def report_build(result: BuildResult, as_json: bool) -> None:
+    m = result.manifest
+    doc = {
+        "path": str(result.path),
+        "up_to_date": result.up_to_date,
+        "built": result.built,
+        "reused": result.reused,
+        "name": m.name,
+        "modality": m.modality,
+        "sequences": len(m.records),
+        "frames": m.counts["frames"],
+        "frames_dropped": m.counts["frames_dropped"],
+        "derivation_id": m.derivation_id,
+        "content_digest": m.content_digest,
+        "manifest_digest": m.manifest_digest,
+        "statistics": m.statistics,
+    }
+    if result.up_to_date:
+        human = f"up to date: {result.path} ({m.modality}, {len(m.records)} sequences)"
+    else:
+        reused = f", {result.reused} reused from an interrupted build" if result.reused else ""
+        human = (
+            f"wrote {result.path}: {m.modality}, {len(m.records)} sequences, {m.counts['frames']} frames"
+            f"{reused}\n  content digest {m.content_digest}\n  manifest {result.path}/manifest.json"
+        )
+        if m.counts["frames_dropped"]:
+            log(f"frames dropped: {m.counts['frames_dropped']}")
+    emit(doc, as_json, human)
