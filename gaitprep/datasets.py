@@ -365,3 +365,48 @@ def build_registered_silhouettes(
         partition=partition,
     )
     return build_dataset(plan, workers=workers, quiet=quiet, force=force)
+
+
+# --- skeleton maps --------------------------------------------------------------------------------------
+
+
+def process_heatmaps(spec_dict: dict[str, Any], item: SourceItem) -> ProcessResult:
+    from gaitprep.heatmap_spec import HeatmapSpec
+    from gaitprep.heatmaps import render_sequence
+
+    (ref,) = item.inputs
+    seq = load_sequence(ref)
+    spec = HeatmapSpec(**spec_dict)
+    try:
+        result = render_sequence(spec, seq.array)
+    except BadInputError as exc:
+        raise BadInputError(str(exc), ref.folder) from None
+    if result.maps.shape[0] == 0:
+        raise BadInputError("no frame could be normalised (every frame dropped)", ref.folder)
+    dropped = dict(seq.dropped)
+    if result.dropped_frames:
+        dropped["unnormalisable"] = result.dropped_frames
+    return ProcessResult({"maps": result.maps}, seq.frames_in, int(result.maps.shape[0]), dropped, result.stats)
+
+
+def build_heatmaps(
+    input_path: str | Path, out: str | Path, spec: Any, *, partition: Partition | None = None, fmt: str = "zarr",
+    workers: int = 1, quiet: bool = False, name: str | None = None, dask_address: str | None = None,
+    force: bool = False,
+) -> BuildResult:
+    """Skeleton maps uint8 (T, C, size, size) from a pose tree, rendered with ``spec`` (a HeatmapSpec)."""
+    from gaitprep.heatmap_stats import aggregate_stats
+
+    tree = open_tree(input_path, ("pose-pkl", "pose-raw"))
+    items = tree_items(tree, partition, workers)
+    channels = tuple(spec.channel_names)
+    arrays = {"maps": ArraySpec(dtype="uint8", per_frame=True, item_shape=(len(channels), spec.size, spec.size),
+                                axes=("T", "C", "H", "W"), channels=channels)}
+    params = {**spec.record(), "input_layout": tree.layout, "renderer": "numpy float32, float64 final stage"}
+    plan = BuildPlan(
+        out=Path(out), name=name or Path(out).name, version="1.0.0", modality="skeleton_map",
+        algo_version=spec.ALGO_VERSION, layout=layout_for(fmt, arrays, "maps"), params=params, items=items,
+        process=functools.partial(process_heatmaps, spec.model_dump(mode="json")),
+        source=tree_source_info(tree, items), partition=partition, aggregate=aggregate_stats,
+    )
+    return build_dataset(plan, workers=workers, quiet=quiet, dask_address=dask_address, force=force)

@@ -1,0 +1,219 @@
+"""``gaitprep list``: finds datasets, summarises parameters, traces lineage, reports failed verification."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from gaitprep.build import BuildPlan, ProcessResult, SourceItem, build_dataset
+from gaitprep.catalog import build_catalog, find_datasets, format_catalog, params_summary
+from gaitprep.cli import main
+from gaitprep.datasets import build_silhouettes
+from gaitprep.io.safe_pickle import dump_array_pickle
+from gaitprep.manifest import ArraySpec, Layout, SequenceRecord, SourceInfo, json_digest, load_manifest
+from gaitprep.sources import dataset_items, dataset_source_info
+from gaitprep.store import read_sequence
+
+VIEW = "000_180"
+MAP_PARAMS = {
+    "sigma_limb": 8.0,
+    "sigma_joint": 8.0,
+    "joint_set": "body",
+    "align_mode": "shared",
+    "scale_mode": "per_sequence",
+    "crop_mode": "full_canvas",
+    "combine": "max",
+}
+
+
+def write_sil_tree(root: Path, n: int = 4) -> None:
+    for i in range(n):
+        sil = np.zeros((3, 64, 64), dtype=np.uint8)
+        sil[:, 5 + i : 50, 20 + i : 40] = 255
+        dump_array_pickle(
+            sil, root / f"{i:05d}" / ("negative", "neutral", "positive")[i % 3] / VIEW / f"{VIEW}.pkl"
+        )
+
+
+def invert_process(item: SourceItem) -> ProcessResult:
+    """Derived silhouettes: 255 - upstream, read from the upstream dataset named in ``item.inputs``."""
+    root, record = item.inputs
+    rec = SequenceRecord.model_validate(record)
+    sil = read_sequence(Path(root), rec, load_manifest(root).layout)["silhouette"]
+    return ProcessResult({"silhouette": 255 - sil}, rec.frames, rec.frames)
+
+
+def build_inverted(upstream: Path, out: Path) -> None:
+    manifest, root, items = dataset_items(upstream)
+    plan = BuildPlan(
+        out=out,
+        name="inverted",
+        version="1.0.0",
+        modality="silhouette",
+        algo_version="test-invert-1",
+        layout=Layout(formats=("zarr",), primary="silhouette", arrays=manifest.layout.arrays),
+        params={"transform": "invert"},
+        items=items,
+        process=invert_process,
+        source=dataset_source_info([(manifest, root)], items),
+    )
+    build_dataset(plan, quiet=True)
+
+
+def build_maps(out: Path) -> None:
+    """A two-sequence skeleton-map dataset with explicit rendering parameters (content is irrelevant)."""
+    items = [
+        SourceItem(f"{i:05d}", "neutral", "neutral", VIEW, None, json_digest([i]), (i,)) for i in range(2)
+    ]
+    plan = BuildPlan(
+        out=out,
+        name="maps",
+        version="1.0.0",
+        modality="skeleton_map",
+        algo_version="test-maps-1",
+        layout=Layout(
+            formats=("zarr",),
+            primary="skeleton",
+            arrays={
+                "skeleton": ArraySpec(
+                    dtype="uint8", per_frame=True, item_shape=(2, 8, 8), axes=("T", "C", "H", "W")
+                )
+            },
+        ),
+        params=MAP_PARAMS,
+        items=items,
+        process=maps_process,
+        source=SourceInfo(
+            kind="tree", release="pose-pkl", root="/releases/pose-pkl", digest="d", sequences=2
+        ),
+    )
+    build_dataset(plan, quiet=True)
+
+
+def maps_process(item: SourceItem) -> ProcessResult:
+    (index,) = item.inputs
+    return ProcessResult({"skeleton": np.full((2, 2, 8, 8), index, dtype=np.uint8)}, 2, 2)
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """raw/sil (a tree, not a dataset); sil (Zarr) and sil-pkl (same arrays, pickles) built from it;
+    derived/inverted built from sil; maps (skeleton maps). Never modified."""
+    base = tmp_path_factory.mktemp("catalog")
+    write_sil_tree(base / "raw" / "sil")
+    build_silhouettes(base / "raw" / "sil", base / "sil", quiet=True)
+    build_silhouettes(base / "raw" / "sil", base / "sil-pkl", fmt="pkl", quiet=True)
+    build_inverted(base / "sil", base / "derived" / "inverted")
+    build_maps(base / "maps")
+    return base
+
+
+def test_find_datasets_does_not_descend_into_datasets_or_hidden_folders(tmp_path):
+    for rel in ("a", "a/inner", "b/c", ".stage", "d/.x.partial"):
+        (tmp_path / rel).mkdir(parents=True)
+        (tmp_path / rel / "manifest.json").write_text("{}")
+    (tmp_path / "e").mkdir()
+    assert [p.relative_to(tmp_path).as_posix() for p in find_datasets(tmp_path)] == ["a", "b/c"]
+
+
+def test_catalog_lists_every_dataset_with_counts_formats_and_lineage(data_root):
+    catalog = build_catalog(data_root)
+    by_rel = {e.rel: e for e in catalog.entries}
+    assert sorted(by_rel) == ["derived/inverted", "maps", "sil", "sil-pkl"]
+    sil = by_rel["sil"]
+    assert (sil.manifest.modality, len(sil.manifest.records)) == ("silhouette", 4)
+    assert sil.lineage == [
+        {"kind": "tree", "release": "sil-pkl", "root": str(data_root / "raw" / "sil"), "sequences": 4}
+    ]
+    (link,) = by_rel["derived/inverted"].lineage
+    assert link["kind"] == "dataset" and link["name"] == "sil"
+    # The exact build it came from first, then the same arrays stored as pickles.
+    assert [(f["path"], f["matched_by"]) for f in link["found"]] == [
+        ("sil", "derivation_id"),
+        ("sil-pkl", "content_digest"),
+    ]
+    assert sil.derived == ["derived/inverted"] and by_rel["maps"].derived == []
+    text = format_catalog(catalog)
+    assert "derived/inverted  inverted v1.0.0  silhouette  4 sequences, 12 frames  [zarr]" in text
+    assert "from: dataset sil (silhouette) = sil [derivation_id], sil-pkl [content_digest]" in text
+    assert f"from: sil-pkl tree at {data_root / 'raw' / 'sil'} (4 sequences)" in text
+    assert "  params: sigma 8/8 body shared per_sequence full_canvas" in text
+    assert "[opengait-pkl]" in text
+
+
+def test_params_summary_names_the_few_parameters_that_matter(data_root):
+    maps = load_manifest(data_root / "maps")
+    assert params_summary(maps) == "sigma 8/8 body shared per_sequence full_canvas"
+    summed = maps.model_copy(update={"params": {**MAP_PARAMS, "sigma_limb": 15.0, "combine": "sum"}})
+    assert params_summary(summed) == "sigma 15/8 body shared per_sequence full_canvas combine=sum"
+    sil = load_manifest(data_root / "sil")
+    assert params_summary(sil).startswith("transform=repackage input_layout=sil-pkl ")
+    inverted = load_manifest(data_root / "derived" / "inverted")
+    assert params_summary(inverted) == "transform=invert"
+
+
+def test_list_json_is_one_document_with_every_dataset(data_root):
+    res = CliRunner().invoke(main, ["list", str(data_root), "--json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.output)
+    assert doc["count"] == 4 and doc["verified"] is False and doc["ok"] is None
+    row = {d["path"]: d for d in doc["datasets"]}["maps"]
+    assert (row["name"], row["version"], row["modality"], row["sequences"], row["formats"]) == (
+        "maps",
+        "1.0.0",
+        "skeleton_map",
+        2,
+        ["zarr"],
+    )
+    assert row["params"] == "sigma 8/8 body shared per_sequence full_canvas"
+    assert row["lineage"][0]["root"] == "/releases/pose-pkl"
+    assert row["verify"] is None
+
+
+def flip_byte(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+def test_list_verify_reports_a_tampered_dataset_with_exit_code_3_after_listing_all(data_root, tmp_path):
+    root = Path(shutil.copytree(data_root, tmp_path / "root"))
+    victim = root / "sil-pkl" / "00002" / "positive" / VIEW / f"{VIEW}.pkl"
+    flip_byte(victim)  # same size: only the files level (sha256) sees it
+    runner = CliRunner()
+    res = runner.invoke(main, ["list", str(root), "--verify"])
+    assert res.exit_code == 3
+    assert res.output.count("verify: OK") == 3
+    assert "verify: FAILED (1 problem(s))" in res.output
+    assert f"changed: 00002/positive/{VIEW}/{VIEW}.pkl: sha256 differs" in res.output
+    assert "4 dataset(s)" in res.output and "1 failed verification" in res.output
+    doc = json.loads(runner.invoke(main, ["list", str(root), "--verify", "--json"]).output)
+    assert doc["failed"] == ["sil-pkl"] and doc["ok"] is False
+    assert {d["path"]: d["verify"]["ok"] for d in doc["datasets"]} == {
+        "derived/inverted": True,
+        "maps": True,
+        "sil": True,
+        "sil-pkl": False,
+    }
+
+
+def test_list_verify_passes_on_intact_datasets_and_flags_an_unreadable_manifest(data_root, tmp_path):
+    res = CliRunner().invoke(main, ["list", str(data_root), "--verify"])
+    assert res.exit_code == 0, res.output
+    assert "all verify" in res.output
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "manifest.json").write_text("{not json")
+    res = CliRunner().invoke(main, ["list", str(tmp_path)])
+    assert res.exit_code == 0 and "broken  UNREADABLE" in res.output
+    res = CliRunner().invoke(main, ["list", str(tmp_path), "--verify"])
+    assert res.exit_code == 3
+
+
+def test_list_of_an_empty_folder_says_so(tmp_path):
+    res = CliRunner().invoke(main, ["list", str(tmp_path)])
+    assert res.exit_code == 0 and res.output.strip() == f"no datasets under {tmp_path}"
