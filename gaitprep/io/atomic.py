@@ -9,6 +9,16 @@ from pathlib import Path
 from typing import Any
 
 
+def _default_mode() -> int:
+    """0o666 minus the umask: what a plain open() would have given (mkstemp gives 0o600)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+_FILE_MODE = _default_mode()  # read once: os.umask is process-wide and not thread-safe
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to a temporary file beside ``path``, fsync it, then rename it into place."""
     path = Path(path)
@@ -19,6 +29,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, _FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
         try:
