@@ -1,0 +1,34 @@
+"""Shared fixtures. ``synth_release`` is written once per test session; treat it as read-only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+SYNTH_SEQUENCES = 12
+SYNTH_FRAMES = (12, 20)
+SYNTH_SIZE = (160, 90)  # (W, H) pixels
+SYNTH_SEED = 7
+
+
+@pytest.fixture(scope="session")
+def synth_release(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Root of a small synthetic release: all four layouts plus ``Scoliosis1K_118.json``.
+
+    12 sequences (ids 00000-00011: positive 4, negative 6, neutral 2, class-blocked), 12-20 raw frames
+    each at 160x90, seed 7, default detector noise (1 % missing joints, 2 % low-confidence frames).
+    Shared by every test in the session: copy it before modifying anything.
+    """
+    from gaitprep.synth.release import write_release
+
+    root = tmp_path_factory.mktemp("synth") / "release"
+    write_release(
+        root,
+        sequences=SYNTH_SEQUENCES,
+        frames=SYNTH_FRAMES,
+        image_size=SYNTH_SIZE,
+        seed=SYNTH_SEED,
+        progress=False,
+    )
+    return root
