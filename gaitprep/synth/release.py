@@ -163,10 +163,12 @@ def _write_sequence(
             ok, png = cv2.imencode(".png", mask, PNG_PARAMS)
             if not ok:  # pragma: no cover - cv2 always encodes a uint8 2-D array
                 raise RuntimeError("cv2 failed to encode a PNG")
-            atomic_write_bytes(root / "sil-raw" / rel / f"{name}.png", png.tobytes())
+            atomic_write_bytes(root / "sil-raw" / rel / f"{name}.png", png.tobytes(), fsync=False)
     if "pose-raw" in layouts:
         for name, row, absent in zip(names, pose, no_person, strict=True):
-            atomic_write_bytes(root / "pose-raw" / rel / f"{name}.json", _frame_json(row, absent))
+            atomic_write_bytes(
+                root / "pose-raw" / rel / f"{name}.json", _frame_json(row, absent), fsync=False
+            )
     sil, drops = pretreat_sequence(masks)
     if "sil-pkl" in layouts and len(sil):  # upstream writes no pickle when every frame is dropped
         dump_array_pickle(sil, root / "sil-pkl" / rel / f"{VIEW}.pkl")
