@@ -1,0 +1,514 @@
+"""Vectorised Gaussian rasteriser for skeleton maps: canvas joints in, grey levels out (§4.1 C–E).
+
+Works on a chunk of frames cut into blocks of about 16 and loops only over the limbs/joints of the joint set;
+nothing builds the upstream ``(T, 17, H, W)`` stack. The output of a channel is the grey level
+``G = table[min(trunc(256 M), 255)]`` per canvas pixel (``uint8``), ``table`` being the colormap of step E.
+The tricks (engineering notes §1.2):
+
+- **Windows** are upstream's exact ±3σ boxes, ``[int(lo - 3σ), int(hi + 3σ)]`` with Python ``int()``
+  truncation, clipped. Each primitive is evaluated only on the union of its windows over a block of frames
+  (the caller orders frames so that a block holds similar poses); pixels outside a frame's own window are
+  excluded through its 1-D factors (a huge exponent for limbs, 0 for joints), so the blocking never changes
+  a result.
+- **Limbs, max**: ``max_l m_l exp(-q_l) = exp(-min_l (q_l - ln m_l))``: a float32 running per-pixel minimum
+  of the exponent. In the limb's own frame (c across, w along from the midpoint, half length h, all in units
+  of ``√2σ``) the squared pixel-to-segment distance is ``c² + max(|w| - h, 0)²``; the accumulator holds four
+  times the exponent, ``(2c)² + (ρ + |ρ|)² + 4·(-ln m)`` with ``ρ = |w| - h`` (scaling by 4 is exact in
+  binary floating point and avoids a slow ``maximum``). c and w are sums of an x-only and a y-only term,
+  formed as a K=2 matrix product ``[t_y, 1] @ [1; t_x]`` (exact: each product is by 1).
+- **Quantisation** of the exponent needs no per-pixel ``exp``: ``trunc(256 exp(-E)) >= k`` iff
+  ``E <= tau_k``, with float32 thresholds found once such that this equals float64 ``exp`` then truncation
+  exactly (the float64 final stage of the determinism notes). One lookup on the float's bit pattern gives
+  the grey level; the rare pixels whose table cell holds a threshold are re-evaluated exactly.
+- **Joints** are separable: ``c exp(-dx²/2σ²) exp(-dy²/2σ²)``; float64 ``exp`` on the 1-D factors only,
+  an outer product and a running float32 maximum.
+- ``sum`` combination (an ablation, not upstream) accumulates ``exp`` per limb in float64 and per joint in
+  float32, and clips to [0, 1].
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+# Colormap indices where matplotlib's ``gray`` LUT truncates to i - 1 (§4.1 E).
+LUT_OFF_BY_ONE: tuple[int, ...] = (
+    33, 37, 41, 45, 49, 53, 57, 61, 66, 74, 82, 90, 98, 106, 114, 122,
+    132, 148, 164, 180, 196, 212, 228, 244,
+)  # fmt: skip
+
+_CELLS_PER_UNIT = 4096  # cells per unit of E; a power of two, so E * 4096 is exact in float32
+_E4_TO_CELL = np.float32(_CELLS_PER_UNIT / 4)  # the accumulator holds 4 E
+# Stands for "outside the window" in the limb exponent's 1-D factors: squared it stays finite in float32
+# (4e36 < 3.4e38), and unlike inf it cannot turn into NaN through a zero product inside a BLAS kernel.
+_FAR = np.float32(1e18)
+
+
+def grey_table(quantise: str) -> np.ndarray:
+    """``uint8 (256,)``: grey level of each colormap index (``lut_exact``: upstream; ``floor256``: identity)."""
+    table = np.arange(256, dtype=np.uint8)
+    if quantise == "lut_exact":
+        table[list(LUT_OFF_BY_ONE)] -= 1
+    elif quantise != "floor256":
+        raise ValueError(f"unknown quantise mode {quantise!r}")
+    return table
+
+
+def _exp_level_reached(e: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """``256 * exp(-e) >= k`` evaluated in float64 for float32 ``e``."""
+    return 256.0 * np.exp(-e.astype(np.float64)) >= k
+
+
+@lru_cache(maxsize=1)
+def _exponent_tables() -> tuple[np.ndarray, np.ndarray, np.float32]:
+    """Tables mapping ``E4 = 4 E`` (float32) to ``min(trunc(256 exp(-E)), 255)`` exactly.
+
+    Returns ``base (cells,) uint8``, ``thr4 (cells,) float32`` and ``cap4``: the index of ``E4`` in cell
+    ``j = trunc(E4 * 1024)`` (clipped into the table) is ``base[j] + (E4 <= thr4[j])``; ``cap4`` is a value
+    whose index is 0, used to initialise accumulators.
+    """
+    k = np.arange(1, 256, dtype=np.float64)
+    # tau_k: the largest float32 E with 256 * exp(-E) >= k in float64; start at ln(256 / k) and step by ulps.
+    tau = np.log(256.0 / k).astype(np.float32)
+    for _ in range(64):
+        low = ~_exp_level_reached(tau, k)
+        high = _exp_level_reached(np.nextafter(tau, np.float32(np.inf)), k)
+        if not (low.any() or high.any()):
+            break
+        tau = np.where(low, np.nextafter(tau, np.float32(-np.inf)), tau)
+        tau = np.where(high, np.nextafter(tau, np.float32(np.inf)), tau)
+    else:  # pragma: no cover - float64 exp would have to be wildly wrong
+        raise RuntimeError("could not derive the colormap thresholds")
+    n_cells = int(np.floor(float(tau[0]) * _CELLS_PER_UNIT)) + 2
+    lo = np.arange(n_cells, dtype=np.float64) / _CELLS_PER_UNIT
+    hi = lo + 1.0 / _CELLS_PER_UNIT
+    base = (tau[None, :] >= hi[:, None]).sum(axis=1)
+    inside = (tau[None, :] >= lo[:, None]) & (tau[None, :] < hi[:, None])
+    assert inside.sum(axis=1).max() <= 1  # thresholds are >= ln(256/255) apart, cells 1/4096 wide
+    thr = np.full(n_cells, -np.inf, dtype=np.float32)
+    rows, cols = np.nonzero(inside)
+    thr[rows] = tau[cols]
+    assert base[-1] == 0 and thr[-1] == -np.inf  # the last cell: index 0
+    cap4 = np.float32(4.0 * (n_cells - 1) / _CELLS_PER_UNIT)
+    return _frozen(np.minimum(base, 255).astype(np.uint8)), _frozen(thr * np.float32(4.0)), cap4
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    """Cached tables are shared: make them read-only."""
+    a.setflags(write=False)
+    return a
+
+
+def _exact_indices(E4: np.ndarray) -> np.ndarray:
+    """``min(trunc(256 exp(-E4 / 4)), 255)`` of a float32 array as uint8, by the cell tables."""
+    base, thr4, _ = _exponent_tables()
+    cell = np.multiply(E4, _E4_TO_CELL, out=np.empty(E4.shape, np.intp), casting="unsafe")
+    out = np.less_equal(E4, thr4.take(cell, mode="clip")).astype(np.uint8)
+    out += base.take(cell, mode="clip")
+    return out
+
+
+_KEY_SHIFT = 10  # float32 bit patterns per key: 2^-13 relative width, well under the threshold spacing
+
+
+@lru_cache(maxsize=4)
+def _key_tables(quantise: str) -> tuple[np.int32, np.ndarray, np.ndarray]:
+    """A one-lookup version of :func:`_exact_indices` composed with the grey table of ``quantise``.
+
+    The bit pattern of a non-negative float32 is monotonic in its value, so ``key = (bits - origin) >> 10``
+    cuts E4 into cells of relative width 2^-13. ``code[key] = 2 * grey + ambiguous``: ``grey`` is the level at
+    the cell's upper end and ``ambiguous`` marks the few cells (at most 255 of ~100k) that contain a
+    threshold, whose pixels are re-evaluated exactly. Returns ``origin``, ``code`` and the grey table.
+    """
+    table = grey_table(quantise)
+    _, _, cap4 = _exponent_tables()
+    low = np.float32(np.log(256.0 / 255.0) / 2.0)  # below the smallest threshold 4 ln(256/255)
+    origin = np.int32((int(np.array(low, np.float32).view(np.int32)) >> _KEY_SHIFT) << _KEY_SHIFT)
+    top = int(np.array(cap4, np.float32).view(np.int32))
+    n_keys = ((top - int(origin)) >> _KEY_SHIFT) + 2
+    first = origin + (np.arange(n_keys, dtype=np.int64) << _KEY_SHIFT)
+    lo = first.astype(np.int32).view(np.float32)
+    hi = (first + (1 << _KEY_SHIFT) - 1).astype(np.int32).view(np.float32)
+    lev_lo, lev_hi = _exact_indices(lo).astype(np.int32), _exact_indices(hi).astype(np.int32)
+    assert (lev_lo - lev_hi).max() <= 1 and lev_lo[0] == 255 and lev_hi[-1] == 0
+    code = (2 * table[lev_hi].astype(np.int32) + (lev_lo != lev_hi)).astype(np.uint16)
+    return origin, _frozen(code), _frozen(table)
+
+
+def levels_from_exponent(
+    E4: np.ndarray, out: np.ndarray, *, quantise: str, may_be_negative: bool = True
+) -> None:
+    """Write grey levels ``table[min(trunc(256 exp(-E4 / 4)), 255)]`` of float32 ``E4`` into uint8 ``out``.
+
+    Exact with respect to float64 ``exp``: a lookup on the float's bit pattern, then an exact re-evaluation
+    of the pixels whose cell holds a threshold. ``E4`` must be contiguous and finite; values beyond the table
+    give 0. ``may_be_negative=False`` promises ``E4 >= 0`` (no confidence above 1) and skips a clamp.
+    """
+    origin, code_table, table = _key_tables(quantise)
+    if may_be_negative:
+        E4 = np.maximum(E4, np.float32(0.0))  # any E4 <= 0 has index 255; keeps the bit pattern monotonic
+    key = np.subtract(E4.view(np.int32), origin)
+    np.right_shift(key, _KEY_SHIFT, out=key)
+    code = code_table.take(key, mode="clip")
+    np.right_shift(code, 1, out=out, casting="unsafe")
+    ambiguous = np.bitwise_and(code, 1, out=np.empty(code.shape, bool), casting="unsafe")
+    if ambiguous.any():
+        fix = np.flatnonzero(ambiguous)  # fast on bool, slow on integer arrays
+        exact = table.take(_exact_indices(E4.reshape(-1)[fix]))
+        if out.flags.c_contiguous:
+            out.reshape(-1)[fix] = exact
+        else:
+            out[np.unravel_index(fix, E4.shape)] = exact
+
+
+def levels_from_linear(
+    M: np.ndarray, out: np.ndarray, *, table: np.ndarray, may_reach_one: bool = True
+) -> None:
+    """Write grey levels ``table[min(trunc(256 M), 255)]`` of a non-negative intensity array into uint8 ``out``
+    (matplotlib's colormap: ``256 M`` is exact for float32, values at or above 1 give index 255).
+
+    ``may_reach_one=False`` promises ``M < 1`` and skips the clamp.
+    """
+    if may_reach_one:
+        M = np.minimum(M, np.nextafter(M.dtype.type(1), M.dtype.type(0)))
+    np.multiply(M, M.dtype.type(256), out=out, casting="unsafe")
+    if not _is_identity(table):
+        out[...] = table.take(out)
+
+
+def _is_identity(table: np.ndarray) -> bool:
+    return bool(table[33] == 33)  # the first index lut_exact lowers
+
+
+def windows(lo: np.ndarray, hi: np.ndarray, radius: float, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Upstream drawing windows: ``[max(int(lo - r), 0), min(int(hi + r) + 1, n))`` as int64 start/stop.
+
+    ``int()`` truncates toward zero (not floor), which matters for windows ending just left of the canvas.
+    """
+    start = np.clip(np.trunc(lo - radius), 0, n).astype(np.int64)
+    stop = np.clip(np.trunc(hi + radius) + 1, 0, n).astype(np.int64)
+    return start, stop
+
+
+@dataclass
+class ChannelRaster:
+    """One rendered channel of a chunk.
+
+    Attributes:
+        levels: ``uint8 (F, canvas, canvas)`` grey levels ``table[min(trunc(256 M), 255)]``.
+        box: ``(y0, y1, x0, x1)`` half-open box holding every non-zero level; ``(0, 0, 0, 0)`` when empty.
+    """
+
+    levels: np.ndarray
+    box: tuple[int, int, int, int]
+
+
+class Workspace:
+    """Reusable scratch buffers, so per-primitive temporaries do not page-fault fresh memory every time."""
+
+    def __init__(self) -> None:
+        self._buffers: dict[tuple[str, str], np.ndarray] = {}
+
+    def get(self, name: str, shape: tuple[int, ...], dtype: type = np.float32) -> np.ndarray:
+        """A contiguous, uninitialised array of ``shape`` backed by buffer ``name``."""
+        n = math.prod(shape)
+        key = (name, np.dtype(dtype).str)
+        buf = self._buffers.get(key)
+        if buf is None or buf.size < n:
+            buf = np.empty(max(n, 1), dtype)
+            self._buffers[key] = buf
+        return buf[:n].reshape(shape)
+
+
+_BIG = np.iinfo(np.int64).max
+
+
+@dataclass
+class _Blocks:
+    """A chunk of F frames cut into blocks of B frames, and each primitive's window union per block.
+
+    Per-frame ``(F, P)`` arrays are padded to ``(n, B, P)`` (padding frames are not drawn). ``x0, x1, y0, y1``
+    are ``(n, P)`` half-open unions (``x0 >= x1`` where nothing is drawn); ``width``/``height`` the largest
+    union extents.
+    """
+
+    n: int
+    size: int
+    x0: np.ndarray
+    x1: np.ndarray
+    y0: np.ndarray
+    y1: np.ndarray
+    width: int
+    height: int
+
+    @classmethod
+    def of(cls, x0: np.ndarray, x1: np.ndarray, y0: np.ndarray, y1: np.ndarray, draw: np.ndarray, block: int):
+        edges = np.arange(0, x0.shape[0], block)
+        bx0 = np.minimum.reduceat(np.where(draw, x0, _BIG), edges, axis=0)
+        bx1 = np.maximum.reduceat(np.where(draw, x1, -1), edges, axis=0)
+        by0 = np.minimum.reduceat(np.where(draw, y0, _BIG), edges, axis=0)
+        by1 = np.maximum.reduceat(np.where(draw, y1, -1), edges, axis=0)
+        active = bx0 < bx1
+        width = int((bx1 - bx0)[active].max()) if active.any() else 0
+        height = int((by1 - by0)[active].max()) if active.any() else 0
+        bx0, by0 = np.where(active, bx0, 0), np.where(active, by0, 0)
+        return cls(len(edges), block, bx0, bx1, by0, by1, width, height)
+
+    def pad(self, a: np.ndarray, fill: float | bool) -> np.ndarray:
+        """``(F, P)`` -> ``(n, B, P)``, padding frames set to ``fill``."""
+        out = np.full((self.n * self.size,) + a.shape[1:], fill, dtype=a.dtype)
+        out[: a.shape[0]] = a
+        return out.reshape((self.n, self.size) + a.shape[1:])
+
+    def spans(self) -> list[list[tuple[int, int, int, int]]]:
+        """``[block][primitive] -> (x0, x1, y0, y1)`` as Python ints, for the pixel loops."""
+        return [
+            list(zip(*rows, strict=True))
+            for rows in zip(*(a.tolist() for a in (self.x0, self.x1, self.y0, self.y1)), strict=True)
+        ]
+
+    def axis(self, start: np.ndarray) -> np.ndarray:
+        """Pixel coordinates of each block union along one axis: ``(n, 1, P, extent)`` float64."""
+        extent = max(self.width, self.height)
+        return (start[:, None, :, None] + np.arange(extent)).astype(np.float64)
+
+
+def _outside(pos: np.ndarray, start: np.ndarray, stop: np.ndarray, draw: np.ndarray) -> np.ndarray:
+    """``(n, B, P, extent)`` bool: pixel outside the frame's own window ``[start, stop)`` or not drawn."""
+    return (pos < start[..., None]) | (pos >= stop[..., None]) | ~draw[..., None]
+
+
+class _Box:
+    """Running union of half-open ``(y0, y1, x0, x1)`` boxes."""
+
+    def __init__(self) -> None:
+        self.y0 = self.x0 = _BIG
+        self.y1 = self.x1 = -1
+
+    def add(self, y0: int, y1: int, x0: int, x1: int) -> None:
+        self.y0, self.y1 = min(self.y0, y0), max(self.y1, y1)
+        self.x0, self.x1 = min(self.x0, x0), max(self.x1, x1)
+
+    def get(self) -> tuple[int, int, int, int]:
+        if self.y0 >= self.y1 or self.x0 >= self.x1:
+            return (0, 0, 0, 0)
+        return (int(self.y0), int(self.y1), int(self.x0), int(self.x1))
+
+
+def _block_box(blocks: _Blocks, k: int, live: np.ndarray) -> tuple[int, int, int, int]:
+    """Union box ``(y0, y1, x0, x1)`` of the live primitives of block k."""
+    return (
+        int(blocks.y0[k, live].min()),
+        int(blocks.y1[k, live].max()),
+        int(blocks.x0[k, live].min()),
+        int(blocks.x1[k, live].max()),
+    )
+
+
+def render_limbs(
+    q: np.ndarray,
+    conf: np.ndarray,
+    limbs: Sequence[tuple[int, int]],
+    *,
+    sigma: float,
+    eps: float,
+    window_sigmas: float,
+    canvas: int,
+    combine: str,
+    quantise: str = "lut_exact",
+    block: int = 16,
+    workspace: Workspace | None = None,
+) -> ChannelRaster:
+    """Limb channel of a chunk (§4.1 C limb, D, E).
+
+    Args:
+        q: ``(F, 17, 2) float64`` canvas coordinates (pixel centres at integers).
+        conf: ``(F, 17) float64`` confidences; joints outside the joint set must already be 0.
+        limbs: edges ``(a, b)`` to draw.
+        sigma, eps, window_sigmas: see :class:`~gaitprep.heatmap_spec.HeatmapSpec` (sigma in canvas px).
+        canvas: canvas side (px).
+        combine: ``"max"`` (upstream) or ``"sum"`` (clipped to 1).
+        quantise: grey table, ``"lut_exact"`` (upstream) or ``"floor256"`` (see :func:`grey_table`).
+        block: frames whose pixels are computed together. Each limb is evaluated on the union of its windows
+            over a block, so a block of similar poses wastes least; results do not depend on the blocking.
+        workspace: scratch buffers to reuse across calls.
+
+    Returns:
+        :class:`ChannelRaster` of grey levels.
+    """
+    ws = workspace or Workspace()
+    F = q.shape[0]
+    levels = np.zeros((F, canvas, canvas), np.uint8)
+    if not limbs or F == 0:
+        return ChannelRaster(levels, (0, 0, 0, 0))
+    a_idx = np.array([a for a, _ in limbs])
+    b_idx = np.array([b for _, b in limbs])
+    kappa = 1.0 / (np.sqrt(2.0) * sigma)
+    radius = window_sigmas * sigma
+    ax, ay, bx, by = q[:, a_idx, 0], q[:, a_idx, 1], q[:, b_idx, 0], q[:, b_idx, 1]  # (F, L)
+    ca, cb = conf[:, a_idx], conf[:, b_idx]
+    m = np.minimum(ca, cb)
+    d2 = (ax - bx) ** 2 + (ay - by) ** 2
+    # Upstream skips a limb whose endpoint-box window is empty, then draws a limb under 1 px as a point
+    # Gaussian at a, amplitude c_a, on the point's own window.
+    bx0, bx1 = windows(np.minimum(ax, bx), np.maximum(ax, bx), radius, canvas)
+    by0, by1 = windows(np.minimum(ay, by), np.maximum(ay, by), radius, canvas)
+    degen = d2 < 1.0
+    px0, px1 = windows(ax, ax, radius, canvas)
+    py0, py1 = windows(ay, ay, radius, canvas)
+    x0, x1 = np.where(degen, px0, bx0), np.where(degen, px1, bx1)
+    y0, y1 = np.where(degen, py0, by0), np.where(degen, py1, by1)
+    draw = (m >= eps) & (bx0 < bx1) & (by0 < by1) & (x0 < x1) & (y0 < y1)
+    if not draw.any():
+        return ChannelRaster(levels, (0, 0, 0, 0))
+    amp = np.where(draw, np.where(degen, ca, m), 1.0)
+    may_be_negative = bool((amp > 1.0).any())
+    # Limb frame: midpoint, unit direction and half length (0 for a point), in units of sqrt(2) sigma.
+    length = np.sqrt(d2)
+    safe = np.where(degen, 1.0, length)
+    ux = np.where(degen, 1.0, (bx - ax) / safe)
+    uy = np.where(degen, 0.0, (by - ay) / safe)
+    mx = np.where(degen, ax, (ax + bx) / 2.0)
+    my = np.where(degen, ay, (ay + by) / 2.0)
+    blocks = _Blocks.of(x0, x1, y0, y1, draw, block)
+    B, L = block, len(limbs)
+    half = blocks.pad(np.where(degen, 0.0, length * (kappa / 2.0)).astype(np.float32), 0.0)  # (n, B, L)
+    lm4 = blocks.pad((-4.0 * np.log(amp)).astype(np.float32), 0.0)
+    draw_p = blocks.pad(draw, False)
+    ux_p, uy_p, mx_p, my_p = (blocks.pad(v, 0.0)[..., None] for v in (ux, uy, mx, my))  # (n, B, L, 1)
+    # Matrix-product operands per block and limb, on the block's union box: across = [2 cy, 1] @ [1; 2 cx],
+    # along = [wy, 1] @ [1; wx]; (n, L, B, extent, 2) and (n, L, B, 2, extent).
+    px = blocks.axis(blocks.x0)
+    py = blocks.axis(blocks.y0)
+    dx = (px - mx_p) * kappa  # (n, B, L, extent)
+    dy = (py - my_p) * kappa
+    far_x = _outside(px, blocks.pad(x0, 0), blocks.pad(x1, 0), draw_p)
+    far_y = _outside(py, blocks.pad(y0, 0), blocks.pad(y1, 0), draw_p)
+    extent = dx.shape[-1]
+    shape_l, shape_r = (blocks.n, L, B, extent, 2), (blocks.n, L, B, 2, extent)
+    across_l, across_r = np.ones(shape_l, np.float32), np.ones(shape_r, np.float32)
+    along_l, along_r = np.ones(shape_l, np.float32), np.ones(shape_r, np.float32)
+    across_r[:, :, :, 1, :] = np.where(far_x, _FAR, dx * (2.0 * uy_p)).transpose(0, 2, 1, 3)
+    across_l[:, :, :, :, 0] = np.where(far_y, _FAR, dy * (-2.0 * ux_p)).transpose(0, 2, 1, 3)
+    along_r[:, :, :, 1, :] = (dx * ux_p).transpose(0, 2, 1, 3)
+    along_l[:, :, :, :, 0] = (dy * uy_p).transpose(0, 2, 1, 3)
+    use_max = combine == "max"
+    _, _, cap4 = _exponent_tables()
+    table = grey_table(quantise)
+    scratch = ws.get("limb_scratch", (2, B * blocks.height * blocks.width))
+    spans = blocks.spans()
+    channel = _Box()
+    for k in range(blocks.n):
+        live = np.flatnonzero(draw_p[k].any(axis=0))
+        if live.size == 0:
+            continue
+        f0, f1 = k * B, min((k + 1) * B, F)
+        nf = f1 - f0
+        cy0, cy1, cx0, cx1 = _block_box(blocks, k, live)
+        channel.add(cy0, cy1, cx0, cx1)
+        acc = ws.get("limb_acc", (nf, cy1 - cy0, cx1 - cx0), np.float32 if use_max else np.float64)
+        acc.fill(cap4 if use_max else 0.0)
+        for i in live:
+            xs, xe, ys, ye = spans[k][i]
+            w, h = xe - xs, ye - ys
+            e4 = scratch[0, : nf * h * w].reshape(nf, h, w)
+            r = scratch[1, : nf * h * w].reshape(nf, h, w)
+            np.matmul(along_l[k, i, :nf, :h], along_r[k, i, :nf, :, :w], out=e4)  # w
+            np.abs(e4, out=e4)
+            np.subtract(e4, half[k, :nf, i, None, None], out=e4)  # rho = |w| - h
+            np.abs(e4, out=r)
+            np.add(e4, r, out=e4)  # 2 max(rho, 0)
+            np.multiply(e4, e4, out=e4)
+            np.matmul(across_l[k, i, :nf, :h], across_r[k, i, :nf, :, :w], out=r)  # 2c
+            np.multiply(r, r, out=r)
+            np.add(e4, r, out=e4)
+            np.add(e4, lm4[k, :nf, i, None, None], out=e4)
+            box = acc[:, ys - cy0 : ye - cy0, xs - cx0 : xe - cx0]
+            if use_max:
+                np.minimum(box, e4, out=box)
+            else:
+                box += np.exp(e4 * np.float32(-0.25), dtype=np.float64)
+        target = levels[f0:f1, cy0:cy1, cx0:cx1]
+        if use_max:
+            levels_from_exponent(acc, target, quantise=quantise, may_be_negative=may_be_negative)
+        else:
+            levels_from_linear(acc, target, table=table)
+    return ChannelRaster(levels, channel.get())
+
+
+def render_joints(
+    q: np.ndarray,
+    conf: np.ndarray,
+    joints: Sequence[int],
+    *,
+    sigma: float,
+    eps: float,
+    window_sigmas: float,
+    canvas: int,
+    combine: str,
+    quantise: str = "lut_exact",
+    block: int = 16,
+    workspace: Workspace | None = None,
+) -> ChannelRaster:
+    """Joint channel of a chunk (§4.1 C joint, D, E). Arguments as :func:`render_limbs`, with ``joints`` the
+    COCO-17 indices to draw."""
+    ws = workspace or Workspace()
+    F = q.shape[0]
+    levels = np.zeros((F, canvas, canvas), np.uint8)
+    if not joints or F == 0:
+        return ChannelRaster(levels, (0, 0, 0, 0))
+    v_idx = np.array(list(joints))
+    kappa = 1.0 / (np.sqrt(2.0) * sigma)
+    radius = window_sigmas * sigma
+    mux, muy, c = q[:, v_idx, 0], q[:, v_idx, 1], conf[:, v_idx]  # (F, J)
+    x0, x1 = windows(mux, mux, radius, canvas)
+    y0, y1 = windows(muy, muy, radius, canvas)
+    draw = (c >= eps) & (x0 < x1) & (y0 < y1)
+    if not draw.any():
+        return ChannelRaster(levels, (0, 0, 0, 0))
+    # float32 products of factors below 1 stay below 1; a sum is clamped.
+    may_reach_one = combine != "max" or bool((c[draw] >= 1.0 - 1e-6).any())
+    blocks = _Blocks.of(x0, x1, y0, y1, draw, block)
+    B = block
+    draw_p = blocks.pad(draw, False)
+    # Separable factors on each block's union box, float64 exp stored float32, 0 outside each frame's
+    # window: (n, J, B, extent).
+    px = blocks.axis(blocks.x0)
+    py = blocks.axis(blocks.y0)
+    fx = np.exp(-(((px - blocks.pad(mux, 0.0)[..., None]) * kappa) ** 2)) * blocks.pad(c, 0.0)[..., None]
+    fy = np.exp(-(((py - blocks.pad(muy, 0.0)[..., None]) * kappa) ** 2))
+    fx[_outside(px, blocks.pad(x0, 0), blocks.pad(x1, 0), draw_p)] = 0.0
+    fy[_outside(py, blocks.pad(y0, 0), blocks.pad(y1, 0), draw_p)] = 0.0
+    fx = fx.astype(np.float32).transpose(0, 2, 1, 3).copy()
+    fy = fy.astype(np.float32).transpose(0, 2, 1, 3).copy()
+    use_max = combine == "max"
+    table = grey_table(quantise)
+    scratch = ws.get("joint_scratch", (B * blocks.height * blocks.width,))
+    spans = blocks.spans()
+    channel = _Box()
+    for k in range(blocks.n):
+        live = np.flatnonzero(draw_p[k].any(axis=0))
+        if live.size == 0:
+            continue
+        f0, f1 = k * B, min((k + 1) * B, F)
+        nf = f1 - f0
+        cy0, cy1, cx0, cx1 = _block_box(blocks, k, live)
+        channel.add(cy0, cy1, cx0, cx1)
+        acc = ws.get("joint_acc", (nf, cy1 - cy0, cx1 - cx0))
+        acc.fill(0.0)
+        for i in live:
+            xs, xe, ys, ye = spans[k][i]
+            w, h = xe - xs, ye - ys
+            patch = scratch[: nf * h * w].reshape(nf, h, w)
+            np.multiply(fy[k, i, :nf, :h, None], fx[k, i, :nf, None, :w], out=patch)
+            box = acc[:, ys - cy0 : ye - cy0, xs - cx0 : xe - cx0]
+            if use_max:
+                np.maximum(box, patch, out=box)
+            else:
+                box += patch
+        levels_from_linear(acc, levels[f0:f1, cy0:cy1, cx0:cx1], table=table, may_reach_one=may_reach_one)
+    return ChannelRaster(levels, channel.get())

@@ -1,0 +1,160 @@
+"""Per-sequence and dataset-level statistics of rendered skeleton maps (domain reference §4.2).
+
+Everything is computed from the output maps ``uint8 (T, C, S, S)``, so it measures what a model will see:
+limb/joint registration, frame-to-frame jitter of the support box and the mass the load-time cut removes.
+All values are finite floats (JSON-safe); a statistic that a sequence cannot define is 0.0 with its frame
+count 0, and :func:`aggregate_stats` skips it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+import numpy as np
+
+# Per-sequence statistics averaged by aggregate_stats, each with the count that says whether it is defined.
+_DEFINED_BY: dict[str, str] = {
+    "registration_offset_mean_px": "registration_frames",
+    "registration_offset_p95_px": "registration_frames",
+    "centroid_offset_mean_px": "centroid_frames",
+    "centroid_offset_p95_px": "centroid_frames",
+    "centre_x_std_px": "support_frames",
+    "centre_y_std_px": "support_frames",
+    "width_std_px": "support_frames",
+    "height_std_px": "support_frames",
+    "width_mean_px": "support_frames",
+    "height_mean_px": "support_frames",
+    "active_fraction": "support_frames",
+    "cut_mass_fraction": "support_frames",
+}
+_SUMMED = ("frames_in", "frames_out", "blank_frames", "unnormalisable_frames", "dropped_frames")
+
+
+def cut_columns(width: int) -> int:
+    """Columns removed on each side by the load-time cut (domain reference §5): ``int(W // 64) * 10``."""
+    return int(width // 64) * 10
+
+
+def _moments(channel: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Column and row mass ``(T, S)`` of ``channel (T, S, S)`` uint8, and the intensity centroid ``(x, y)`` in
+    output px (NaN for an empty frame)."""
+    a = channel.astype(np.float32)  # column/row sums (<= 4096 * 255 < 2^24) are exact in float32
+    cols = a.sum(axis=1).astype(np.float64)
+    rows = a.sum(axis=2).astype(np.float64)
+    idx = np.arange(channel.shape[-1], dtype=np.float64)
+    mass = cols.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return cols, rows, (cols @ idx) / mass, (rows @ idx) / mass
+
+
+def sequence_stats(
+    maps: np.ndarray,
+    channel_names: Sequence[str],
+    *,
+    frames_in: int,
+    unnormalisable_frames: int = 0,
+    dropped_frames: int = 0,
+    registration: np.ndarray | None = None,
+) -> dict[str, float]:
+    """Statistics of one rendered sequence.
+
+    Args:
+        maps: ``uint8 (T', C, S, S)`` rendered maps.
+        channel_names: names of the C channels (``"limb"``, ``"joint"``).
+        frames_in: input frames T.
+        unnormalisable_frames: frames blanked or dropped because they could not be normalised.
+        dropped_frames: frames removed from the output.
+        registration: ``(T',)`` per-frame limb/joint registration offsets in output px, NaN where undefined
+            (the renderer knows each channel's crop box; the maps alone do not).
+
+    Returns:
+        ``registration_offset_mean_px`` / ``_p95_px``: mean / 95th percentile of ``registration`` over the
+        ``registration_frames`` where it is defined: how far the same joint lands apart in the two channels,
+        0 when they share one crop box; ``centroid_offset_mean_px`` / ``_p95_px``: distance between the limb
+        and joint channels' intensity centroids, over the ``centroid_frames`` where both have mass (not 0
+        even when registered: limb mass lies along segments, joint mass at joints); ``centre_x_std_px``,
+        ``centre_y_std_px``, ``width_std_px``, ``height_std_px``, ``width_mean_px``, ``height_mean_px``: of the
+        support box of all channels combined, population std over non-blank frames; ``active_fraction``:
+        mean fraction of non-zero pixels over non-blank frames; ``cut_mass_fraction``: share of the total
+        grey mass in the ``cut_columns(S)`` leftmost and rightmost columns, i.e. what the load-time cut
+        removes; ``blank_frames``: all-zero output frames for any reason; and the frame counts
+        ``frames_in``, ``frames_out``, ``registration_frames``, ``support_frames``,
+        ``unnormalisable_frames``, ``dropped_frames``. Distances in output pixels.
+    """
+    maps = np.asarray(maps)
+    n = maps.shape[0]
+    size = maps.shape[-1]
+    out: dict[str, float] = {
+        "frames_in": float(frames_in),
+        "frames_out": float(n),
+        "unnormalisable_frames": float(unnormalisable_frames),
+        "dropped_frames": float(dropped_frames),
+    }
+    names = list(channel_names)
+    moments = [_moments(maps[:, i]) for i in range(maps.shape[1])]
+    centroid = np.zeros(0)
+    if "limb" in names and "joint" in names and n:
+        lcols, _, lx, ly = moments[names.index("limb")]
+        jcols, _, jx, jy = moments[names.index("joint")]
+        both = (lcols.sum(axis=1) > 0) & (jcols.sum(axis=1) > 0)
+        centroid = np.hypot(lx - jx, ly - jy)[both]
+    reg = np.zeros(0) if registration is None else np.asarray(registration, dtype=np.float64)
+    reg = reg[np.isfinite(reg)]
+    for name, values in (("registration", reg), ("centroid", centroid)):
+        out[f"{name}_frames"] = float(values.size)
+        out[f"{name}_offset_mean_px"] = float(values.mean()) if values.size else 0.0
+        out[f"{name}_offset_p95_px"] = float(np.percentile(values, 95)) if values.size else 0.0
+
+    col_mass = sum(m[0] for m in moments) if moments else np.zeros((n, size))  # (T', S) over all channels
+    row_mass = sum(m[1] for m in moments) if moments else np.zeros((n, size))
+    cols, rows = col_mass > 0, row_mass > 0
+    nonblank = cols.any(axis=1)
+    out["blank_frames"] = float(n - int(nonblank.sum()))
+    out["support_frames"] = float(nonblank.sum())
+    if nonblank.any():
+        cols, rows = cols[nonblank], rows[nonblank]
+        x0 = cols.argmax(axis=1)
+        x1 = size - 1 - cols[:, ::-1].argmax(axis=1)
+        y0 = rows.argmax(axis=1)
+        y1 = size - 1 - rows[:, ::-1].argmax(axis=1)
+        width, height = (x1 - x0 + 1).astype(np.float64), (y1 - y0 + 1).astype(np.float64)
+        out["centre_x_std_px"] = float(np.std((x0 + x1) / 2.0))
+        out["centre_y_std_px"] = float(np.std((y0 + y1) / 2.0))
+        out["width_std_px"] = float(np.std(width))
+        out["height_std_px"] = float(np.std(height))
+        out["width_mean_px"] = float(width.mean())
+        out["height_mean_px"] = float(height.mean())
+        # Blank frames add no active pixel, so counting over every frame is the same.
+        combined = np.bitwise_or.reduce(maps, axis=1) if maps.shape[1] > 1 else maps[:, 0]
+        out["active_fraction"] = float(np.count_nonzero(combined) / (nonblank.sum() * size * size))
+    else:
+        for key in ("centre_x_std_px", "centre_y_std_px", "width_std_px", "height_std_px"):
+            out[key] = 0.0
+        out["width_mean_px"] = out["height_mean_px"] = out["active_fraction"] = 0.0
+    cut = cut_columns(size)
+    total = float(col_mass.sum())
+    if total > 0 and cut > 0:
+        clipped = float(col_mass[:, :cut].sum() + col_mass[:, size - cut :].sum())
+        out["cut_mass_fraction"] = clipped / total
+    else:
+        out["cut_mass_fraction"] = 0.0
+    return out
+
+
+def aggregate_stats(per_sequence: Iterable[Mapping[str, float]]) -> dict[str, float]:
+    """Dataset-level summary of :func:`sequence_stats` dicts.
+
+    Returns ``sequences``; the sums of ``frames_in``, ``frames_out``, ``blank_frames``,
+    ``unnormalisable_frames`` and ``dropped_frames``; and ``<stat>_mean`` / ``<stat>_p95`` over the sequences
+    that define each per-sequence statistic (a key is absent when no sequence defines it).
+    """
+    items = list(per_sequence)
+    out: dict[str, float] = {"sequences": float(len(items))}
+    for key in _SUMMED:
+        out[key] = float(sum(float(s.get(key, 0.0)) for s in items))
+    for key, count in _DEFINED_BY.items():
+        values = np.array([float(s[key]) for s in items if key in s and float(s.get(count, 0.0)) > 0])
+        if values.size:
+            out[f"{key}_mean"] = float(values.mean())
+            out[f"{key}_p95"] = float(np.percentile(values, 95))
+    return out

@@ -1,0 +1,365 @@
+"""Skeleton-map renderer (gaitprep.heatmaps) against the slow reference in tests/heatmap_reference.py."""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+import pytest
+
+from gaitprep.errors import BadInputError
+from gaitprep.heatmap_raster import LUT_OFF_BY_ONE, grey_table, levels_from_exponent
+from gaitprep.heatmap_resample import area_half
+from gaitprep.heatmap_stats import cut_columns, sequence_stats
+from gaitprep.heatmaps import (
+    PRESET_NAMES,
+    HeatmapSpec,
+    RenderResult,
+    aggregate_stats,
+    canvas_pose,
+    preset,
+    render_sequence,
+)
+from gaitprep.keypoints import interpolate_low_confidence
+from tests.heatmap_reference import BODY_JOINTS, BODY_LIMBS, grey_lut, reference_render, walking_pose
+
+OPENGAIT = preset("opengait")
+
+
+def _assert_within_one_level(ours: np.ndarray, ref: np.ndarray, *, min_equal: float = 0.999) -> None:
+    assert ours.shape == ref.shape and ours.dtype == np.uint8
+    diff = np.abs(ours.astype(int) - ref.astype(int))
+    assert diff.max() <= 1, f"max difference {diff.max()} grey levels"
+    assert (diff == 0).mean() >= min_equal
+
+
+def _only(pose: np.ndarray, joints: list[int], conf: float = 0.9) -> np.ndarray:
+    """``pose`` with every confidence 0 except ``joints``."""
+    out = pose.copy()
+    out[..., 2] = 0.0
+    out[:, joints, 2] = conf
+    return out
+
+
+def _acceptance_cases() -> dict[str, np.ndarray]:
+    walk = walking_pose(24, seed=3)
+    frame = walk[:3]
+    degenerate = frame.copy()
+    degenerate[:, 15, :2] = degenerate[:, 13, :2] + [0.4, 0.3]  # under 1 canvas px after scaling
+    low = frame.copy()
+    low[:, 9, 2], low[:, 10, 2], low[:, 4, 2] = 0.2, 0.002, 0.0005  # faint, just drawn, below eps
+    off_canvas = frame.copy()
+    off_canvas[:, 10, :2] = off_canvas[:, 8, :2] + [260.0, -20.0]  # wrist far outside the canvas
+    single_limb = _only(frame, [13, 15])
+    single_limb[:, 15, 2] = 0.55  # the limb's amplitude is the smaller confidence
+    degenerate = _only(degenerate, [13, 15])
+    degenerate[:, 15, 2] = 0.4  # a limb under 1 px is a point at joint 13 with joint 13's confidence
+    return {
+        "single_joint": _only(frame, [13]),
+        "single_limb": single_limb,
+        "degenerate_limb": degenerate,
+        "low_confidence": low,
+        "short_legs": walking_pose(4, seed=5, leg_scale=0.6),
+        "off_canvas": off_canvas,
+        "walking_sequence": walk,
+    }
+
+
+_CASES = _acceptance_cases()
+
+
+@pytest.mark.parametrize("case", sorted(_CASES))
+def test_opengait_preset_matches_the_reference_within_one_grey_level(case):
+    pose = _CASES[case]
+    result = render_sequence(OPENGAIT, pose)
+    _assert_within_one_level(result.maps, reference_render(pose))
+
+
+@pytest.mark.parametrize(
+    ("overrides", "reference_kwargs"),
+    [
+        ({"sigma_limb": 15.0, "align": "shared"}, {"sigma_limb": 15.0, "align": "shared"}),
+        ({"combine": "sum"}, {"combine": "sum"}),
+        ({"quantise": "floor256", "sigma_joint": 5.0}, {"quantise": "floor256", "sigma_joint": 5.0}),
+        (
+            {"joint_set": "head-lite", "scale": "per_sequence"},
+            {
+                "joints": (0, *BODY_JOINTS),
+                "limbs": (*BODY_LIMBS, (0, 5), (0, 6)),
+                "scale_mode": "per_sequence",
+            },
+        ),
+        ({"channels": ("joint",)}, {"channels": ("joint",)}),
+        (
+            {"joint_set": "body", "shoulder_edge": True, "channels": ("joint", "limb")},
+            {"joints": BODY_JOINTS, "limbs": (*BODY_LIMBS, (5, 6)), "channels": ("joint", "limb")},
+        ),
+    ],
+    ids=[
+        "sigma15_shared",
+        "sum",
+        "floor256_sigma5",
+        "head_lite_per_sequence",
+        "joint_only",
+        "body_shoulders",
+    ],
+)
+def test_variants_match_the_reference(overrides, reference_kwargs):
+    pose = walking_pose(12, seed=8, leg_scale=0.85)
+    result = render_sequence(preset("opengait", **overrides), pose)
+    _assert_within_one_level(result.maps, reference_render(pose, **reference_kwargs))
+
+
+def test_recommended_preset_matches_the_reference_within_one_grey_level():
+    pose = walking_pose(12, seed=9)
+    result = render_sequence(preset("recommended"), pose)
+    ref = reference_render(
+        pose,
+        joints=BODY_JOINTS,
+        limbs=BODY_LIMBS,
+        span_joints=BODY_JOINTS,
+        scale_mode="per_sequence",
+        align="shared",
+        crop="full_canvas",
+        quantise="floor256",
+    )
+    # The full-canvas downsample is exact integer arithmetic, so it sits up to one level above OpenCV's
+    # float rounding at a few percent of the pixels.
+    _assert_within_one_level(result.maps, ref, min_equal=0.95)
+
+
+def test_output_shape_dtype_and_channel_order():
+    pose = walking_pose(7, seed=2)
+    result = render_sequence(OPENGAIT, pose)
+    assert isinstance(result, RenderResult)
+    assert result.maps.shape == (7, 2, 64, 64) and result.maps.dtype == np.uint8
+    assert result.kept.shape == (7,) and result.kept.all()
+    assert (result.blank_frames, result.dropped_frames) == (0, 0)
+    small = render_sequence(preset("opengait", canvas=64, size=32), pose)
+    assert small.maps.shape == (7, 2, 32, 32)
+
+
+def test_limb_channel_differs_from_joint_channel():
+    # mmaction2 merges limb maps into the joint channels; here channel 0 is limbs and 1 is joints.
+    spec = preset("opengait", crop="full_canvas")
+    pose = _only(walking_pose(1, seed=1), [5, 7, 9, 11, 13, 15])
+    maps = render_sequence(spec, pose).maps[0]
+    q, _ = canvas_pose(spec, pose)
+    mid = np.rint((q[0, 11, :2] + q[0, 13, :2]) / 4).astype(int)  # thigh midpoint in output px (canvas / 2)
+    limb, joint = maps[0].astype(int), maps[1].astype(int)
+    assert limb[mid[1], mid[0]] > 200  # on the segment: about 255 * confidence
+    assert joint[mid[1], mid[0]] < limb[mid[1], mid[0]] - 100  # far from both joints
+    assert (limb != joint)[(limb > 0) | (joint > 0)].mean() > 0.4
+
+
+def test_body_joint_set_draws_nothing_for_a_face_only_pose():
+    face = _only(walking_pose(3, seed=4), [0, 1, 2, 3, 4])
+    assert render_sequence(preset("opengait"), face).maps.any()
+    assert not render_sequence(preset("opengait", joint_set="body"), face).maps.any()
+    body = render_sequence(preset("recommended"), face)
+    assert not body.maps.any() and body.stats["blank_frames"] == 3
+
+
+def test_body_joint_set_leaves_the_face_region_empty():
+    pose = walking_pose(1, seed=6)
+    # Lift the head far above the shoulders so face Gaussians cannot overlap body ones.
+    pose[:, :5, 1] -= 150.0
+    spec = preset("opengait", joint_set="body", scale_span_joints="all17", crop="full_canvas")
+    maps = render_sequence(spec, pose).maps[0]
+    coco = render_sequence(preset("opengait", crop="full_canvas"), pose).maps[0]
+    assert coco[:, :4].any()  # the head lands in the top rows with all 17 joints
+    assert not maps[:, :4].any()
+
+
+def test_shared_alignment_registers_limb_and_joint_channels():
+    pose = walking_pose(16, seed=11, leg_scale=0.6)  # the joint channel's crop stops short of the bottom
+    per_channel = render_sequence(preset("opengait", sigma_limb=15.0, sigma_joint=8.0), pose)
+    shared = render_sequence(preset("opengait", sigma_limb=15.0, sigma_joint=8.0, align="shared"), pose)
+    assert per_channel.stats["registration_frames"] == shared.stats["registration_frames"] == 16
+    assert per_channel.stats["registration_offset_mean_px"] > 0.5
+    assert shared.stats["registration_offset_mean_px"] < 0.5
+    assert shared.stats["registration_offset_p95_px"] < 0.5
+
+
+@pytest.mark.parametrize("policy", ["blank", "drop"])
+def test_unnormalisable_frames_follow_the_policy_and_are_counted(policy):
+    pose = walking_pose(5, seed=7)
+    pose[1, :, 1] = pose[1, 0, 1]  # zero vertical span
+    pose[3, :, :2] = 0.0  # every joint missing
+    spec = preset("opengait", unnormalisable=policy, knn_fill=False)
+    result = render_sequence(spec, pose)
+    assert all(math.isfinite(v) for v in result.stats.values())
+    assert result.stats["unnormalisable_frames"] == 2
+    if policy == "blank":
+        assert result.maps.shape[0] == 5 and result.blank_frames == 2 and result.dropped_frames == 0
+        assert not result.maps[[1, 3]].any()
+        assert all(result.maps[t].any() for t in (0, 2, 4))
+        assert result.kept.all()
+    else:
+        assert result.maps.shape[0] == 3 and result.dropped_frames == 2 and result.blank_frames == 0
+        np.testing.assert_array_equal(result.kept, [True, False, True, False, True])
+        full = render_sequence(preset("opengait", knn_fill=False), pose).maps
+        np.testing.assert_array_equal(result.maps, full[[0, 2, 4]])
+
+
+def test_all_frames_unnormalisable_gives_an_empty_result_without_crashing():
+    pose = np.zeros((3, 17, 3))
+    result = render_sequence(preset("opengait", unnormalisable="drop"), pose)
+    assert result.maps.shape == (0, 2, 64, 64) and result.dropped_frames == 3
+    assert all(math.isfinite(v) for v in result.stats.values())
+
+
+@pytest.mark.parametrize(
+    ("pose", "message"),
+    [
+        (np.full((2, 17, 3), np.nan), "non-finite"),
+        (np.zeros((2, 18, 3)), r"\(T, 17, 3\)"),
+        (np.zeros((0, 17, 3)), "T = 0"),
+    ],
+)
+def test_bad_input_raises_bad_input_error(pose, message):
+    with pytest.raises(BadInputError, match=message):
+        render_sequence(OPENGAIT, pose)
+
+
+def test_nan_in_one_coordinate_is_rejected():
+    pose = walking_pose(3, seed=1)
+    pose[1, 4, 0] = np.inf
+    with pytest.raises(BadInputError, match="frame 1, joint 4, x"):
+        render_sequence(OPENGAIT, pose)
+
+
+def test_translating_the_pose_does_not_change_opengait_output():
+    pose = walking_pose(10, seed=12)
+    moved = pose.copy()
+    moved[..., :2] += [37.25, -12.5]
+    a, b = render_sequence(OPENGAIT, pose).maps, render_sequence(OPENGAIT, moved).maps
+    _assert_within_one_level(a, b, min_equal=0.9999)
+
+
+@pytest.mark.parametrize("name", ["opengait", "recommended"])
+def test_frame_grouping_does_not_change_the_output(name):
+    # Frames are phase-sorted and rendered in blocks; each frame must come out as if rendered alone.
+    pose = walking_pose(40, seed=13)
+    spec = preset(name, scale="per_frame")
+    whole = render_sequence(spec, pose).maps
+    one_by_one = np.concatenate([render_sequence(spec, pose[t : t + 1]).maps for t in range(0, 40, 3)])
+    np.testing.assert_array_equal(whole[::3], one_by_one)
+
+
+def test_knn_fill_runs_before_rendering():
+    pose = walking_pose(8, seed=14)
+    gappy = pose.copy()
+    gappy[3, 13, :2] = 0.0
+    with_fill = render_sequence(OPENGAIT, gappy).maps
+    assert np.abs(with_fill.astype(int) - render_sequence(OPENGAIT, pose).maps).max() > 0  # fill != truth
+    without = render_sequence(preset("opengait", knn_fill=False), gappy).maps
+    assert (with_fill[3] != without[3]).any()
+    np.testing.assert_array_equal(with_fill[[0, 1, 2, 4]], without[[0, 1, 2, 4]])
+
+
+def test_low_confidence_interpolation_runs_before_rendering():
+    pose = walking_pose(8, seed=15)
+    pose[2:5, 9, 2] = 0.1
+    pose[2:5, 9, :2] += 40.0  # a wrong, low-confidence wrist
+    spec = preset("opengait", low_conf_interpolate=0.5)
+    expected = render_sequence(OPENGAIT, interpolate_low_confidence(pose, 0.5)).maps
+    np.testing.assert_array_equal(render_sequence(spec, pose).maps, expected)
+    assert (render_sequence(OPENGAIT, pose).maps != expected).any()
+
+
+def test_grey_table_reproduces_matplotlib_gray():
+    np.testing.assert_array_equal(grey_table("lut_exact"), grey_lut())
+    assert len(LUT_OFF_BY_ONE) == 24
+    np.testing.assert_array_equal(grey_table("floor256"), np.arange(256))
+
+
+def test_exponent_quantiser_equals_float64_exp_then_truncation():
+    rng = np.random.default_rng(0)
+    e = (rng.random(200_000) * 6.0).astype(np.float32)
+    # Exactly at and one float32 step around every threshold trunc(256 exp(-e)) = k.
+    k = np.arange(1, 256)
+    t = np.log(256.0 / k).astype(np.float32)
+    e = np.concatenate([e, t, np.nextafter(t, np.float32(9)), np.nextafter(t, np.float32(-9)), [0.0, 30.0]])
+    e = e.astype(np.float32)
+    for quantise in ("lut_exact", "floor256"):
+        out = np.empty(e.shape, np.uint8)
+        levels_from_exponent(e * np.float32(4), out, quantise=quantise, may_be_negative=False)
+        index = np.minimum(np.trunc(256.0 * np.exp(-e.astype(np.float64))), 255).astype(np.intp)
+        np.testing.assert_array_equal(out, grey_table(quantise)[index])
+
+
+def test_twice_area_downsample_is_bit_identical_to_opencv():
+    rng = np.random.default_rng(1)
+    levels = rng.integers(0, 256, (3, 128, 128)).astype(np.uint8)
+    levels[:, :, :64] = levels[:, :, :64] // 64 * 64  # many equal 2x2 blocks (sums divisible by 4)
+    ours = area_half(levels, (0, 128, 0, 128))
+    for f in range(3):
+        expected = (cv2.resize(levels[f] / 255.0, (64, 64), interpolation=cv2.INTER_AREA) * 255).astype(
+            np.uint8
+        )
+        np.testing.assert_array_equal(ours[f], expected)
+
+
+def test_sequence_stats_on_hand_made_maps():
+    maps = np.zeros((2, 2, 64, 64), np.uint8)
+    maps[0, 0, 10, 0] = 100  # limb: one pixel in the cut columns
+    maps[0, 1, 10, 30] = 100  # joint
+    maps[0, 0, 20, 30] = 100
+    stats = sequence_stats(maps, ("limb", "joint"), frames_in=3, unnormalisable_frames=1, dropped_frames=1)
+    assert cut_columns(64) == 10
+    assert stats["cut_mass_fraction"] == pytest.approx(1 / 3)
+    assert stats["blank_frames"] == 1 and stats["support_frames"] == 1
+    assert stats["centroid_offset_mean_px"] == pytest.approx(math.hypot(15.0, 5.0))
+    assert stats["width_mean_px"] == 31 and stats["height_mean_px"] == 11
+    assert stats["registration_frames"] == 0 and stats["registration_offset_mean_px"] == 0.0
+    assert (stats["frames_in"], stats["frames_out"], stats["dropped_frames"]) == (3, 2, 1)
+
+
+def test_render_stats_are_json_safe_and_aggregate():
+    a = render_sequence(preset("recommended"), walking_pose(8, seed=1)).stats
+    b = render_sequence(preset("recommended"), walking_pose(6, seed=2)).stats
+    assert all(isinstance(v, float) and math.isfinite(v) for v in a.values())
+    assert a["registration_offset_mean_px"] == 0.0  # one shared box for both channels
+    assert 0.0 <= a["cut_mass_fraction"] < 0.05
+    agg = aggregate_stats([a, b])
+    assert agg["sequences"] == 2 and agg["frames_in"] == 14
+    assert agg["width_std_px_mean"] == pytest.approx((a["width_std_px"] + b["width_std_px"]) / 2)
+    assert agg["width_std_px_p95"] == pytest.approx(np.percentile([a["width_std_px"], b["width_std_px"]], 95))
+    assert aggregate_stats([]) == {
+        "sequences": 0.0,
+        **dict.fromkeys(
+            ("frames_in", "frames_out", "blank_frames", "unnormalisable_frames", "dropped_frames"), 0.0
+        ),
+    }
+
+
+def test_presets_and_spec_validation():
+    assert set(PRESET_NAMES) == {"opengait", "recommended"}
+    og = preset("opengait")
+    assert og == HeatmapSpec(preset="opengait")
+    assert og.joints == tuple(range(17)) and len(og.limbs) == 17 and (5, 6) not in og.limbs
+    assert og.channel_names == ("limb", "joint")
+    rec = preset("recommended")
+    assert (rec.align, rec.scale, rec.crop, rec.joint_set) == (
+        "shared",
+        "per_sequence",
+        "full_canvas",
+        "body",
+    )
+    assert rec.joints == tuple(range(5, 17)) and len(rec.limbs) == 11
+    assert (5, 6) in preset("recommended", shoulder_edge=True).limbs
+    record = og.record()
+    assert record["algo_version"] == HeatmapSpec.ALGO_VERSION
+    assert record["limb_list"][0] == [0, 1] and record["joint_list"] == list(range(17))
+    with pytest.raises(BadInputError, match="unknown heatmap preset"):
+        preset("fancy")
+    with pytest.raises(BadInputError):
+        preset("opengait", sigma_limb=-1.0)
+    with pytest.raises(BadInputError):
+        preset("opengait", colour="red")
+    with pytest.raises(BadInputError):
+        preset("opengait", channels=("limb", "limb"))
+    with pytest.raises(ValueError):
+        og.sigma_limb = 3.0  # frozen
