@@ -3,7 +3,8 @@
 The flow:
 1. ``plan``: the caller lists ``SourceItem``s (each with its input fingerprint) and a picklable ``process``
    function (load + transform one item). The derivation id is known before any work.
-2. If ``<out>/manifest.json`` already carries that derivation id, the build is "up to date".
+2. If ``<out>/manifest.json`` already carries that derivation id (checked again once the lock is held) and
+   passes the quick check, the build is "up to date"; another dataset there is replaced only with ``force``.
 3. Work happens in a hidden staging directory ``.<name>.partial`` beside ``<out>``. Each finished
    sequence leaves a record under ``.done/``; a re-run after a crash (or SIGKILL) reuses every sequence
    whose files still match their checksums and redoes the rest.
@@ -33,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from gaitprep import __version__
-from gaitprep.errors import BadInputError, BuildLockedError, GaitprepError
+from gaitprep.errors import BadInputError, BuildLockedError, GaitprepError, VerificationError
 from gaitprep.io.atomic import atomic_write_bytes, canonical_json
 from gaitprep.io.tree import sha256_file
 from gaitprep.manifest import (
@@ -60,6 +61,7 @@ from gaitprep.skeleton import CLASS_INDEX, CLASS_ORDER
 from gaitprep.store import init_zarr_root, remove_sequence, write_sequence
 
 DONE_DIR = ".done"
+STALE_UNREADABLE_LOCK_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -158,6 +160,8 @@ def _lock_path(out: Path) -> Path:
 
 
 def _pid_alive(pid: int) -> bool:
+    if pid <= 0:  # kill(0 or -n, 0) would ask about process groups, not this pid
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -179,12 +183,9 @@ class _BuildLock:
             try:
                 fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
             except FileExistsError:
-                try:
-                    owner = json.loads(self.path.read_text())
-                except (OSError, ValueError):
-                    owner = {}
-                if owner.get("host") == socket.gethostname() and not _pid_alive(int(owner.get("pid", -1))):
-                    self.path.unlink(missing_ok=True)
+                owner = self._owner()
+                if owner is None or (owner["host"] == socket.gethostname() and not _pid_alive(owner["pid"])):
+                    self.path.unlink(missing_ok=True)  # stale: its build is gone
                     continue
                 raise BuildLockedError(
                     f"another build (pid {owner.get('pid', '?')}) is writing this output; "
@@ -199,6 +200,21 @@ class _BuildLock:
     def __exit__(self, *exc: object) -> None:
         self.path.unlink(missing_ok=True)
 
+    def _owner(self) -> dict[str, Any] | None:
+        """``{"pid", "host"}`` of the holder, or None when the lock is stale: unreadable (its writer died
+        between creating and filling it) and older than ``STALE_UNREADABLE_LOCK_S``."""
+        try:
+            doc = json.loads(self.path.read_text())
+            return {"pid": int(doc["pid"]), "host": str(doc["host"])}
+        except FileNotFoundError:
+            return None  # released meanwhile
+        except (OSError, ValueError, KeyError, TypeError):
+            try:
+                age = time.time() - self.path.stat().st_mtime
+            except FileNotFoundError:
+                return None
+            return None if age > STALE_UNREADABLE_LOCK_S else {"pid": "?", "host": "?"}
+
 
 def _done_name(item: SourceItem) -> str:
     return f"{item.id}__{item.label}__{item.view}.json"
@@ -212,11 +228,14 @@ def _files_ok(root: Path, files: tuple[FileEntry, ...]) -> bool:
     return True
 
 
-def build_one(
-    item: SourceItem, plan_process: Callable[[SourceItem], ProcessResult], stage: Path, layout: Layout
-) -> SequenceRecord:
-    """Process and write one sequence into the staging directory; leave a done-record. Runs in workers."""
-    result = plan_process(item)
+def _check_result(result: ProcessResult, item: SourceItem, layout: Layout) -> None:
+    """The arrays must be exactly those the layout declares, with its dtypes and shapes: the manifest
+    describes them, and a reader trusts that description (domain §9)."""
+    undeclared = sorted(set(result.arrays) - set(layout.arrays))
+    if undeclared:
+        raise GaitprepError(
+            f"transform returned arrays {undeclared} for {item.key} that the layout does not declare"
+        )
     for name, spec in layout.arrays.items():
         arr = result.arrays.get(name)
         if arr is None:
@@ -225,6 +244,20 @@ def build_one(
             raise GaitprepError(
                 f"transform returned {arr.dtype} for {name!r} of {item.key}, expected {spec.dtype}"
             )
+        expected = (result.frames, *spec.item_shape) if spec.per_frame else tuple(spec.item_shape)
+        if tuple(arr.shape) != expected:
+            raise GaitprepError(
+                f"transform returned shape {tuple(arr.shape)} for {name!r} of {item.key}, expected {expected}"
+                + (" (frames, *item_shape)" if spec.per_frame else "")
+            )
+
+
+def build_one(
+    item: SourceItem, plan_process: Callable[[SourceItem], ProcessResult], stage: Path, layout: Layout
+) -> SequenceRecord:
+    """Process and write one sequence into the staging directory; leave a done-record. Runs in workers."""
+    result = plan_process(item)
+    _check_result(result, item, layout)
     remove_sequence(stage, item.id, item.label, item.view)
     files = write_sequence(stage, item.id, item.label, item.view, result.arrays, layout)
     record = SequenceRecord(
@@ -336,20 +369,14 @@ def build_dataset(
     if len(set(keys)) != len(keys) or dup_ids:
         raise BadInputError(f"sequence ids appear more than once: {sorted(dup_ids)[:5]}", out)
     deriv = plan.derivation_id
-    manifest_path = out / MANIFEST_NAME
-    if out.exists():
-        if manifest_path.is_file() and not force:
-            existing = load_manifest(manifest_path)
-            if existing.derivation_id == deriv:
-                return BuildResult(existing, out, up_to_date=True, reused=len(existing.records), built=0)
-            raise BadInputError(
-                "output already holds a different dataset (another derivation); choose a new --out or pass --force",
-                out,
-            )
-        if any(out.iterdir()) and not force:
-            raise BadInputError("output directory exists and is not a gaitprep dataset", out)
+    # Look before taking the lock (a finished dataset needs no lock) and again once holding it: another
+    # build may have committed to ``out`` in between, and that dataset must not be replaced unasked.
+    if (done := _existing_output(out, deriv, force)) is not None:
+        return done
     started = time.time()
     with _BuildLock(out):
+        if (done := _existing_output(out, deriv, force)) is not None:
+            return done
         stage = staging_dir(out)
         marker = stage / DONE_DIR / "derivation"
         if stage.exists() and (not marker.is_file() or marker.read_text() != deriv):
@@ -365,10 +392,58 @@ def build_dataset(
         manifest = _assemble(plan, records, stage, deriv, started, workers)
         shutil.rmtree(stage / DONE_DIR)
         atomic_write_bytes(stage / MANIFEST_NAME, manifest_bytes(manifest))
-        if out.exists():
-            shutil.rmtree(out)  # only reached with force, or for an empty directory
-        os.replace(stage, out)
+        _commit(stage, out)
     return BuildResult(manifest, out, up_to_date=False, reused=len(reused), built=len(built))
+
+
+def _existing_output(out: Path, deriv: str, force: bool) -> BuildResult | None:
+    """An up-to-date result when ``out`` already holds this derivation; refuse to replace anything else."""
+    manifest_path = out / MANIFEST_NAME
+    if not out.exists():
+        return None
+    if manifest_path.is_file() and not force:
+        existing = load_manifest(manifest_path)
+        if existing.derivation_id == deriv:
+            _check_up_to_date(out)
+            return BuildResult(existing, out, up_to_date=True, reused=len(existing.records), built=0)
+        raise BadInputError(
+            "output already holds a different dataset (another derivation); choose a new --out or pass --force",
+            out,
+        )
+    if not out.is_dir():
+        raise BadInputError("output exists and is not a directory", out)
+    if any(out.iterdir()) and not force:
+        raise BadInputError("output directory exists and is not a gaitprep dataset", out)
+    return None
+
+
+def _check_up_to_date(out: Path) -> None:
+    """Refuse to call an output up to date when it fails the quick check (missing, resized or unlisted
+    files, an edited manifest): "up to date" promises a usable dataset."""
+    from gaitprep.verify import verify_dataset
+
+    report = verify_dataset(out, "quick")
+    if not report.ok:
+        shown = "; ".join(str(p) for p in report.problems[:3])
+        more = f" (+{len(report.problems) - 3} more)" if len(report.problems) > 3 else ""
+        raise VerificationError(
+            f"output holds this dataset but it does not verify: {shown}{more}; pass --force to rebuild it",
+            out,
+        )
+
+
+def _commit(stage: Path, out: Path) -> None:
+    """Rename the finished staging directory to ``out``; a replaced output is moved aside first, then deleted,
+    so ``out`` never shows a half-deleted dataset."""
+    if out.exists():  # only reached with force, or for an empty directory
+        old = out.parent / f".{out.name}.replaced"
+        if old.exists():
+            shutil.rmtree(old)
+        os.replace(out, old)
+        os.replace(stage, out)
+        shutil.rmtree(old)
+    else:
+        os.replace(stage, out)
 
 
 def _assemble(

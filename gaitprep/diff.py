@@ -31,6 +31,14 @@ def _partition_label(m: Manifest) -> str:
     return name.split("_")[-1] if name.startswith("Scoliosis1K_") else name
 
 
+def _partition_labels(a: Manifest, b: Manifest) -> tuple[str, str]:
+    """Short names; the same name with other bytes (an edited file) gets its sha256 prefix."""
+    la, lb = _partition_label(a), _partition_label(b)
+    if la == lb and a.partition and b.partition:
+        la, lb = f"{la} (sha256 {a.partition.sha256[:8]})", f"{lb} (sha256 {b.partition.sha256[:8]})"
+    return la, lb
+
+
 def diff_manifests(a: Manifest, b: Manifest) -> dict[str, Any]:
     """Structured differences; ``summary`` holds the human lines."""
     changes: list[dict[str, Any]] = []
@@ -45,13 +53,32 @@ def diff_manifests(a: Manifest, b: Manifest) -> dict[str, Any]:
         if pa.get(key) != pb.get(key):
             changes.append({"field": f"params.{key}", "a": pa.get(key), "b": pb.get(key)})
             summary.append(f"{key} {_fmt(pa.get(key, '∅'))} → {_fmt(pb.get(key, '∅'))}")
+    if a.generator.algo_version != b.generator.algo_version:
+        summary.append(f"algo_version {a.generator.algo_version} → {b.generator.algo_version}")
+        changes.append(
+            {"field": "algo_version", "a": a.generator.algo_version, "b": b.generator.algo_version}
+        )
     if a.layout.formats != b.layout.formats:
         summary.append(f"format {'+'.join(a.layout.formats)} → {'+'.join(b.layout.formats)}")
+        changes.append({"field": "layout.formats", "a": list(a.layout.formats), "b": list(b.layout.formats)})
+    la = _flatten(a.layout.model_dump(mode="json", exclude={"formats"}))
+    lb = _flatten(b.layout.model_dump(mode="json", exclude={"formats"}))
+    for key in sorted(set(la) | set(lb)):
+        if la.get(key) != lb.get(key):
+            changes.append({"field": f"layout.{key}", "a": la.get(key), "b": lb.get(key)})
+            summary.append(f"layout {key} {_fmt(la.get(key, '∅'))} → {_fmt(lb.get(key, '∅'))}")
     if (a.partition and a.partition.sha256) != (b.partition and b.partition.sha256):
-        summary.append(f"partition {_partition_label(a)} → {_partition_label(b)}")
-        changes.append({"field": "partition", "a": _partition_label(a), "b": _partition_label(b)})
+        label_a, label_b = _partition_labels(a, b)
+        summary.append(f"partition {label_a} → {label_b}")
+        changes.append({"field": "partition", "a": label_a, "b": label_b})
+    fa, fb = _flatten(a.fitted), _flatten(b.fitted)
+    for key in sorted(set(fa) | set(fb)):
+        if fa.get(key) != fb.get(key):  # fitted values are arrays: name them, do not print them
+            changes.append({"field": f"fitted.{key}", "a": fa.get(key), "b": fb.get(key)})
+            summary.append(f"fitted {key} differs")
     if a.source.digest != b.source.digest:
         summary.append("source data differs")
+        changes.append({"field": "source.digest", "a": a.source.digest, "b": b.source.digest})
     ra, rb = a.record_by_key(), b.record_by_key()
     added = sorted(set(rb) - set(ra))
     removed = sorted(set(ra) - set(rb))
@@ -73,6 +100,9 @@ def diff_manifests(a: Manifest, b: Manifest) -> dict[str, Any]:
         summary.append(
             "identical" if a.manifest_digest == b.manifest_digest else "same content, different provenance"
         )
+    elif same_content:
+        # e.g. another format or partition: say that the arrays themselves did not change.
+        summary.append("same content")
     return {
         "same_content": same_content,
         "same_manifest": a.manifest_digest == b.manifest_digest,

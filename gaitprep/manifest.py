@@ -179,9 +179,9 @@ def json_digest(obj: Any) -> str:
 def array_digest(arr: np.ndarray) -> str:
     """Logical digest: canonical {dtype, shape} header, then C-order little-endian bytes."""
     arr = np.asarray(arr)
-    le = arr.astype(arr.dtype.newbyteorder("<"), copy=False)
+    le = np.ascontiguousarray(arr.astype(arr.dtype.newbyteorder("<"), copy=False))
     h = hashlib.sha256(canonical_json({"dtype": le.dtype.str, "shape": list(arr.shape)}))
-    h.update(np.ascontiguousarray(le).tobytes())
+    h.update(le.reshape(-1).view(np.uint8))  # hash the buffer in place: no tobytes() copy
     return h.hexdigest()
 
 
@@ -262,13 +262,3 @@ def load_manifest(path: str | Path) -> Manifest:
         first = str(exc).splitlines()
         detail = "; ".join(line.strip() for line in first[1:3]) if len(first) > 1 else str(exc)
         raise BadInputError(f"manifest does not match the schema: {detail}", path) from None
-
-
-def export_json_schemas(out_dir: str | Path) -> dict[str, bytes]:
-    """JSON Schema files generated from the pydantic models (``schemas/``); returns name -> bytes."""
-    out: dict[str, bytes] = {}
-    for name, model in (("manifest", Manifest), ("sequence-record", SequenceRecord)):
-        out[f"{name}.schema.json"] = (
-            json.dumps(model.model_json_schema(), indent=2, sort_keys=True) + "\n"
-        ).encode()
-    return out
