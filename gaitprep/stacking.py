@@ -1,0 +1,244 @@
+"""Stacked input: silhouettes registered with the skeleton maps + the maps, as one uint8 (T, 3, 64, 64).
+
+Channels, in order: ``silhouette, limb, joint``. Both inputs are upstream gaitprep datasets, read through
+their manifests (lineage in ``source.upstream``), never through path conventions:
+
+- a silhouette dataset built with ``transform = register-with-skeleton-box``
+  (:func:`gaitprep.datasets.build_registered_silhouettes`): hip-centred, span-scaled like the maps.
+  Upstream silhouettes (mask-centred, height-scaled, domain §3) are refused: stacking them with maps
+  would put a body part of one channel on a different pixel than in the other two;
+- a skeleton-map dataset rendered with ``crop = full_canvas`` and the same canvas, output size, scale
+  mode and span joints as the silhouettes' registration (checked from both manifests' params).
+
+Frame pairing is by index and the counts must match per sequence; a map export that dropped frames
+(``unnormalisable = drop``) therefore fails naming the sequence instead of silently shifting frames.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gaitprep.build import BuildPlan, BuildResult, ProcessResult, SourceItem, build_dataset
+from gaitprep.errors import BadInputError
+from gaitprep.manifest import ArraySpec, Layout, Manifest, SequenceRecord, json_digest
+from gaitprep.partition import Partition
+from gaitprep.skeleton import NUM_JOINTS
+
+STACKED_ALGO_VERSION = "gaitprep-stacked-1"
+STACKED_CHANNELS: tuple[str, ...] = ("silhouette", "limb", "joint")
+REGISTERED_TRANSFORM = "register-with-skeleton-box"
+
+
+def stack_frames(sil: np.ndarray, maps: np.ndarray, map_channels: tuple[str, ...]) -> np.ndarray:
+    """Stack one sequence: sil uint8 (T, H, W) and maps uint8 (T, C, H, W) -> uint8 (T, 3, H, W).
+
+    ``map_channels`` names the C map channels (e.g. ``("limb", "joint")``); the output is
+    ``[silhouette, limb, joint]`` whatever their order in the maps. Raises BadInputError when the frame
+    counts or frame sizes differ, or a channel is missing.
+    """
+    if sil.dtype != np.uint8 or maps.dtype != np.uint8 or sil.ndim != 3 or maps.ndim != 4:
+        raise BadInputError(
+            f"expected uint8 silhouettes (T, H, W) and maps (T, C, H, W), got {sil.dtype} {sil.shape} "
+            f"and {maps.dtype} {maps.shape}"
+        )
+    if sil.shape[0] != maps.shape[0]:
+        raise BadInputError(f"{sil.shape[0]} silhouette frames but {maps.shape[0]} skeleton-map frames")
+    if sil.shape[1:] != maps.shape[2:]:
+        raise BadInputError(f"silhouette frames are {sil.shape[1:]} but map frames {maps.shape[2:]}")
+    missing = [c for c in STACKED_CHANNELS[1:] if c not in map_channels]
+    if missing or len(map_channels) != maps.shape[1]:
+        raise BadInputError(f"maps must carry channels limb and joint; they have {list(map_channels)}")
+    out = np.empty((sil.shape[0], 3, *sil.shape[1:]), dtype=np.uint8)
+    out[:, 0] = sil
+    out[:, 1] = maps[:, map_channels.index("limb")]
+    out[:, 2] = maps[:, map_channels.index("joint")]
+    return out
+
+
+def silhouette_coverage(stacked: np.ndarray) -> float:
+    """Share of silhouette pixels (value >= 128) where the limb or joint channel is non-zero.
+
+    stacked: uint8 (T, 3, H, W). A registration check: registered inputs cover nearly all of the body
+    (the Gaussians reach well past the bones); a shifted or mis-scaled silhouette does not. 1.0 when the
+    silhouettes are empty.
+    """
+    body = stacked[:, 0] >= 128
+    n = int(body.sum())
+    if n == 0:
+        return 1.0
+    support = (stacked[:, 1] > 0) | (stacked[:, 2] > 0)
+    return float((body & support).sum() / n)
+
+
+def process_stacked(
+    sil_layout: dict[str, Any], maps_layout: dict[str, Any], map_channels: tuple[str, ...], item: SourceItem
+) -> ProcessResult:
+    """Read one sequence from both upstream datasets and stack it. Top-level: runs in joblib/dask workers."""
+    from gaitprep.store import read_sequence
+
+    (sil_root, sil_rec), (maps_root, maps_rec) = item.inputs
+    sil_layout_m, maps_layout_m = Layout.model_validate(sil_layout), Layout.model_validate(maps_layout)
+    sil = read_sequence(Path(sil_root), SequenceRecord.model_validate(sil_rec), sil_layout_m)[
+        sil_layout_m.primary
+    ]
+    maps = read_sequence(Path(maps_root), SequenceRecord.model_validate(maps_rec), maps_layout_m)[
+        maps_layout_m.primary
+    ]
+    if sil.shape[0] != maps.shape[0]:
+        raise BadInputError(
+            f"sequence {item.key} has {sil.shape[0]} silhouette frames but {maps.shape[0]} skeleton-map "
+            "frames; stacking pairs frames by index and needs equal counts (was the map export built with "
+            "unnormalisable = drop?)",
+            maps_root,
+        )
+    try:
+        stacked = stack_frames(sil, maps, map_channels)
+    except BadInputError as exc:
+        raise BadInputError(f"sequence {item.key}: {exc}", maps_root) from None
+    t = int(stacked.shape[0])
+    return ProcessResult(
+        {"stacked": stacked}, t, t, {}, {"silhouette_coverage": silhouette_coverage(stacked)}
+    )
+
+
+def _span_set(spec_params: dict[str, Any]) -> tuple[int, ...]:
+    """The joints whose span sets the scale, from a skeleton-map manifest's params."""
+    if spec_params.get("scale_span_joints") == "all17":
+        return tuple(range(NUM_JOINTS))
+    return tuple(spec_params.get("joint_list", ()))
+
+
+def registration_geometry(sil: Manifest, maps: Manifest) -> dict[str, Any]:
+    """Check that ``sil`` was registered with the same box as ``maps`` was rendered; return the geometry.
+
+    Raises BadInputError naming the first differing parameter.
+    """
+    if sil.modality != "silhouette" or sil.params.get("transform") != REGISTERED_TRANSFORM:
+        raise BadInputError(
+            f"dataset {sil.name!r} holds silhouettes that are not registered with the skeleton maps "
+            f"(transform {sil.params.get('transform')!r}); build them with register_with (hip-centred, "
+            "span-scaled) before stacking"
+        )
+    if maps.modality != "skeleton_map":
+        raise BadInputError(f"dataset {maps.name!r} is {maps.modality}, not skeleton_map")
+    mp, sp = maps.params, sil.params
+    sil_span = (
+        tuple(range(NUM_JOINTS)) if sp.get("span_joints") == "all17" else tuple(sp.get("span_joints", ()))
+    )
+    checks = {
+        "crop": (mp.get("crop"), sp.get("crop")),
+        "canvas": (mp.get("canvas"), sp.get("canvas")),
+        "size": (mp.get("size"), sp.get("size")),
+        "scale": (mp.get("scale"), sp.get("scale_mode")),
+        "span_joints": (list(_span_set(mp)), list(sil_span)),
+    }
+    for key, (m_val, s_val) in checks.items():
+        if m_val != s_val:
+            raise BadInputError(
+                f"skeleton maps {maps.name!r} and registered silhouettes {sil.name!r} differ in {key} "
+                f"({m_val!r} vs {s_val!r}); their pixels would not line up"
+            )
+    return {key: m_val for key, (m_val, _) in checks.items()}
+
+
+def _primary_spec(m: Manifest) -> ArraySpec:
+    return m.layout.arrays[m.layout.primary]
+
+
+def build_stacked(
+    silhouettes: str | Path,
+    maps: str | Path,
+    out: str | Path,
+    *,
+    partition: Partition | None = None,
+    fmt: str = "zarr",
+    workers: int = 1,
+    quiet: bool = False,
+    name: str | None = None,
+    dask_address: str | None = None,
+    force: bool = False,
+) -> BuildResult:
+    """Stack a registered-silhouette dataset and a skeleton-map dataset into uint8 (T, 3, S, S).
+
+    ``silhouettes`` and ``maps``: dataset directories (or their manifest.json). Both must hold the same
+    sequences; ``partition`` (optional) re-assigns splits and is recorded.
+    """
+    from gaitprep.datasets import layout_for
+    from gaitprep.sources import dataset_items, dataset_source_info
+
+    sil_m, sil_root, sil_items = dataset_items(silhouettes, partition)
+    maps_m, maps_root, maps_items = dataset_items(maps, partition)
+    geometry = registration_geometry(sil_m, maps_m)
+    map_spec, sil_spec = _primary_spec(maps_m), _primary_spec(sil_m)
+    size = int(map_spec.item_shape[-1])
+    if tuple(sil_spec.item_shape) != (size, size):
+        raise BadInputError(
+            f"silhouette frames are {tuple(sil_spec.item_shape)}, map frames {(size, size)}", sil_root
+        )
+    missing = [c for c in STACKED_CHANNELS[1:] if c not in map_spec.channels]
+    if missing:
+        raise BadInputError(
+            f"maps lack channel(s) {missing}: they carry {list(map_spec.channels)}", maps_root
+        )
+    by_key = {i.key: i for i in sil_items}
+    maps_by_key = {i.key: i for i in maps_items}
+    if set(by_key) != set(maps_by_key):
+        only = sorted(set(by_key) ^ set(maps_by_key))
+        where = "the silhouettes" if only[0] in by_key else "the maps"
+        raise BadInputError(
+            f"silhouette and map datasets hold different sequences: {only[0]} is only in {where} "
+            f"({len(only)} differ)",
+            maps_root,
+        )
+    items = [
+        SourceItem(
+            s.id,
+            s.label,
+            s.class_folder,
+            s.view,
+            s.split,
+            json_digest([s.source_digest, maps_by_key[k].source_digest]),
+            (s.inputs, maps_by_key[k].inputs),
+        )
+        for k, s in sorted(by_key.items())
+    ]
+    arrays = {
+        "stacked": ArraySpec(
+            dtype="uint8",
+            per_frame=True,
+            item_shape=(3, size, size),
+            axes=("T", "C", "H", "W"),
+            channels=STACKED_CHANNELS,
+        )
+    }
+    params = {
+        "transform": "stack registered silhouette + skeleton maps",
+        "channels": list(STACKED_CHANNELS),
+        "frame_pairing": "equal_count_by_index",
+        "geometry": geometry,
+        "silhouette_params": sil_m.params,
+        "map_params": maps_m.params,
+    }
+    plan = BuildPlan(
+        out=Path(out),
+        name=name or Path(out).name,
+        version="1.0.0",
+        modality="stacked",
+        algo_version=STACKED_ALGO_VERSION,
+        layout=layout_for(fmt, arrays, "stacked"),
+        params=params,
+        items=items,
+        process=functools.partial(
+            process_stacked,
+            sil_m.layout.model_dump(mode="json"),
+            maps_m.layout.model_dump(mode="json"),
+            tuple(map_spec.channels),
+        ),
+        source=dataset_source_info([(sil_m, sil_root), (maps_m, maps_root)], items),
+        partition=partition,
+    )
+    return build_dataset(plan, workers=workers, quiet=quiet, dask_address=dask_address, force=force)
