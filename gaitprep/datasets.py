@@ -276,21 +276,20 @@ def build_pav(
 
 
 def process_registered(opts: dict[str, Any], item: SourceItem) -> ProcessResult:
+    """Clean the pose as the renderer does (KNN fill on all 17 joints), then crop with its box."""
+    from gaitprep.keypoints import knn_fill
     from gaitprep.silhouette_registration import pair_frames, register_silhouettes
 
     sil_ref, pose_ref = item.inputs
     sil = load_sequence(sil_ref)
     pose = load_sequence(pose_ref)
     pair_frames(int(sil.array.shape[0]), int(pose.array.shape[0]), item.key)
-    span = tuple(range(17))
-    out, valid = register_silhouettes(sil.array, pose.array, scale_mode=opts["scale_mode"], span_joints=span)
-    blank = int((~valid).sum())
-    return ProcessResult(
-        {"silhouette": out},
-        sil.frames_in,
-        int(out.shape[0]),
-        {"blank_unnormalisable": blank} if blank else {},
+    cleaned = knn_fill(pose.array) if opts["knn_fill"] else pose.array
+    out, valid = register_silhouettes(
+        sil.array, cleaned, scale_mode=opts["scale_mode"], span_joints=tuple(opts["span_joints"])
     )
+    stats = {"blank_frames": float((~valid).sum())}
+    return ProcessResult({"silhouette": out}, sil.frames_in, int(out.shape[0]), {}, stats)
 
 
 def build_registered_silhouettes(
@@ -304,11 +303,21 @@ def build_registered_silhouettes(
     quiet: bool = False,
     name: str | None = None,
     scale_mode: str = "per_sequence",
+    span_joints: str = "selected",
+    joint_set: str = "body",
+    knn_fill: bool = True,
+    dask_address: str | None = None,
     force: bool = False,
 ) -> BuildResult:
-    """Silhouettes cropped and scaled with the skeleton maps' hip-centred full-canvas box (T, 64, 64)."""
-    from gaitprep.manifest import SourceInfo, json_digest
+    """Silhouettes uint8 (T, 64, 64) cropped and scaled with the skeleton maps' hip-centred full-canvas box.
 
+    The defaults follow the recommended map preset (per-sequence scale set by the body joints, KNN-filled
+    pose); pass the options your maps were rendered with, so that the pixels line up when stacked.
+    """
+    from gaitprep.manifest import SourceInfo, json_digest
+    from gaitprep.skeleton import joint_set as named_joint_set
+
+    span = list(range(17)) if span_joints == "all17" else list(named_joint_set(joint_set).joints)
     sil_tree = open_tree(sil_path, ("sil-raw",))
     pose_tree = open_tree(pose_path, ("pose-pkl", "pose-raw"))
     sil_items = {i.key: i for i in tree_items(sil_tree, partition, workers)}
@@ -337,14 +346,18 @@ def build_registered_silhouettes(
         digest=json_digest(sorted((i.key, i.source_digest) for i in items)),
         sequences=len(items),
     )
+    opts = {"scale_mode": scale_mode, "span_joints": span, "knn_fill": knn_fill}
     params = {
         "transform": "register-with-skeleton-box",
         "scale_mode": scale_mode,
-        "span_joints": "all17",
+        "span_joints": span,
+        "joint_set": joint_set,
+        "knn_fill": knn_fill,
         "canvas": 128,
         "size": 64,
         "crop": "full_canvas",
         "frame_pairing": "equal_count_by_index",
+        "unnormalisable": "blank",
     }
     arrays = {
         "silhouette": ArraySpec(
@@ -356,15 +369,15 @@ def build_registered_silhouettes(
         name=name or Path(out).name,
         version="1.0.0",
         modality="silhouette",
-        algo_version="gaitprep-registered-silhouettes-1",
+        algo_version="gaitprep-registered-silhouettes-2",
         layout=layout_for(fmt, arrays, "silhouette"),
         params=params,
         items=items,
-        process=functools.partial(process_registered, {"scale_mode": scale_mode}),
+        process=functools.partial(process_registered, opts),
         source=source,
         partition=partition,
     )
-    return build_dataset(plan, workers=workers, quiet=quiet, force=force)
+    return build_dataset(plan, workers=workers, quiet=quiet, dask_address=dask_address, force=force)
 
 
 # --- skeleton maps --------------------------------------------------------------------------------------
@@ -386,12 +399,22 @@ def process_heatmaps(spec_dict: dict[str, Any], item: SourceItem) -> ProcessResu
     dropped = dict(seq.dropped)
     if result.dropped_frames:
         dropped["unnormalisable"] = result.dropped_frames
-    return ProcessResult({"maps": result.maps}, seq.frames_in, int(result.maps.shape[0]), dropped, result.stats)
+    return ProcessResult(
+        {"maps": result.maps}, seq.frames_in, int(result.maps.shape[0]), dropped, result.stats
+    )
 
 
 def build_heatmaps(
-    input_path: str | Path, out: str | Path, spec: Any, *, partition: Partition | None = None, fmt: str = "zarr",
-    workers: int = 1, quiet: bool = False, name: str | None = None, dask_address: str | None = None,
+    input_path: str | Path,
+    out: str | Path,
+    spec: Any,
+    *,
+    partition: Partition | None = None,
+    fmt: str = "zarr",
+    workers: int = 1,
+    quiet: bool = False,
+    name: str | None = None,
+    dask_address: str | None = None,
     force: bool = False,
 ) -> BuildResult:
     """Skeleton maps uint8 (T, C, size, size) from a pose tree, rendered with ``spec`` (a HeatmapSpec)."""
@@ -400,13 +423,28 @@ def build_heatmaps(
     tree = open_tree(input_path, ("pose-pkl", "pose-raw"))
     items = tree_items(tree, partition, workers)
     channels = tuple(spec.channel_names)
-    arrays = {"maps": ArraySpec(dtype="uint8", per_frame=True, item_shape=(len(channels), spec.size, spec.size),
-                                axes=("T", "C", "H", "W"), channels=channels)}
+    arrays = {
+        "maps": ArraySpec(
+            dtype="uint8",
+            per_frame=True,
+            item_shape=(len(channels), spec.size, spec.size),
+            axes=("T", "C", "H", "W"),
+            channels=channels,
+        )
+    }
     params = {**spec.record(), "input_layout": tree.layout, "renderer": "numpy float32, float64 final stage"}
     plan = BuildPlan(
-        out=Path(out), name=name or Path(out).name, version="1.0.0", modality="skeleton_map",
-        algo_version=spec.ALGO_VERSION, layout=layout_for(fmt, arrays, "maps"), params=params, items=items,
+        out=Path(out),
+        name=name or Path(out).name,
+        version="1.0.0",
+        modality="skeleton_map",
+        algo_version=spec.ALGO_VERSION,
+        layout=layout_for(fmt, arrays, "maps"),
+        params=params,
+        items=items,
         process=functools.partial(process_heatmaps, spec.model_dump(mode="json")),
-        source=tree_source_info(tree, items), partition=partition, aggregate=aggregate_stats,
+        source=tree_source_info(tree, items),
+        partition=partition,
+        aggregate=aggregate_stats,
     )
     return build_dataset(plan, workers=workers, quiet=quiet, dask_address=dask_address, force=force)

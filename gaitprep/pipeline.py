@@ -83,6 +83,8 @@ class SilhouetteParams(_Strict):
 
     register_with: str | None = None
     scale: Literal["per_sequence", "per_frame"] | None = None
+    span_joints: Literal["all17", "selected"] | None = None
+    joints: Literal["coco17", "body", "head-lite"] | None = None
 
 
 class PavParams(_Strict):
@@ -312,8 +314,9 @@ def _check_params(recipe: Recipe, stage: Stage, at: Loc, earlier: dict[str, Stag
             problems.append(
                 ((*at, "params", "register_with"), f"{params.register_with!r} is not an input name")
             )
-        if params.scale is not None and params.register_with is None:
-            problems.append(((*at, "params", "scale"), "scale applies only with register_with"))
+        for key in ("scale", "span_joints", "joints"):
+            if getattr(params, key) is not None and params.register_with is None:
+                problems.append(((*at, "params", key), f"{key} applies only with register_with"))
     if stage.kind == "pav" and recipe.partition is None:
         problems.append(
             ((*at, "kind"), "a pav stage needs a top-level partition (its TRAIN ids fit the normaliser)")
@@ -529,7 +532,8 @@ def _run_stage(
             pose = plan.inputs[params.register_with]
             return _call(
                 fn, ps.input_path, pose, ps.out, dask_address=dask_address, force=force,
-                scale_mode=params.scale or "per_sequence", **common,
+                scale_mode=params.scale or "per_sequence", span_joints=params.span_joints or "selected",
+                joint_set=params.joints or "body", **common,
             )  # fmt: skip
         if s.kind == "skeleton_maps":
             return _call(fn, ps.input_path, ps.out, params, dask_address=dask_address, force=force, **common)

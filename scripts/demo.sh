@@ -25,22 +25,22 @@ gaitprep run pipelines/demo.yaml --data-root "$DEMO" --workers 2
 gaitprep run pipelines/demo.yaml --data-root "$DEMO" --workers 2
 
 step "4. verify every dataset (files and array digests)"
-for ds in maps pav silhouettes; do
+for ds in skeleton-maps pav silhouettes; do
   gaitprep verify-manifest "$DEMO/datasets/$ds" --content
 done
 gaitprep list "$DEMO/datasets"
 
 step "5. preview"
-gaitprep preview "$DEMO/datasets/maps" --out "$DEMO/preview.png"
+gaitprep preview "$DEMO/datasets/skeleton-maps" --out "$DEMO/preview.png"
 
 step "6. train ScoNet-MT-ske briefly on CPU, then evaluate on the test split"
-gaitmodels train --manifest "$DEMO/datasets/maps" --model sconet-mt-ske "${TRAIN_OPTS[@]}" --out "$DEMO/runs/sconet-mt-ske"
-gaitmodels evaluate --checkpoint "$DEMO/runs/sconet-mt-ske" --manifest "$DEMO/datasets/maps" --device cpu
+gaitmodels train --manifest "$DEMO/datasets/skeleton-maps" --model sconet-mt-ske "${TRAIN_OPTS[@]}" --out "$DEMO/runs/sconet-mt-ske"
+gaitmodels evaluate --checkpoint "$DEMO/runs/sconet-mt-ske" --manifest "$DEMO/datasets/skeleton-maps" --device cpu
 
 step "7. DRF: the same, with PAV-guided attention"
-gaitmodels train --manifest "$DEMO/datasets/maps" --pav-manifest "$DEMO/datasets/pav" --model drf "${TRAIN_OPTS[@]}" \
+gaitmodels train --manifest "$DEMO/datasets/skeleton-maps" --pav-manifest "$DEMO/datasets/pav" --model drf "${TRAIN_OPTS[@]}" \
   --out "$DEMO/runs/drf"
-gaitmodels evaluate --checkpoint "$DEMO/runs/drf" --manifest "$DEMO/datasets/maps" --pav-manifest "$DEMO/datasets/pav" \
+gaitmodels evaluate --checkpoint "$DEMO/runs/drf" --manifest "$DEMO/datasets/skeleton-maps" --pav-manifest "$DEMO/datasets/pav" \
   --device cpu
 
 step "done: datasets in $DEMO/datasets, preview $DEMO/preview.png, runs in $DEMO/runs"

@@ -48,7 +48,6 @@ stages:
     input: pose
     params:
       preset: recommended
-      scale_span_joints: all17
       sigma: 8
   - name: pav
     kind: pav
@@ -186,7 +185,7 @@ def test_changing_sigma_rebuilds_only_the_map_stage_and_its_consumers(data_root:
     direct = build_heatmaps(
         data_root / "pose-pkl",
         data_root / "direct",
-        preset("recommended", scale_span_joints="all17", sigma_limb=6.0, sigma_joint=6.0),
+        preset("recommended", sigma_limb=6.0, sigma_joint=6.0),
         partition=load_partition(data_root / "partitions" / "Scoliosis1K_112.json"),
         quiet=True,
     )
@@ -239,7 +238,12 @@ def test_stacked_refuses_maps_whose_frame_count_differs_naming_the_sequence(data
 
 
 def test_stacked_refuses_maps_scaled_by_other_joints_than_the_silhouettes(data_root: Path) -> None:
-    recipe = write_recipe(data_root, FULL_RECIPE.replace("      scale_span_joints: all17\n", ""))
+    recipe = write_recipe(
+        data_root,
+        FULL_RECIPE.replace(
+            "      preset: recommended\n", "      preset: recommended\n      scale_span_joints: all17\n"
+        ),
+    )
     with pytest.raises(BadInputError, match="differ in span_joints"):
         run_pipeline(recipe, only=["stacked"], quiet=True)
 
