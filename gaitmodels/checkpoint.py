@@ -41,7 +41,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         raise BadInputError("checkpoint not found", path) from None
     except Exception as exc:  # torch raises several types for corrupt or unsafe files
         raise BadInputError(
-            f"not a readable checkpoint ({type(exc).__name__}: {str(exc).splitlines()[0]})", path
+            f"not a readable checkpoint ({type(exc).__name__}: {next(iter(str(exc).splitlines()), '')})", path
         ) from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         raise BadInputError(f"not a {CHECKPOINT_FORMAT} checkpoint", path)

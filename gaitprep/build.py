@@ -390,8 +390,10 @@ def build_dataset(
         built = _run_parallel(todo, plan, stage, workers, quiet, dask_address)
         records = sorted([*reused.values(), *built], key=lambda r: r.key)
         manifest = _assemble(plan, records, stage, deriv, started, workers)
-        shutil.rmtree(stage / DONE_DIR)
+        # The manifest first: if writing it fails (a full disk), the done-records still let a re-run reuse
+        # every sequence. They go only once the manifest is safely written.
         atomic_write_bytes(stage / MANIFEST_NAME, manifest_bytes(manifest))
+        shutil.rmtree(stage / DONE_DIR)
         _commit(stage, out)
     return BuildResult(manifest, out, up_to_date=False, reused=len(reused), built=len(built))
 

@@ -27,6 +27,7 @@ make the dataset fail verification):
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -38,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from gaitprep.errors import BadInputError
-from gaitprep.io.atomic import atomic_write_json
+from gaitprep.io.atomic import atomic_write_bytes, atomic_write_json
 from gaitprep.io.safe_pickle import dump_array_pickle
 from gaitprep.io.tree import sha256_file, validate_pose_array
 from gaitprep.manifest import (
@@ -239,37 +240,29 @@ def export_hdf5(dataset: str | Path, out: str | Path, *, quiet: bool = False) ->
             f"array names collide in the HDF5 layout (a view name contains {ARRAY_SEPARATOR!r})", root
         )
     manifest_text = (root / "manifest.json").read_text(encoding="utf-8")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        with h5py.File(tmp, "w", libver=HDF5_LIBVER) as h5:
-            attrs = {
-                "format": HDF5_FORMAT,
-                "format_version": HDF5_FORMAT_VERSION,
-                "name": manifest.name,
-                "modality": manifest.modality,
-                "primary": layout.primary,
-                "content_digest": manifest.content_digest,
-                "manifest": manifest_text,
-            }
-            for key in sorted(attrs):
-                h5.attrs[key] = attrs[key]
-            records = sorted(manifest.records, key=lambda r: r.key)
-            for rec in progress(records, total=len(records), desc=f"hdf5 {manifest.name}", quiet=quiet):
-                arrays = read_sequence(root, rec, layout)
-                for array_name in sorted(arrays):
-                    _write_h5_array(
-                        h5, hdf5_name(rec, array_name, layout.primary), arrays[array_name], rec, array_name
-                    )
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        _umask_mode(tmp)
-        os.replace(tmp, out)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    # Built in memory, then written atomically: HDF5 crashes the process when a write to disk fails
+    # (a full disk), and a file-like target keeps every I/O error on our side of the fence.
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w", libver=HDF5_LIBVER) as h5:
+        attrs = {
+            "format": HDF5_FORMAT,
+            "format_version": HDF5_FORMAT_VERSION,
+            "name": manifest.name,
+            "modality": manifest.modality,
+            "primary": layout.primary,
+            "content_digest": manifest.content_digest,
+            "manifest": manifest_text,
+        }
+        for key in sorted(attrs):
+            h5.attrs[key] = attrs[key]
+        records = sorted(manifest.records, key=lambda r: r.key)
+        for rec in progress(records, total=len(records), desc=f"hdf5 {manifest.name}", quiet=quiet):
+            arrays = read_sequence(root, rec, layout)
+            for array_name in sorted(arrays):
+                _write_h5_array(
+                    h5, hdf5_name(rec, array_name, layout.primary), arrays[array_name], rec, array_name
+                )
+    atomic_write_bytes(out, buffer.getvalue())
     details = {"primary": layout.primary, "arrays": sorted(layout.arrays)}
     return _file_result("hdf5", out, root, manifest, details)
 

@@ -22,6 +22,7 @@ class Partition:
     sha256: str
     train: tuple[str, ...]
     test: tuple[str, ...]
+    path: str | None = None  # where it was read from, to name it in errors
 
     def split_of(self, seq_id: str) -> str | None:
         """``"train"``, ``"test"`` or None when the id is in neither list."""
@@ -68,6 +69,7 @@ def parse_partition(data: bytes, name: str, path: object | None = None) -> Parti
         sha256=hashlib.sha256(data).hexdigest(),
         train=tuple(sorted(lists["TRAIN_SET"])),
         test=tuple(sorted(lists["TEST_SET"])),
+        path=None if path is None else str(path),
     )
 
 
@@ -101,5 +103,5 @@ def check_ids_present(partition: Partition, ids_on_disk: set[str], path: object 
         shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
         raise BadInputError(
             f"partition {partition.name} lists {len(missing)} ids that are not on disk: {shown}",
-            path if path is not None else partition.name,
+            path if path is not None else (partition.path or partition.name),
         )

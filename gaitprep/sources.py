@@ -33,7 +33,7 @@ def tree_items(tree: Tree, partition: Partition | None, workers: int = 1) -> lis
     from joblib import Parallel, delayed
 
     if partition is not None:
-        check_ids_present(partition, tree.ids, partition.name)
+        check_ids_present(partition, tree.ids)
     refs = tree.sequences
     if workers > 1 and len(refs) > 8:
         digests = Parallel(n_jobs=workers)(delayed(sequence_fingerprint)(r) for r in refs)
@@ -60,7 +60,7 @@ def dataset_items(
     manifest = load_manifest(mpath)
     root = mpath.parent
     if partition is not None:
-        check_ids_present(partition, {r.id for r in manifest.records}, partition.name)
+        check_ids_present(partition, {r.id for r in manifest.records})
     items = [
         SourceItem(
             r.id,

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import shutil
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +60,17 @@ def _files_under(dataset_dir: Path, sub: Path) -> list[FileEntry]:
     return entries
 
 
+@contextmanager
+def _name_os_errors(path: Path) -> Iterator[None]:
+    """zarr's store raises OSError without a file name (e.g. a full disk); say which array it was."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is None:
+            raise OSError(exc.errno, exc.strerror, str(path)) from None
+        raise
+
+
 def write_sequence(
     dataset_dir: Path, seq_id: str, label: str, view: str, arrays: dict[str, np.ndarray], layout: Layout
 ) -> list[FileEntry]:
@@ -71,7 +84,8 @@ def write_sequence(
         store = LocalStore(dataset_dir / ZARR_DIR)
         for name in sorted(arrays):
             arr = np.ascontiguousarray(arrays[name])
-            with warnings.catch_warnings():
+            target = dataset_dir / ZARR_DIR / seq_path(seq_id, label, view) / name
+            with warnings.catch_warnings(), _name_os_errors(target):
                 warnings.simplefilter("ignore")
                 z = zarr.create_array(
                     store,

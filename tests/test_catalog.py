@@ -209,9 +209,9 @@ def test_list_verify_passes_on_intact_datasets_and_flags_an_unreadable_manifest(
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / "manifest.json").write_text("{not json")
     res = CliRunner().invoke(main, ["list", str(tmp_path)])
-    assert res.exit_code == 0 and "broken  UNREADABLE" in res.output
+    assert res.exit_code == 1 and "broken  UNREADABLE" in res.output  # bad input: exit 1 after listing
     res = CliRunner().invoke(main, ["list", str(tmp_path), "--verify"])
-    assert res.exit_code == 3
+    assert res.exit_code == 1  # the unreadable manifest is bad input, which outranks verification
 
 
 def test_list_of_an_empty_folder_says_so(tmp_path):

@@ -14,6 +14,9 @@ from gaitprep.io.tree import SequenceRef
 
 POSE_NUMBERS = 51  # 17 joints x (x, y, confidence)
 
+# OpenCV prints decoder warnings (e.g. a truncated PNG) straight to stderr; we report such files ourselves.
+cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+
 
 def read_png(path: Path) -> np.ndarray:
     """One mask as uint8 (H, W), read as 8-bit greyscale like upstream."""

@@ -29,6 +29,8 @@ _ALLOWED: frozenset[tuple[str, str]] = frozenset(
         ("numpy", "ndarray"),
         ("numpy", "dtype"),
         ("collections", "OrderedDict"),
+        # protocol-2 numpy pickles store the raw buffer as a latin-1 str re-encoded with this: str -> bytes
+        ("_codecs", "encode"),
     }
 )
 # numpy pickles scalar dtypes as classes such as numpy.dtypes.UInt8DType; admit only those dtype classes.

@@ -85,7 +85,15 @@ def _leaf_layout(folder: Path) -> str | None:
     if any(p.suffix == ".pkl" for p in names):
         pkl = next(p for p in sorted(names) if p.suffix == ".pkl")
         arr = load_array_pickle(pkl)
-        return "pose-pkl" if arr.ndim == 3 and arr.shape[1:] == (17, 3) else "sil-pkl"
+        if arr.ndim == 3 and arr.shape[1:] == (17, 3):
+            return "pose-pkl"
+        if arr.ndim == 3 and arr.shape[1:] == (64, 64):
+            return "sil-pkl"
+        raise BadInputError(
+            f"array of shape {arr.shape} and dtype {arr.dtype} is neither a pose (T, 17, 3) nor a "
+            "silhouette (T, 64, 64) sequence",
+            pkl,
+        )
     if any(p.suffix.lower() == ".png" for p in names):
         return "sil-raw"
     if any(p.suffix.lower() == ".json" for p in names):
@@ -144,7 +152,13 @@ def discover_tree(root: str | Path, layout: str | None = None, strict: bool = Tr
             if not view_dirs:
                 problem("class folder holds no view folder", class_dir)
             for view_dir in view_dirs:
-                leaf_layout = layout or _leaf_layout(view_dir)
+                try:
+                    leaf_layout = layout or _leaf_layout(view_dir)
+                except BadInputError as exc:
+                    if strict:
+                        raise
+                    problems.append(str(exc))
+                    continue
                 if leaf_layout is None:
                     problem("empty sequence folder (no PNG, JSON or pkl files)", view_dir)
                     continue

@@ -1,0 +1,1039 @@
+"""Build the corpus of bad input, hostile files and tampered datasets from code (no binaries committed).
+
+Every case is a small directory under ``DEST/<case>/`` written by one builder function, plus a ``Case``
+record that says which commands it applies to and what each must do: the exit code (1 bad input, 3
+verification failed), the file or id the one-line error must name, and the problem it must state.
+
+Usage as a script (writes every case, or the named ones, and ``DEST/index.json``)::
+
+    python tests/corpus/make_corpus.py DEST [CASE ...]
+
+Usage from tests::
+
+    from corpus.make_corpus import CASES, build_case
+    case = build_case("truncated_pose_pickle", tmp_path)
+
+Input trees follow the OpenGait layout ``<root>/<id>/<class>/<view>/`` (domain reference §1.3):
+pose-pkl ``float64 (T, 17, 3)`` x, y, confidence in image px; sil-pkl ``uint8 (T, 64, 64)``; pose-raw one
+OpenPose-style JSON per frame; sil-raw one 8-bit PNG mask per frame. Good sequences are pure functions
+of (index, frames), so two builds write byte-identical files. The bad file of a case is always the LAST
+sequence (``00003``), so layout discovery (which reads the first leaf) sees a good tree first.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import pickle
+import shutil
+import sys
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+VIEW = "000_180"
+N_SEQ = 4
+FRAMES = 8
+IDS = tuple(f"{i:05d}" for i in range(N_SEQ))
+LABELS = ("negative", "neutral", "positive")
+TRAIN_IDS = IDS[:3]
+TEST_IDS = IDS[3:]
+BAD_ID = IDS[-1]  # the sequence a case damages (the last, 00003)
+MARKER_NAME = "PWNED"  # a hostile pickle that ran would create this file in its case directory
+OUT = "{out}"  # placeholder in a command line: a fresh output path per run
+
+EXIT_BAD_INPUT = 1
+EXIT_VERIFY_FAILED = 3
+
+
+@dataclass(frozen=True)
+class Run:
+    """One command line a case applies to and what it must do.
+
+    ``argv[0]`` is ``gaitprep`` or ``gaitmodels``; ``{out}`` stands for a fresh output path that must not
+    exist afterwards. ``report`` commands (``inspect``, ``verify-manifest``, ``list``) list every problem on stdout
+    by design, so their problem text is looked for there instead of in a single stderr line.
+    """
+
+    argv: tuple[str, ...]
+    exit_code: int = EXIT_BAD_INPUT
+    report: bool = False
+    culprit: str | None = None  # overrides the case's culprit for this command
+
+    @property
+    def label(self) -> str:
+        return " ".join(self.argv[:2])
+
+
+@dataclass(frozen=True)
+class Case:
+    """A bad input and the behaviour every command that reads it must show.
+
+    ``culprit``: text the error must contain (the offending file's path, folder or sequence id).
+    ``problem``: a regular expression the error must match (the problem, in words).
+    """
+
+    name: str
+    about: str
+    root: Path
+    culprit: str
+    problem: str
+    runs: tuple[Run, ...]
+    marker: Path | None = None
+
+    def to_json(self) -> dict:
+        doc = asdict(self)
+        doc["root"] = str(self.root)
+        doc["marker"] = str(self.marker) if self.marker else None
+        return doc
+
+
+# --- good content ----------------------------------------------------------------------------------------
+
+# A standing person facing the camera, COCO-17 order, image px (x right, y down) in a 320x240 frame.
+_STAND = np.array(
+    [
+        (160, 40), (154, 34), (166, 34), (146, 38), (174, 38),  # nose, eyes, ears
+        (140, 70), (180, 70), (132, 105), (188, 105), (128, 138), (192, 138),  # shoulders, elbows, wrists
+        (148, 140), (172, 140), (146, 182), (174, 182), (145, 222), (175, 222),  # hips, knees, ankles
+    ],
+    dtype=np.float64,
+)  # fmt: skip
+
+
+def pose_sequence(index: int, frames: int = FRAMES) -> np.ndarray:
+    """``float64 (frames, 17, 3)``: a walking-in-place person, x, y in image px, confidence in [0.7, 1)."""
+    rng = np.random.default_rng([index, 17])
+    t = np.arange(frames, dtype=np.float64)[:, None]
+    pose = np.empty((frames, 17, 3))
+    pose[..., 0] = _STAND[:, 0] + 2.0 * index + 3.0 * np.sin(t / 2.0)
+    pose[..., 1] = _STAND[:, 1] + 1.5 * np.cos(t / 3.0) + rng.normal(0.0, 0.5, (frames, 17))
+    pose[:, 5, 1] += index  # a shoulder height difference that grows with the index
+    pose[..., 2] = rng.uniform(0.7, 1.0, (frames, 17))
+    return pose
+
+
+def mask_frames(index: int, frames: int = FRAMES, width: int = 96, height: int = 128) -> np.ndarray:
+    """``uint8 (frames, height, width)`` 0/255 masks: a body-shaped blob well above the 10,000 grey-sum floor."""
+    out = np.zeros((frames, height, width), np.uint8)
+    for f in range(frames):
+        x = 30 + (f + index) % 8
+        cv2.ellipse(out[f], (x + 10, 22), (9, 11), 0, 0, 360, 255, -1)  # head
+        out[f, 32:80, x : x + 22] = 255  # trunk
+        out[f, 80:120, x + 1 : x + 9] = 255  # legs
+        out[f, 80:120, x + 13 : x + 21 - (f % 3)] = 255
+    return out
+
+
+def silhouette_sequence(index: int, frames: int = FRAMES) -> np.ndarray:
+    """``uint8 (frames, 64, 64)`` silhouettes as an upstream sil-pkl holds them."""
+    out = np.zeros((frames, 64, 64), np.uint8)
+    for f in range(frames):
+        x = 22 + (f + index) % 6
+        out[f, 4:60, x : x + 18] = 255
+    return out
+
+
+def pose_json(frame: np.ndarray | None) -> bytes:
+    """One OpenPose-layout frame: ``{"people": [{"pose_keypoints_2d": [51 numbers]}]}``."""
+    people = [] if frame is None else [{"pose_keypoints_2d": [float(v) for v in frame.reshape(-1)]}]
+    return json.dumps({"version": 1.3, "people": people}).encode()
+
+
+def png_bytes(mask: np.ndarray) -> bytes:
+    ok, buf = cv2.imencode(".png", mask)
+    assert ok
+    return buf.tobytes()
+
+
+def seq_folder(root: Path, index: int) -> Path:
+    return Path(root) / f"{index:05d}" / LABELS[index % 3] / VIEW
+
+
+def write_tree(root: Path, layout: str, n: int = N_SEQ, frames: int = FRAMES) -> Path:
+    """Write a good ``layout`` tree (pose-pkl, pose-raw, sil-pkl or sil-raw) of ``n`` sequences."""
+    for i in range(n):
+        folder = seq_folder(root, i)
+        folder.mkdir(parents=True, exist_ok=True)
+        if layout == "pose-pkl":
+            write_pickle(folder / f"{VIEW}.pkl", pose_sequence(i, frames))
+        elif layout == "sil-pkl":
+            write_pickle(folder / f"{VIEW}.pkl", silhouette_sequence(i, frames))
+        elif layout == "pose-raw":
+            for f, frame in enumerate(pose_sequence(i, frames)):
+                (folder / f"{f + 1:06d}.json").write_bytes(pose_json(frame))
+        elif layout == "sil-raw":
+            for f, mask in enumerate(mask_frames(i, frames)):
+                (folder / f"{f + 1:06d}.png").write_bytes(png_bytes(mask))
+        else:
+            raise ValueError(layout)
+    return Path(root)
+
+
+def write_pickle(path: Path, obj: object) -> None:
+    """Plain pickle of ``obj`` (protocol 4, as OpenGait trees hold them)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(pickle.dumps(obj, protocol=4))
+
+
+def write_partition_file(path: Path, train: list[str], test: list[str]) -> Path:
+    path.write_text(json.dumps({"TRAIN_SET": list(train), "TEST_SET": list(test)}, indent=4) + "\n")
+    return path
+
+
+def bad_pkl(root: Path) -> Path:
+    return seq_folder(root, N_SEQ - 1) / f"{VIEW}.pkl"
+
+
+# --- command lines ---------------------------------------------------------------------------------------
+
+
+def cmd(*parts: str | Path) -> tuple[str, ...]:
+    """An argv from words and paths: a ``str`` part is split on spaces, a ``Path`` part is kept whole."""
+    argv: list[str] = []
+    for part in parts:
+        argv += [str(part)] if isinstance(part, Path) else part.split()
+    return tuple(argv)
+
+
+TINY_TRAIN = "--model sconet-mt-ske --widths 4,8,16,32 --batch 2,2 --frames 4 --iterations 1 --device cpu -q"
+
+
+def pose_runs(tree: Path, partition: Path) -> tuple[Run, ...]:
+    runs = [
+        Run(cmd("gaitprep render-heatmaps --input", tree, f"--out {OUT} -q")),
+        Run(cmd("gaitprep pav --input", tree, "--partition", partition, f"--out {OUT} -q")),
+    ]
+    runs.append(Run(cmd("gaitprep inspect", tree, "-q"), report=True))
+    return tuple(runs)
+
+
+def sil_runs(tree: Path) -> tuple[Run, ...]:
+    runs = [Run(cmd("gaitprep silhouettes --input", tree, f"--out {OUT} -q"))]
+    runs.append(Run(cmd("gaitprep inspect", tree, "-q"), report=True))
+    return tuple(runs)
+
+
+def dataset_runs(dataset: Path, checkpoint: Path | None, code: int, verify_report: bool) -> tuple[Run, ...]:
+    """Commands that read a built dataset: verify, export, preview, train, evaluate, predict."""
+    runs = [
+        Run(cmd("gaitprep verify-manifest", dataset), code, report=verify_report),
+        Run(cmd("gaitprep export", dataset, f"--to croissant {OUT}"), code),
+        Run(cmd("gaitprep export", dataset, f"--to hdf5 {OUT}"), code),
+        Run(cmd("gaitprep preview", dataset, f"--out {OUT}"), code),
+        Run(cmd("gaitmodels train --manifest", dataset, f"{TINY_TRAIN} --out {OUT}"), code),
+    ]
+    if checkpoint is not None:
+        runs += [
+            Run(
+                cmd(
+                    "gaitmodels evaluate --checkpoint",
+                    checkpoint,
+                    "--manifest",
+                    dataset,
+                    f"--device cpu --out {OUT} -q",
+                ),
+                code,
+            ),  # fmt: skip
+            Run(cmd("gaitmodels predict --checkpoint", checkpoint, "--input", dataset, "--device cpu"), code),
+        ]
+    return tuple(runs)
+
+
+# --- shared base: one good pose tree, partition, dataset and checkpoint per corpus -----------------------
+
+
+def base(dest: Path) -> dict[str, Path]:
+    """Good inputs shared by the dataset cases, built once under ``DEST/_base`` (read-only for cases)."""
+    root = Path(dest) / "_base"
+    paths = {
+        "pose": root / "pose-pkl",
+        "partition": root / "partition.json",
+        "maps": root / "maps",
+        "maps_pkl": root / "maps_pkl",
+        "run": root / "run",
+    }
+    if (root / ".complete").is_file():
+        return paths
+    if root.exists():
+        shutil.rmtree(root)
+    write_tree(paths["pose"], "pose-pkl")
+    write_partition_file(paths["partition"], list(TRAIN_IDS), list(TEST_IDS))
+    from gaitprep.datasets import build_heatmaps
+    from gaitprep.heatmap_spec import preset
+    from gaitprep.partition import load_partition
+
+    part = load_partition(paths["partition"])
+    build_heatmaps(paths["pose"], paths["maps"], preset("opengait"), partition=part, quiet=True)
+    build_heatmaps(
+        paths["pose"], paths["maps_pkl"], preset("opengait"), partition=part, fmt="pkl", quiet=True
+    )
+    (root / ".complete").write_text("")
+    return paths
+
+
+def base_checkpoint(dest: Path) -> Path:
+    """A one-iteration tiny ScoNet-MT-ske checkpoint trained on the base maps (for evaluate/predict)."""
+    paths = base(dest)
+    ckpt = paths["run"] / "checkpoints" / "last.pt"
+    if ckpt.is_file():
+        return ckpt
+    from gaitmodels.train import TrainConfig, train
+
+    cfg = TrainConfig(
+        model="sconet-mt-ske",
+        iterations=1,
+        batch_p=2,
+        batch_k=2,
+        frames=4,
+        widths=(4, 8, 16, 32),
+        save_every=1,
+    )
+    train(cfg, paths["maps"], paths["run"], device="cpu", quiet=True)
+    return ckpt
+
+
+def copy_dataset(dest: Path, case_dir: Path, which: str = "maps") -> Path:
+    out = case_dir / "dataset"
+    shutil.copytree(base(dest)[which], out, symlinks=True)
+    return out
+
+
+def reseal(dataset: Path, edit: Callable[[dict], None]) -> None:
+    """Edit ``dataset``'s manifest JSON and recompute its self-digest, as a careful forger would."""
+    from gaitprep.manifest import Manifest, manifest_bytes, seal
+
+    mpath = dataset / "manifest.json"
+    doc = json.loads(mpath.read_text())
+    edit(doc)
+    mpath.write_bytes(manifest_bytes(seal(Manifest.model_validate(doc))))
+
+
+# --- hostile pickles --------------------------------------------------------------------------------------
+
+
+class CallOnLoad:
+    """Pickles as ``fn(*args)``: how a hostile pickle makes the loader call a function."""
+
+    def __init__(self, fn: Callable, args: tuple):
+        self.fn, self.args = fn, args
+
+    def __reduce__(self):
+        return self.fn, self.args
+
+
+def _touch_command(marker: Path) -> str:
+    return f"{sys.executable} -c \"open(r'{marker}', 'w').close()\""
+
+
+def hostile_pickle_bytes(kind: str, marker: Path) -> bytes:
+    """A pickle that, loaded with a plain ``pickle.loads``, creates ``marker``.
+
+    Kinds: ``os_system``, ``subprocess_popen``, ``builtins_eval``, ``builtins_import`` (``__import__('os')``
+    then ``getattr(os, 'system')``, hand-assembled so ``__import__`` is the first global), ``object_array``
+    (a numpy object array whose item is an ``os.system`` payload), ``nested_in_dict`` (the payload as a
+    dict value), ``persistent_id`` (a PERSID opcode) and ``benign_object_array`` (an object array of ints:
+    harmless but still refused, since its items are arbitrary objects).
+    """
+    import builtins
+    import subprocess
+
+    m = str(marker)
+    if kind == "os_system":
+        return pickle.dumps(CallOnLoad(os.system, (_touch_command(marker),)), protocol=4)
+    if kind == "subprocess_popen":
+        return pickle.dumps(
+            CallOnLoad(subprocess.Popen, ([sys.executable, "-c", f"open(r'{m}', 'w').close()"],))
+        )
+    if kind == "builtins_eval":
+        return pickle.dumps(CallOnLoad(builtins.eval, (f"open(r'{m}', 'w').close()",)), protocol=2)
+    if kind == "builtins_import":
+        cmd = _touch_command(marker).replace("\\", "\\\\").replace("'", "\\'")
+        return (
+            b"cbuiltins\n__import__\n(S'os'\ntRp0\n0"  # os = __import__('os'), kept in memo 0
+            b"cbuiltins\ngetattr\n(g0\nS'system'\ntR"  # getattr(os, 'system')
+            + f"(S'{cmd}'\ntR.".encode()  # (...)(cmd)
+        )
+    if kind == "object_array":
+        arr = np.empty(1, dtype=object)
+        arr[0] = CallOnLoad(os.system, (_touch_command(marker),))
+        return pickle.dumps(arr, protocol=4)
+    if kind == "nested_in_dict":
+        return pickle.dumps({"pose": CallOnLoad(os.system, (_touch_command(marker),))}, protocol=4)
+    if kind == "persistent_id":
+        return b"\x80\x04P" + b"evil\n" + b"."  # PERSID: the loader must not hand it to anything
+    if kind == "benign_object_array":
+        return pickle.dumps(np.array([1, 2, 3], dtype=object), protocol=4)
+    raise ValueError(kind)
+
+
+HOSTILE_KINDS = (
+    "os_system",
+    "subprocess_popen",
+    "builtins_eval",
+    "builtins_import",
+    "object_array",
+    "nested_in_dict",
+    "persistent_id",
+    "benign_object_array",
+)
+# Kinds whose payload really runs under a plain pickle.loads (the corpus tests prove it does).
+LIVE_KINDS = (
+    "os_system",
+    "subprocess_popen",
+    "builtins_eval",
+    "builtins_import",
+    "object_array",
+    "nested_in_dict",
+)
+
+
+# --- the cases -------------------------------------------------------------------------------------------
+
+Builder = Callable[[Path, Path], Case]
+CASES: dict[str, Builder] = {}
+
+
+def case(fn: Builder) -> Builder:
+    """Register a builder ``fn(dest, case_dir) -> Case`` under its function name."""
+    CASES[fn.__name__] = fn
+    return fn
+
+
+def _partition(d: Path, train: tuple[str, ...] = TRAIN_IDS, test: tuple[str, ...] = TEST_IDS) -> Path:
+    return write_partition_file(d / "partition.json", list(train), list(test))
+
+
+def _pose_case(d: Path, about: str, arr: object, problem: str) -> Case:
+    tree = write_tree(d / "pose-pkl", "pose-pkl")
+    write_pickle(bad_pkl(tree), arr)
+    return Case(d.name, about, d, str(bad_pkl(tree)), problem, pose_runs(tree, _partition(d)))
+
+
+def _sil_case(d: Path, about: str, arr: object, problem: str) -> Case:
+    tree = write_tree(d / "sil-pkl", "sil-pkl")
+    write_pickle(bad_pkl(tree), arr)
+    return Case(d.name, about, d, str(bad_pkl(tree)), problem, sil_runs(tree))
+
+
+def _damaged_file_case(
+    d: Path, layout: str, about: str, problem: str, damage: Callable[[Path], Path]
+) -> Case:
+    """Write a good ``layout`` tree, let ``damage(last sequence folder)`` return the file it broke."""
+    tree = write_tree(d / layout, layout)
+    culprit = damage(seq_folder(tree, N_SEQ - 1))
+    runs = pose_runs(tree, _partition(d)) if layout.startswith("pose") else sil_runs(tree)
+    return Case(d.name, about, d, str(culprit), problem, runs)
+
+
+# pickles of the wrong kind, shape or content
+
+
+@case
+def truncated_pose_pickle(dest: Path, d: Path) -> Case:
+    def damage(folder: Path) -> Path:
+        p = folder / f"{VIEW}.pkl"
+        p.write_bytes(p.read_bytes()[: p.stat().st_size // 2])
+        return p
+
+    return _damaged_file_case(d, "pose-pkl", "a pose pkl cut in half", r"corrupt or truncated pickle", damage)
+
+
+@case
+def truncated_sil_pickle(dest: Path, d: Path) -> Case:
+    def damage(folder: Path) -> Path:
+        p = folder / f"{VIEW}.pkl"
+        p.write_bytes(p.read_bytes()[:100])
+        return p
+
+    return _damaged_file_case(
+        d, "sil-pkl", "a sil pkl cut to 100 bytes", r"corrupt or truncated pickle", damage
+    )
+
+
+@case
+def empty_pickle_file(dest: Path, d: Path) -> Case:
+    def damage(folder: Path) -> Path:
+        (folder / f"{VIEW}.pkl").write_bytes(b"")
+        return folder / f"{VIEW}.pkl"
+
+    return _damaged_file_case(d, "pose-pkl", "a 0-byte pose pkl", r"corrupt or truncated pickle", damage)
+
+
+@case
+def pose_not_an_array(dest: Path, d: Path) -> Case:
+    return _pose_case(
+        d, "a pkl holding a list of lists", [[1.0, 2.0, 3.0]] * 17, r"holds list, expected a numpy array"
+    )
+
+
+@case
+def pose_shape_t_17_2(dest: Path, d: Path) -> Case:
+    return _pose_case(
+        d, "(T, 17, 2): no confidences", np.ones((8, 17, 2)), r"shape \(8, 17, 2\), expected \(T, 17, 3\)"
+    )
+
+
+@case
+def pose_shape_t_64(dest: Path, d: Path) -> Case:
+    return _pose_case(d, "(T, 64) float", np.ones((8, 64)), r"shape \(8, 64\), expected \(T, 17, 3\)")
+
+
+@case
+def pose_zero_frames(dest: Path, d: Path) -> Case:
+    return _pose_case(d, "(0, 17, 3)", np.zeros((0, 17, 3)), r"0 frames")
+
+
+@case
+def pose_shape_wrong_in_first_file(dest: Path, d: Path) -> Case:
+    """The wrong shape in the FIRST sequence, the one layout discovery reads: the error must still name it."""
+    tree = write_tree(d / "pose-pkl", "pose-pkl")
+    first = seq_folder(tree, 0) / f"{VIEW}.pkl"
+    write_pickle(first, np.ones((8, 17, 2)))
+    runs = pose_runs(tree, _partition(d))
+    return Case(d.name, "(T, 17, 2) in the first pose pkl", d, str(first), r"shape \(8, 17, 2\)", runs)
+
+
+@case
+def pose_nan_pickle(dest: Path, d: Path) -> Case:
+    arr = pose_sequence(N_SEQ - 1)
+    arr[3, 7, 0] = np.nan
+    return _pose_case(d, "one NaN x in a pose pkl", arr, r"NaN or infinite")
+
+
+@case
+def pose_inf_pickle(dest: Path, d: Path) -> Case:
+    arr = pose_sequence(N_SEQ - 1)
+    arr[1, 2, 2] = np.inf
+    return _pose_case(d, "an infinite confidence in a pose pkl", arr, r"NaN or infinite")
+
+
+@case
+def float_silhouettes(dest: Path, d: Path) -> Case:
+    arr = silhouette_sequence(N_SEQ - 1).astype(np.float32) / 255.0
+    return _sil_case(d, "float32 silhouettes in [0, 1]", arr, r"dtype float32, expected uint8")
+
+
+@case
+def silhouettes_zero_frames(dest: Path, d: Path) -> Case:
+    return _sil_case(d, "uint8 (0, 64, 64)", np.zeros((0, 64, 64), np.uint8), r"0 frames")
+
+
+@case
+def silhouettes_wrong_size(dest: Path, d: Path) -> Case:
+    return _sil_case(d, "uint8 (T, 128, 88)", np.zeros((8, 128, 88), np.uint8), r"shape \(8, 128, 88\)")
+
+
+# raw frames: JSON and PNG
+
+
+def _json_value(frame_no: int, value: float) -> Callable[[Path], Path]:
+    def damage(folder: Path) -> Path:
+        frame = folder / f"{frame_no:06d}.json"
+        doc = json.loads(frame.read_text())
+        doc["people"][0]["pose_keypoints_2d"][frame_no] = value
+        frame.write_text(json.dumps(doc))  # json.dumps writes the bare NaN / -Infinity tokens json reads
+        return frame
+
+    return damage
+
+
+@case
+def pose_nan_json(dest: Path, d: Path) -> Case:
+    return _damaged_file_case(
+        d, "pose-raw", "a NaN token in a pose JSON frame", r"NaN or infinite", _json_value(3, math.nan)
+    )
+
+
+@case
+def pose_inf_json(dest: Path, d: Path) -> Case:
+    return _damaged_file_case(
+        d, "pose-raw", "a -Infinity token in a pose JSON frame", r"NaN or infinite", _json_value(5, -math.inf)
+    )
+
+
+@case
+def malformed_pose_json(dest: Path, d: Path) -> Case:
+    def damage(folder: Path) -> Path:
+        frame = folder / "000002.json"
+        frame.write_bytes(frame.read_bytes()[:-7])
+        return frame
+
+    return _damaged_file_case(d, "pose-raw", "a pose JSON frame cut short", r"malformed pose JSON", damage)
+
+
+@case
+def pose_json_wrong_length(dest: Path, d: Path) -> Case:
+    def damage(folder: Path) -> Path:
+        frame = folder / "000004.json"
+        doc = json.loads(frame.read_text())
+        doc["people"][0]["pose_keypoints_2d"] = doc["people"][0]["pose_keypoints_2d"][:34]
+        frame.write_text(json.dumps(doc))
+        return frame
+
+    return _damaged_file_case(d, "pose-raw", "34 numbers instead of 51", r"34 numbers, expected 51", damage)
+
+
+@case
+def no_person_in_any_frame(dest: Path, d: Path) -> Case:
+    def damage(folder: Path) -> Path:
+        for frame in folder.glob("*.json"):
+            frame.write_bytes(pose_json(None))
+        return folder
+
+    return _damaged_file_case(
+        d, "pose-raw", "every frame has an empty people list", r"no frame holds a detected person", damage
+    )
+
+
+def _png(name: str, data: Callable[[bytes], bytes]) -> Callable[[Path], Path]:
+    def damage(folder: Path) -> Path:
+        frame = folder / name
+        frame.write_bytes(data(frame.read_bytes()))
+        return frame
+
+    return damage
+
+
+@case
+def corrupt_png(dest: Path, d: Path) -> Case:
+    damage = _png("000004.png", lambda b: b[:16] + bytes(64))  # signature and IHDR start, then zeros
+    return _damaged_file_case(
+        d, "sil-raw", "a PNG frame overwritten with zeros", r"not a readable PNG", damage
+    )
+
+
+@case
+def truncated_png(dest: Path, d: Path) -> Case:
+    damage = _png("000003.png", lambda b: b[: len(b) // 2])
+    return _damaged_file_case(d, "sil-raw", "a PNG frame cut in half", r"not a readable PNG", damage)
+
+
+@case
+def non_png_frame(dest: Path, d: Path) -> Case:
+    damage = _png("000002.png", lambda b: b"this is not an image\n")
+    return _damaged_file_case(d, "sil-raw", "a text file named .png", r"not a readable PNG", damage)
+
+
+@case
+def empty_png(dest: Path, d: Path) -> Case:
+    damage = _png("000001.png", lambda b: b"")
+    return _damaged_file_case(d, "sil-raw", "a 0-byte PNG", r"not a readable PNG", damage)
+
+
+@case
+def png_sizes_differ(dest: Path, d: Path) -> Case:
+    damage = _png("000006.png", lambda b: png_bytes(mask_frames(0, 1, width=80)[0]))
+    case_ = _damaged_file_case(
+        d, "sil-raw", "one frame 80 px wide, the others 96", r"different sizes", damage
+    )
+    return Case(case_.name, case_.about, d, str(Path(case_.culprit).parent), case_.problem, case_.runs)
+
+
+@case
+def all_masks_empty(dest: Path, d: Path) -> Case:
+    def damage(folder: Path) -> Path:
+        for frame in folder.glob("*.png"):
+            frame.write_bytes(png_bytes(np.zeros((128, 96), np.uint8)))
+        return folder
+
+    case_ = _damaged_file_case(
+        d, "sil-raw", "every mask of a sequence is empty", r"every frame was dropped", damage
+    )
+    return Case(
+        case_.name, case_.about, d, case_.culprit, case_.problem, case_.runs[:1]
+    )  # inspect: not a problem
+
+
+# tree structure
+
+
+@case
+def empty_sequence_folder(dest: Path, d: Path) -> Case:
+    def damage(folder: Path) -> Path:
+        for p in folder.iterdir():
+            p.unlink()
+        return folder
+
+    return _damaged_file_case(d, "pose-pkl", "a view folder without files", r"empty sequence folder", damage)
+
+
+@case
+def sil_raw_folder_without_png(dest: Path, d: Path) -> Case:
+    def damage(folder: Path) -> Path:
+        for p in folder.iterdir():
+            p.unlink()
+        (folder / "notes.txt").write_text("no frames here\n")
+        return folder
+
+    return _damaged_file_case(
+        d, "sil-raw", "a sil-raw view folder with no PNG", r"empty sequence folder", damage
+    )
+
+
+@case
+def unknown_class_folder(dest: Path, d: Path) -> Case:
+    tree = write_tree(d / "pose-pkl", "pose-pkl")
+    src = seq_folder(tree, N_SEQ - 1).parent
+    bad = src.parent / "maybe"
+    src.rename(bad)
+    runs = pose_runs(tree, _partition(d))
+    return Case(d.name, "class folder 'maybe'", d, str(bad), r"unknown class folder 'maybe'", runs)
+
+
+@case
+def id_under_two_classes(dest: Path, d: Path) -> Case:
+    tree = write_tree(d / "pose-pkl", "pose-pkl")
+    own = LABELS[(N_SEQ - 1) % 3]
+    other = LABELS[(N_SEQ) % 3]
+    write_pickle(tree / BAD_ID / other / VIEW / f"{VIEW}.pkl", pose_sequence(0))
+    culprit = tree / BAD_ID / max(own, other)  # folders are walked in sorted order: the second is named
+    problem = rf"id {BAD_ID} appears under two classes"
+    about = f"id {BAD_ID} under {own} and {other}"
+    return Case(d.name, about, d, str(culprit), problem, pose_runs(tree, _partition(d)))
+
+
+# partitions
+
+
+def _partition_runs(tree: Path, part: Path, inspect_report: bool = False) -> tuple[Run, ...]:
+    return (
+        Run(cmd("gaitprep render-heatmaps --input", tree, "--partition", part, f"--out {OUT} -q")),
+        Run(cmd("gaitprep pav --input", tree, "--partition", part, f"--out {OUT} -q")),
+        Run(cmd("gaitprep inspect", tree, "--partition", part, "-q"), report=inspect_report),
+    )
+
+
+@case
+def partition_ids_missing(dest: Path, d: Path) -> Case:
+    tree = write_tree(d / "pose-pkl", "pose-pkl")
+    part = _partition(d, test=(*TEST_IDS, "00099"))
+    runs = _partition_runs(tree, part, inspect_report=True)
+    return Case(d.name, "TEST_SET names 00099, which is not on disk", d, "00099", r"not on disk", runs)
+
+
+@case
+def partition_overlap(dest: Path, d: Path) -> Case:
+    tree = write_tree(d / "pose-pkl", "pose-pkl")
+    part = _partition(d, test=(*TEST_IDS, IDS[1]))
+    problem = rf"in both TRAIN_SET and TEST_SET: {IDS[1]}"
+    return Case(
+        d.name, f"{IDS[1]} in TRAIN_SET and TEST_SET", d, str(part), problem, _partition_runs(tree, part)
+    )
+
+
+@case
+def malformed_partition_json(dest: Path, d: Path) -> Case:
+    tree = write_tree(d / "pose-pkl", "pose-pkl")
+    part = d / "partition.json"
+    part.write_text('{"TRAIN_SET": ["00000", "00001"], "TEST_SET": ["00004",')
+    return Case(d.name, "a partition cut short", d, str(part), r"not valid JSON", _partition_runs(tree, part))
+
+
+@case
+def partition_wrong_keys(dest: Path, d: Path) -> Case:
+    tree = write_tree(d / "pose-pkl", "pose-pkl")
+    part = d / "partition.json"
+    part.write_text(json.dumps({"TRAIN": list(TRAIN_IDS), "TEST": list(TEST_IDS)}))
+    problem = r"exactly TRAIN_SET and TEST_SET"
+    return Case(
+        d.name, "TRAIN/TEST instead of TRAIN_SET/TEST_SET", d, str(part), problem, _partition_runs(tree, part)
+    )
+
+
+# manifests and datasets
+
+
+@case
+def malformed_manifest_json(dest: Path, d: Path) -> Case:
+    ds = copy_dataset(dest, d)
+    m = ds / "manifest.json"
+    m.write_bytes(m.read_bytes()[:-200])
+    runs = (
+        *dataset_runs(ds, base_checkpoint(dest), EXIT_BAD_INPUT, verify_report=False),
+        Run(cmd("gaitprep diff-manifest", ds, base(dest)["maps"])),
+        Run(cmd("gaitprep list", d), report=True),  # a catalogue lists every dataset, then exits non-zero
+    )
+    return Case(d.name, "manifest.json cut short", d, str(m), r"not valid JSON", runs)
+
+
+@case
+def manifest_wrong_schema(dest: Path, d: Path) -> Case:
+    ds = copy_dataset(dest, d)
+    m = ds / "manifest.json"
+    doc = json.loads(m.read_text())
+    doc["records"][0]["frames"] = "many"
+    m.write_text(json.dumps(doc))
+    runs = (
+        *dataset_runs(ds, base_checkpoint(dest), EXIT_BAD_INPUT, verify_report=False),
+        Run(cmd("gaitprep diff-manifest", ds, base(dest)["maps"])),
+    )
+    return Case(d.name, "a record's frames is a string", d, str(m), r"does not match the schema", runs)
+
+
+@case
+def manifest_edited(dest: Path, d: Path) -> Case:
+    ds = copy_dataset(dest, d)
+    m = ds / "manifest.json"
+    doc = json.loads(m.read_text())
+    doc["records"][0]["label"] = "positive" if doc["records"][0]["label"] != "positive" else "negative"
+    m.write_text(json.dumps(doc, indent=2))
+    runs = dataset_runs(ds, base_checkpoint(dest), EXIT_VERIFY_FAILED, verify_report=True)
+    return Case(
+        d.name, "a label changed by hand after writing", d, "manifest.json", r"edited after writing", runs
+    )
+
+
+def _first_file(ds: Path, index: int = -1) -> str:
+    from gaitprep.manifest import load_manifest
+
+    return load_manifest(ds).files[index].path
+
+
+@case
+def data_file_changed(dest: Path, d: Path) -> Case:
+    ds = copy_dataset(dest, d)
+    rel = _first_file(ds)
+    data = bytearray((ds / rel).read_bytes())
+    data[len(data) // 2] ^= 0x01
+    (ds / rel).write_bytes(bytes(data))
+    # Same size: only a files-level check (sha256) can see it; quick checks (train, export) by design do not.
+    runs = (Run(cmd("gaitprep verify-manifest", ds), EXIT_VERIFY_FAILED, report=True),)
+    return Case(d.name, "one bit flipped in a data file", d, rel, r"sha256 differs", runs)
+
+
+@case
+def data_file_truncated(dest: Path, d: Path) -> Case:
+    ds = copy_dataset(dest, d)
+    rel = _first_file(ds)
+    (ds / rel).write_bytes((ds / rel).read_bytes()[:-3])
+    runs = dataset_runs(ds, base_checkpoint(dest), EXIT_VERIFY_FAILED, verify_report=True)
+    return Case(d.name, "a data file lost its last 3 bytes", d, rel, r"truncated", runs)
+
+
+@case
+def data_file_missing(dest: Path, d: Path) -> Case:
+    ds = copy_dataset(dest, d)
+    rel = _first_file(ds, 0)
+    (ds / rel).unlink()
+    runs = dataset_runs(ds, base_checkpoint(dest), EXIT_VERIFY_FAILED, verify_report=True)
+    return Case(d.name, "a listed file deleted", d, rel, r"missing", runs)
+
+
+@case
+def extra_file_in_dataset(dest: Path, d: Path) -> Case:
+    ds = copy_dataset(dest, d)
+    (ds / "data.zarr" / "notes.txt").write_text("added later\n")
+    runs = dataset_runs(ds, base_checkpoint(dest), EXIT_VERIFY_FAILED, verify_report=True)
+    return Case(d.name, "a file nobody listed", d, "data.zarr/notes.txt", r"not listed", runs)
+
+
+@case
+def manifest_path_dotdot(dest: Path, d: Path) -> Case:
+    ds = copy_dataset(dest, d)
+    (d / "secret.txt").write_text("outside the dataset\n")
+    reseal(ds, lambda doc: doc["files"].append({"path": "../secret.txt", "bytes": 20, "sha256": "0" * 64}))
+    runs = dataset_runs(ds, base_checkpoint(dest), EXIT_VERIFY_FAILED, verify_report=True)
+    return Case(d.name, "files[] names ../secret.txt (resealed)", d, "../secret.txt", r"escapes", runs)
+
+
+@case
+def manifest_path_absolute(dest: Path, d: Path) -> Case:
+    ds = copy_dataset(dest, d)
+    target = d / "secret.txt"
+    target.write_text("outside the dataset\n")
+    reseal(ds, lambda doc: doc["files"].append({"path": str(target), "bytes": 20, "sha256": "0" * 64}))
+    runs = dataset_runs(ds, base_checkpoint(dest), EXIT_VERIFY_FAILED, verify_report=True)
+    return Case(d.name, "files[] names an absolute path (resealed)", d, str(target), r"absolute", runs)
+
+
+@case
+def symlink_outside(dest: Path, d: Path) -> Case:
+    ds = copy_dataset(dest, d)
+    rel = _first_file(ds)
+    outside = d / "outside.bin"
+    shutil.copyfile(ds / rel, outside)  # same bytes: only the link itself is wrong
+    (ds / rel).unlink()
+    os.symlink(outside, ds / rel)
+    runs = dataset_runs(ds, base_checkpoint(dest), EXIT_VERIFY_FAILED, verify_report=True)
+    problem = r"outside the dataset directory"
+    return Case(d.name, "a data file replaced by a link to an identical file outside", d, rel, problem, runs)
+
+
+@case
+def hostile_pickle_in_dataset(dest: Path, d: Path) -> Case:
+    """A pkl-format dataset whose first pickle is swapped for a same-size ``os.system`` payload.
+
+    Size-only (quick) checks pass, so train and export read the file: the restricted unpickler must refuse it.
+    """
+    ds = copy_dataset(dest, d, "maps_pkl")
+    from gaitprep.manifest import load_manifest
+
+    marker = d / MARKER_NAME
+    entry = next(f for f in load_manifest(ds).files if f.path.endswith(".pkl"))
+    payload = hostile_pickle_bytes("os_system", marker)
+    assert len(payload) < entry.bytes
+    (ds / entry.path).write_bytes(payload + b"\0" * (entry.bytes - len(payload)))  # same size
+    runs = (
+        Run(cmd("gaitprep export", ds, f"--to hdf5 {OUT}"), culprit=str(ds / entry.path)),
+        Run(
+            cmd("gaitmodels train --manifest", ds, f"{TINY_TRAIN} --out {OUT}"), culprit=str(ds / entry.path)
+        ),
+        Run(cmd("gaitprep verify-manifest", ds), EXIT_VERIFY_FAILED, report=True),
+    )
+    problem = r"refused to load posix\.system|sha256 differs"
+    return Case(
+        d.name, "same-size os.system pickle inside a dataset", d, entry.path, problem, runs, marker=marker
+    )
+
+
+@case
+def import_keypoints_nan(dest: Path, d: Path) -> Case:
+    import h5py
+
+    h5 = d / "poses.h5"
+    with h5py.File(h5, "w") as f:
+        for i in range(2):
+            arr = pose_sequence(i)
+            if i == 1:
+                arr[2, 3, 1] = np.nan
+            f.create_dataset(f"{IDS[i]}/{LABELS[i]}/{VIEW}", data=arr)
+    runs = (Run(cmd("gaitprep import-keypoints", h5, f"--out {OUT} -q")),)
+    return Case(
+        d.name,
+        "NaN in an HDF5 keypoint dataset",
+        d,
+        f"{h5}:/{IDS[1]}/{LABELS[1]}/{VIEW}",
+        r"NaN or infinite",
+        runs,
+    )
+
+
+# recipes
+
+
+@case
+def malformed_recipe_yaml(dest: Path, d: Path) -> Case:
+    recipe = d / "recipe.yaml"
+    recipe.write_text("name: broken\ninputs:\n  pose: pose-pkl\nstages: [\n  - name: maps\n")
+    runs = (Run(cmd("gaitprep run", recipe, "--data-root", d)),)
+    return Case(d.name, "an unclosed flow sequence", d, str(recipe), r"line \d+: malformed YAML", runs)
+
+
+@case
+def recipe_unknown_key(dest: Path, d: Path) -> Case:
+    recipe = d / "recipe.yaml"
+    recipe.write_text(
+        "name: typo\ninputs:\n  pose: pose-pkl\nstages:\n  - name: maps\n    kind: skeleton_maps\n"
+        "    input: pose\n    parms: {preset: opengait}\n"
+    )
+    runs = (Run(cmd("gaitprep run", recipe, "--data-root", d)),)
+    return Case(d.name, "a misspelt key (parms)", d, str(recipe), r"line 8: stages\[0\]\.parms", runs)
+
+
+# hostile pickles in input trees
+
+
+def _hostile_case(kind: str) -> Builder:
+    def build(dest: Path, d: Path) -> Case:
+        marker = d / MARKER_NAME
+        payload = hostile_pickle_bytes(kind, marker)
+        pose = write_tree(d / "pose-pkl", "pose-pkl")
+        bad_pkl(pose).write_bytes(payload)
+        sil = write_tree(d / "sil-pkl", "sil-pkl")
+        bad_pkl(sil).write_bytes(payload)
+        first_tree = write_tree(d / "first", "pose-pkl")
+        first = seq_folder(first_tree, 0) / f"{VIEW}.pkl"  # the leaf layout discovery reads
+        first.write_bytes(payload)
+        runs = (
+            *(Run(r.argv, r.exit_code, r.report, str(bad_pkl(pose))) for r in pose_runs(pose, _partition(d))),
+            *(Run(r.argv, r.exit_code, r.report, str(bad_pkl(sil))) for r in sil_runs(sil)),
+            Run(cmd("gaitprep render-heatmaps --input", first_tree, f"--out {OUT} -q"), culprit=str(first)),
+            # inspect is a report: it lists the refused pickle as a problem and goes on (exit 1)
+            Run(cmd("gaitprep inspect", first_tree, "-q"), report=True, culprit=str(first)),
+        )
+        return Case(
+            d.name, f"hostile pickle: {kind}", d, f"{VIEW}.pkl", HOSTILE_PROBLEM[kind], runs, marker=marker
+        )
+
+    build.__name__ = f"hostile_{kind}"
+    return build
+
+
+HOSTILE_PROBLEM = {
+    "os_system": r"refused to load posix\.system",
+    "subprocess_popen": r"refused to load subprocess\.Popen",
+    "builtins_eval": r"refused to load (builtins|__builtin__)\.eval",  # protocol 2 spells it __builtin__
+    "builtins_import": r"refused to load builtins\.__import__",
+    "object_array": r"refused to load posix\.system",
+    "nested_in_dict": r"refused to load posix\.system",
+    "persistent_id": r"corrupt or truncated pickle .*persistent",
+    "benign_object_array": r"refused an object array",
+}
+
+for _kind in HOSTILE_KINDS:
+    case(_hostile_case(_kind))
+
+
+# --- inputs that are odd but valid: documented behaviour, not errors --------------------------------------
+
+
+def zero_height_tree(root: Path) -> Path:
+    """A pose-pkl tree whose last sequence has every joint on one image row (vertical span 0)."""
+    tree = write_tree(root, "pose-pkl")
+    arr = pose_sequence(N_SEQ - 1)
+    arr[..., 1] = 100.0
+    write_pickle(bad_pkl(tree), arr)
+    return tree
+
+
+def zero_confidence_tree(root: Path) -> Path:
+    """A pose-pkl tree whose last sequence has every confidence 0 (coordinates unchanged)."""
+    tree = write_tree(root, "pose-pkl")
+    arr = pose_sequence(N_SEQ - 1)
+    arr[..., 2] = 0.0
+    write_pickle(bad_pkl(tree), arr)
+    return tree
+
+
+# --- building ---------------------------------------------------------------------------------------------
+
+
+def build_case(name: str, dest: Path) -> Case:
+    """Write case ``name`` under ``dest/<name>/`` (shared good inputs under ``dest/_base``) and return it."""
+    d = Path(dest) / name
+    if d.exists():
+        shutil.rmtree(d)
+    d.mkdir(parents=True)
+    return CASES[name](Path(dest), d)
+
+
+def build_corpus(dest: Path, names: list[str] | None = None) -> dict[str, Case]:
+    """Write every case (or ``names``) under ``dest`` and an ``index.json`` describing them."""
+    cases = {n: build_case(n, dest) for n in (names or list(CASES))}
+    (Path(dest) / "index.json").write_text(
+        json.dumps({n: c.to_json() for n, c in cases.items()}, indent=2, sort_keys=True) + "\n"
+    )
+    return cases
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help"):
+        print(__doc__)
+        return 2
+    unknown = [n for n in args[1:] if n not in CASES]
+    if unknown:
+        print(f"unknown case(s): {', '.join(unknown)}; known: {', '.join(CASES)}", file=sys.stderr)
+        return 2
+    cases = build_corpus(Path(args[0]), args[1:] or None)
+    print(f"wrote {len(cases)} cases under {args[0]} (index.json lists them)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
