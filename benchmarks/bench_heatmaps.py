@@ -6,13 +6,17 @@ Renders the same synthetic walking sequences with
     (dense ``(17, 128, 128)`` float32 planes per branch per frame, max combination, ``HeatmapToImage``'s RGBA
     ``gray`` colormap, uint8 image, same-size resize and channel mean, then ``HeatmapAlignment``'s per-channel
     content crop and ``cv2.INTER_AREA`` to 64x64);
-(b) :func:`gaitprep.heatmaps.render_sequence` with the ``recommended`` and ``opengait`` presets,
+(b) :func:`gaitprep.heatmaps.render_sequence` with the ``recommended`` preset (Gaussians drawn straight on
+    the 64-px output grid, ``raster="output"``), the same preset on the 128-px canvas then a 2x area
+    downsample (``raster="canvas"``, shown for comparison) and the ``opengait`` preset,
 
 in one process on one core (BLAS and OpenCV limited to one thread), and prints frames per CPU-second, the
 speed-up over (a) (targets: recommended >= 25x, stretch 50x; opengait >= 10x), the largest difference between
 (a) and opengait (must be <= 1 grey level), and the peak RSS of rendering one 1,000-frame sequence in a fresh
 child process (target < 400 MB). The implementations are timed interleaved, sequence by sequence, with CPU
-time, so a busy shared machine distorts the ratios less than the absolute figures.
+time, so a busy shared machine distorts the ratios less than the absolute figures. BLAS is limited to one
+thread unless ``OPENBLAS_NUM_THREADS`` is set: the renderer makes no BLAS call large enough to wake threads,
+so its figures hardly change either way (an earlier version lost 2-3x to spinning BLAS threads).
 
     python benchmarks/bench_heatmaps.py --frames 300 --sequences 3
     python benchmarks/bench_heatmaps.py --quick
@@ -223,10 +227,14 @@ def main(argv: list[str] | None = None) -> int:
     repeats = 1 if args.quick else args.repeats
     poses = [walking_pose(args.frames, seed=s, leg_scale=args.leg_scale) for s in range(n_seq)]
     ref_frames = 60 if args.quick else args.frames
-    specs = {name: preset(name) for name in ("recommended", "opengait")}
+    specs = {
+        "recommended": preset("recommended"),
+        "recommended-canvas": preset("recommended", raster="canvas"),
+        "opengait": preset("opengait"),
+    }
     render_sequence(specs["opengait"], poses[0][:8])  # warm-up: tables, imports
-    cpu = {"reference": 0.0, "recommended": 0.0, "opengait": 0.0}
-    frames = {"reference": 0, "recommended": 0, "opengait": 0}
+    cpu = dict.fromkeys(("reference", *specs), 0.0)
+    frames = dict.fromkeys(("reference", *specs), 0)
     diff = 0
     for pose in poses:  # interleaved, so load changes hit every implementation alike
         t0 = time.process_time()
@@ -249,12 +257,12 @@ def main(argv: list[str] | None = None) -> int:
         f"leg scale {args.leg_scale}, one core"
     )
     print(
-        f"{'reference loop':<24} {fps['reference']:9.1f} frames/CPU-s ({1e3 / fps['reference']:.2f} ms/frame)"
+        f"{'reference loop':<28} {fps['reference']:9.1f} frames/CPU-s ({1e3 / fps['reference']:.2f} ms/frame)"
     )
-    for name in ("recommended", "opengait"):
+    for name in specs:
         ratio = fps[name] / fps["reference"]
         print(
-            f"{'gaitprep ' + name:<24} {fps[name]:9.1f} frames/CPU-s ({1e3 / fps[name]:.3f} ms/frame) {ratio:6.1f}x"
+            f"{'gaitprep ' + name:<28} {fps[name]:9.1f} frames/CPU-s ({1e3 / fps[name]:.3f} ms/frame) {ratio:6.1f}x"
         )
     print(f"max |opengait - reference| = {diff} grey level(s) (acceptance: <= 1)")
     for name, target in (("recommended", 25.0), ("opengait", 10.0)):

@@ -6,17 +6,24 @@ Pipeline per sequence (domain reference §4.1 A–G, with the §4.2 variants sel
 2. hip centring and span scaling onto the ``canvas`` (:func:`gaitprep.keypoints.frame_transforms`);
    frames that cannot be normalised are blanked or dropped (``unnormalisable``) and counted;
 3. Gaussian limbs and joints of the joint set, max (or clipped-sum) combined and quantised to grey levels
-   through the upstream colormap (:mod:`gaitprep.heatmap_raster`), chunk by chunk;
+   through the upstream colormap (:mod:`gaitprep.heatmap_raster`), chunk by chunk, in blocks of similar
+   (phase-sorted) frames;
 4. alignment: the upstream content crop per channel, or one shared crop box for both channels (the fork's
    registration fix), resampled with OpenCV ``INTER_AREA`` (bit-identical; :mod:`gaitprep.heatmap_resample`),
-   or a fixed full-canvas 2x downsample in exact integer arithmetic;
+   or a fixed full-canvas 2x downsample in exact integer arithmetic. With ``raster="output"`` (full-canvas
+   crop only, not upstream) step 3 draws straight onto the output grid and there is nothing to align;
 5. per-sequence statistics (:mod:`gaitprep.heatmap_stats`).
+
+Nothing here calls BLAS or LAPACK beyond tiny single-threaded matrix products: a multi-threaded BLAS woken
+by a larger call (an SVD, a gemv) keeps spinning threads that cost more CPU than the rendering itself when no
+thread limit is set (measured 2-4x the whole render's CPU time on a loaded 2-core machine).
 
 The output channel order is ``spec.channels`` (upstream: 0 = limb, 1 = joint).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -37,8 +44,19 @@ __all__ = [
     "render_sequence",
 ]
 
-CHUNK_FRAMES = 64  # frames whose geometry is prepared at once (phase-sorted)
-BLOCK_FRAMES = 16  # frames whose pixels are computed together: float32 temporaries stay near cache size
+# Frames whose pixels are computed together (a block) scale inversely with the grid's pixel count, so float32
+# temporaries stay near cache size: 32 on a 128-px canvas, 64 on a 64-px output grid (measured best on a 2-core
+# VM; 16 and 128 were 5-15% slower). A chunk (geometry prepared at once, phase-sorted) holds two blocks.
+BLOCK_PIXELS = 32 * 128 * 128
+MIN_BLOCK_FRAMES, MAX_BLOCK_FRAMES = 16, 64
+
+
+def block_frames(grid: int) -> int:
+    """Frames per pixel block for a ``grid x grid`` raster: a power of two in [16, 64]."""
+    b = MIN_BLOCK_FRAMES
+    while b < MAX_BLOCK_FRAMES and 2 * b * grid * grid <= BLOCK_PIXELS:
+        b *= 2
+    return b
 
 
 @dataclass(frozen=True)
@@ -142,14 +160,15 @@ def _align(spec: HeatmapSpec, rasters: list[ChannelRaster]) -> tuple[np.ndarray,
 
 
 def _registration_offsets(
-    spec: HeatmapSpec, q: np.ndarray, maps: np.ndarray, boxes: np.ndarray
+    spec: HeatmapSpec, q: np.ndarray, nonempty: np.ndarray, boxes: np.ndarray
 ) -> np.ndarray:
     """Per-frame limb/joint registration offset in output px, NaN where undefined.
 
     Each channel shows the canvas box ``(x0, y0, w, h)`` resampled to ``size``, which maps a canvas pixel p to
     ``(p - x0 + 0.5) * size / w - 0.5``. The offset is the mean over the frame's drawn joints of the distance
     between a joint's positions under the limb and the joint channel's maps: 0 when both channels share one
-    box. Undefined without both channels, when a channel is blank or no joint is drawn.
+    box. Undefined without both channels, when a channel is blank (``nonempty (F, C) bool`` is False) or no
+    joint is drawn.
     """
     F = q.shape[0]
     names = spec.channel_names
@@ -161,10 +180,12 @@ def _registration_offsets(
         origin, extent = box[:, None, :2], box[:, None, 2:]
         return (q[..., :2] - origin + 0.5) * spec.size / extent - 0.5
 
-    dist = np.linalg.norm(place(boxes[:, li]) - place(boxes[:, ji]), axis=-1)  # (F, 17)
     drawn = q[..., 2] >= spec.eps
     n = drawn.sum(axis=1)
-    both = maps[:, li].any(axis=(1, 2)) & maps[:, ji].any(axis=(1, 2)) & (n > 0)
+    both = nonempty[:, li] & nonempty[:, ji] & (n > 0)
+    if np.array_equal(boxes[:, li], boxes[:, ji]):  # one box for both channels: registered exactly
+        return np.where(both, 0.0, np.nan)
+    dist = np.linalg.norm(place(boxes[:, li]) - place(boxes[:, ji]), axis=-1)  # (F, 17)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(drawn, dist, 0.0).sum(axis=1) / n
     return np.where(both, mean, np.nan)
@@ -175,18 +196,45 @@ def _phase_order(q: np.ndarray) -> np.ndarray:
     principal components of the canvas joints (the gait phase for a walking sequence). Only speed depends on
     it: each limb is evaluated on the union of its windows over a block of frames."""
     n = q.shape[0]
-    if n <= BLOCK_FRAMES:
+    if n <= MIN_BLOCK_FRAMES:
         return np.arange(n)
     x = q[..., :2].reshape(n, -1)
     x = x - x.mean(axis=0)
-    try:
-        _, _, vt = np.linalg.svd(x, full_matrices=False)
-    except np.linalg.LinAlgError:  # pragma: no cover - SVD of a finite matrix converges in practice
+    plane = _principal_plane(np.einsum("ti,tj->ij", x, x))
+    if plane is None:
         return np.arange(n)
-    pc = x @ vt[:2].T
-    if pc.shape[1] < 2:
-        return np.arange(n)
+    pc = np.einsum("ti,ik->tk", x, plane)
     return np.argsort(np.arctan2(pc[:, 1], pc[:, 0]), kind="stable")
+
+
+_PLANE_START = np.random.default_rng(0).standard_normal((34, 2))
+
+
+def _principal_plane(scatter: np.ndarray, iterations: int = 10) -> np.ndarray | None:
+    """Approximately the two leading eigenvectors ``(D, 2)`` of a symmetric ``(D, D)`` scatter matrix, by
+    subspace iteration in plain numpy; None for a zero or degenerate matrix.
+
+    Not ``np.linalg`` on purpose: LAPACK wakes a multi-threaded BLAS whose spinning threads cost more CPU than
+    the rendering when nothing limits them (an SVD of the frames took 30 ms of CPU per 300-frame sequence on a
+    loaded 2-core machine). An approximate plane only makes the ordering slightly less tight."""
+    d = scatter.shape[0]
+    scale = float(np.abs(scatter).max())
+    if not scale > 0 or d > _PLANE_START.shape[0]:
+        return None
+    s = scatter / scale
+    v = _PLANE_START[:d]
+    for _ in range(iterations):
+        v = np.einsum("ij,jk->ik", s, v)
+        # Orthonormalise the two columns (Gram-Schmidt through their 2x2 Gram matrix, in Python floats).
+        (g00, g01), (_, g11) = np.einsum("ik,il->kl", v, v).tolist()
+        if not g00 > 0:
+            return None
+        b_sq = g11 - g01 * g01 / g00
+        if not b_sq > 1e-24 * g00:
+            return None
+        n0, nb = math.sqrt(g00), math.sqrt(b_sq)
+        v = np.einsum("ik,kl->il", v, np.array([[1.0 / n0, -g01 / (g00 * nb)], [0.0, 1.0 / nb]]))
+    return v
 
 
 def _render_canvas_frames(spec: HeatmapSpec, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -198,29 +246,50 @@ def _render_canvas_frames(spec: HeatmapSpec, q: np.ndarray) -> tuple[np.ndarray,
     n = q.shape[0]
     out = np.zeros((n, len(spec.channels), spec.size, spec.size), np.uint8)
     reg = np.full(n, np.nan)
+    # raster="output": canvas pixel p maps to output pixel (p + 0.5) * size / canvas - 0.5 (pixel centres at
+    # integers on both grids, where an area downsample puts them); sigmas, windows and the under-one-pixel
+    # limb rule scale alike.
+    ratio = spec.size / spec.canvas if spec.raster == "output" else 1.0
+    grid = spec.size if spec.raster == "output" else spec.canvas
+    block = block_frames(grid)
     common = {
         "eps": spec.eps,
         "window_sigmas": spec.window_sigmas,
-        "canvas": spec.canvas,
+        "canvas": grid,
         "combine": spec.combine,
         "quantise": spec.quantise,
-        "block": BLOCK_FRAMES,
+        "block": block,
         "workspace": Workspace(),
     }
     order = _phase_order(q)
-    for s in range(0, n, CHUNK_FRAMES):
-        frames = order[s : s + CHUNK_FRAMES]
+    for s in range(0, n, 2 * block):
+        frames = order[s : s + 2 * block]
         chunk = q[frames]
         xy, conf = chunk[..., :2], chunk[..., 2]
+        if spec.raster == "output":
+            xy = (xy + 0.5) * ratio - 0.5
         rasters = []
         for name in spec.channels:
             if name == "limb":
-                rasters.append(render_limbs(xy, conf, spec.limbs, sigma=spec.sigma_limb, **common))
+                rasters.append(
+                    render_limbs(
+                        xy, conf, spec.limbs, sigma=spec.sigma_limb * ratio, point_below=ratio, **common
+                    )
+                )
             else:
-                rasters.append(render_joints(xy, conf, spec.joints, sigma=spec.sigma_joint, **common))
-        maps, boxes = _align(spec, rasters)
-        out[frames] = maps
-        reg[frames] = _registration_offsets(spec, chunk, maps, boxes)
+                rasters.append(render_joints(xy, conf, spec.joints, sigma=spec.sigma_joint * ratio, **common))
+        if spec.raster == "output":  # already the output grid: one copy, straight into place
+            boxes = np.broadcast_to(
+                np.array([0, 0, spec.canvas, spec.canvas]), (len(frames), len(rasters), 4)
+            )
+            for i, ras in enumerate(rasters):
+                out[frames, i] = ras.levels
+            nonempty = np.stack([ras.levels.any(axis=(1, 2)) for ras in rasters], axis=1)
+        else:
+            maps, boxes = _align(spec, rasters)
+            out[frames] = maps
+            nonempty = maps.any(axis=(2, 3))
+        reg[frames] = _registration_offsets(spec, chunk, nonempty, boxes)
     return out, reg
 
 
@@ -241,7 +310,7 @@ def render_sequence(spec: HeatmapSpec, pose: np.ndarray) -> RenderResult:
     T = q.shape[0]
     rendered, reg = _render_canvas_frames(spec, q[valid])
     bad = int(T - valid.sum())
-    if spec.unnormalisable == "drop":
+    if spec.unnormalisable == "drop" or bad == 0:  # nothing to blank: no copy
         maps, registration, kept, blank, dropped = rendered, reg, valid.copy(), 0, bad
     else:
         maps = np.zeros((T,) + rendered.shape[1:], np.uint8)

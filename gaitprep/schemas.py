@@ -15,6 +15,9 @@ SCHEMA_MODELS: dict[str, str] = {
     "manifest": "gaitprep.manifest:Manifest",
     "sequence-record": "gaitprep.manifest:SequenceRecord",
     "silhouette-spec": "gaitprep.silhouettes:SilhouetteSpec",
+    "heatmap-spec": "gaitprep.heatmap_spec:HeatmapSpec",
+    "pav-spec": "gaitprep.pav:PavSpec",
+    "recipe": "gaitprep.pipeline:Recipe",
 }
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"

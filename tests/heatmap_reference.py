@@ -144,9 +144,10 @@ def _point(
     plane[st_y:ed_y, st_x:ed_x] = np.maximum(plane[st_y:ed_y, st_x:ed_x], patch)
 
 
-def _limb(plane, a, b, ca, cb, sigma, eps, nsig) -> None:
+def _limb(plane, a, b, ca, cb, sigma, eps, nsig, point_below: float = 1.0) -> None:
     """Limb ``min(ca, cb) * exp(-d^2 / (2 sigma^2))``, d = pixel-to-segment distance, on the endpoints' box
-    window; a limb shorter than 1 px is a point Gaussian at ``a`` with amplitude ``ca``."""
+    window; a limb shorter than ``point_below`` px (upstream: 1) is a point Gaussian at ``a`` with amplitude
+    ``ca``."""
     m = min(ca, cb)
     if m < eps:
         return
@@ -155,7 +156,7 @@ def _limb(plane, a, b, ca, cb, sigma, eps, nsig) -> None:
     if st_x >= ed_x or st_y >= ed_y:
         return
     d_ab2 = (a[0] - b[0]) ** 2 + (a[1] - b[1]) ** 2
-    if d_ab2 < 1:
+    if d_ab2 < point_below**2:
         _point(plane, a[0], a[1], ca, sigma, eps, nsig)
         return
     x = np.arange(st_x, ed_x, dtype=np.float64)[None, :]
@@ -207,9 +208,16 @@ def reference_render(
     size: int = 64,
     eps: float = 1e-3,
     nsig: float = 3.0,
+    raster: str = "canvas",
 ) -> np.ndarray:
     """Render ``pose (T, 17, 3)`` (already gap-free) to ``uint8 (T, C, size, size)``; frames that cannot be
-    normalised come out blank."""
+    normalised come out blank.
+
+    ``raster="output"`` (gaitprep's own mode, full-canvas crop only) skips the canvas: each canvas point q goes
+    to output pixel ``(q + 0.5) * size / canvas - 0.5``, sigmas (and the 1-px point-limb rule) scale by
+    ``size / canvas``, and the Gaussians are drawn, combined and quantised on the ``size x size`` grid with the
+    same windows rule in output pixels; no resize follows.
+    """
     pose = np.asarray(pose, dtype=np.float64)
     T = pose.shape[0]
     lut = grey_lut() if quantise == "lut_exact" else np.arange(256, dtype=np.uint8)
@@ -231,22 +239,30 @@ def reference_render(
         s = (canvas // 1.5) / (spans[t] if scale_mode == "per_frame" else med)
         q = (pose[t, :, :2] - h) * s + canvas // 2
         c = np.where(np.isin(np.arange(17), joints), pose[t, :, 2], 0.0)
+        grid, k = canvas, 1.0
+        if raster == "output":
+            assert crop == "full_canvas", "raster='output' needs crop='full_canvas'"
+            grid, k = size, size / canvas
+            q = (q + 0.5) * k - 0.5
         greys = []
         for name in channels:
             planes = []
             if name == "limb":
                 for a, b in limbs:
-                    plane = np.zeros((canvas, canvas), np.float32)
-                    _limb(plane, q[a], q[b], c[a], c[b], sigma_limb, eps, nsig)
+                    plane = np.zeros((grid, grid), np.float32)
+                    _limb(plane, q[a], q[b], c[a], c[b], sigma_limb * k, eps, nsig, point_below=k)
                     planes.append(plane)
             else:
                 for v in joints:
-                    plane = np.zeros((canvas, canvas), np.float32)
-                    _point(plane, q[v, 0], q[v, 1], c[v], sigma_joint, eps, nsig)
+                    plane = np.zeros((grid, grid), np.float32)
+                    _point(plane, q[v, 0], q[v, 1], c[v], sigma_joint * k, eps, nsig)
                     planes.append(plane)
-            stack = np.array(planes) if planes else np.zeros((1, canvas, canvas), np.float32)
+            stack = np.array(planes) if planes else np.zeros((1, grid, grid), np.float32)
             M = stack.max(axis=0) if combine == "max" else np.clip(stack.sum(axis=0), 0.0, 1.0)
             greys.append(_to_grey(M, lut))
+        if raster == "output":
+            out[t] = np.stack(greys)
+            continue
         if crop == "full_canvas":
             for i, G in enumerate(greys):
                 out[t, i] = _resize(G, size)

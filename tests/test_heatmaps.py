@@ -10,13 +10,15 @@ import pytest
 
 from gaitprep.errors import BadInputError
 from gaitprep.heatmap_raster import LUT_OFF_BY_ONE, grey_table, levels_from_exponent
-from gaitprep.heatmap_resample import area_half
+from gaitprep.heatmap_resample import area_half, area_resample
 from gaitprep.heatmap_stats import cut_columns, sequence_stats
 from gaitprep.heatmaps import (
     PRESET_NAMES,
     HeatmapSpec,
     RenderResult,
+    _principal_plane,
     aggregate_stats,
+    block_frames,
     canvas_pose,
     preset,
     render_sequence,
@@ -111,22 +113,78 @@ def test_variants_match_the_reference(overrides, reference_kwargs):
     _assert_within_one_level(result.maps, reference_render(pose, **reference_kwargs))
 
 
-def test_recommended_preset_matches_the_reference_within_one_grey_level():
+_RECOMMENDED_REFERENCE = {
+    "joints": BODY_JOINTS,
+    "limbs": BODY_LIMBS,
+    "span_joints": BODY_JOINTS,
+    "scale_mode": "per_sequence",
+    "align": "shared",
+    "crop": "full_canvas",
+    "quantise": "floor256",
+}
+
+
+def test_recommended_preset_matches_the_direct_output_reference_within_one_grey_level():
     pose = walking_pose(12, seed=9)
     result = render_sequence(preset("recommended"), pose)
-    ref = reference_render(
-        pose,
-        joints=BODY_JOINTS,
-        limbs=BODY_LIMBS,
-        span_joints=BODY_JOINTS,
-        scale_mode="per_sequence",
-        align="shared",
-        crop="full_canvas",
-        quantise="floor256",
-    )
+    ref = reference_render(pose, raster="output", **_RECOMMENDED_REFERENCE)
+    _assert_within_one_level(result.maps, ref)
+
+
+@pytest.mark.parametrize("case", ["low_confidence", "degenerate_limb", "off_canvas", "short_legs"])
+@pytest.mark.parametrize(
+    "variant",
+    [{"sigma_limb": 15.0}, {"combine": "sum"}, {"size": 48, "sigma_joint": 5.0}],
+    ids=["sigma15", "sum", "size48"],
+)
+def test_direct_output_raster_matches_the_reference_on_the_acceptance_poses(case, variant):
+    pose = _CASES[case]
+    spec = preset("opengait", crop="full_canvas", raster="output", **variant)
+    ref = reference_render(pose, crop="full_canvas", raster="output", **variant)
+    _assert_within_one_level(render_sequence(spec, pose).maps, ref)
+
+
+def test_canvas_raster_full_canvas_preset_matches_the_canvas_reference_within_one_grey_level():
+    pose = walking_pose(12, seed=9)
+    result = render_sequence(preset("recommended", raster="canvas"), pose)
+    ref = reference_render(pose, **_RECOMMENDED_REFERENCE)
     # The full-canvas downsample is exact integer arithmetic, so it sits up to one level above OpenCV's
     # float rounding at a few percent of the pixels.
     _assert_within_one_level(result.maps, ref, min_equal=0.95)
+
+
+def test_direct_output_raster_stays_within_the_documented_distance_of_the_canvas_raster():
+    # HeatmapSpec documents max 9 / mean 0.24 grey levels over walking sequences: sampling the Gaussians at
+    # output pixel centres instead of area-averaging canvas pixels differs most in the creases where the max
+    # switches from one Gaussian to another, and by about half a level of quantisation elsewhere.
+    pose = walking_pose(48, seed=1)
+    direct = render_sequence(preset("recommended"), pose).maps.astype(int)
+    canvas = render_sequence(preset("recommended", raster="canvas"), pose).maps.astype(int)
+    diff = np.abs(direct - canvas)
+    assert 0 < diff.max() <= 10
+    assert diff.mean() <= 0.3
+    assert (diff > 2).mean() < 0.005
+    assert abs(direct.sum() / canvas.sum() - 1.0) < 0.01  # the same grey mass
+
+
+def test_direct_output_raster_puts_a_canvas_centre_joint_at_output_pixel_31_75():
+    # Hips on one point: the hip centre, where joint 11 lands, is canvas (64, 64) -> output (31.75, 31.75).
+    pose = walking_pose(2, seed=4)
+    pose[:, 12, :2] = pose[:, 11, :2]
+    pose = _only(pose, [11])
+    direct = render_sequence(preset("recommended"), pose).maps
+    assert not direct[:, 0].any()  # the only drawn joint has no drawn limb
+    joint = direct[0, 1].astype(int)
+    assert np.unravel_index(joint.argmax(), joint.shape) == (32, 32)
+
+    def level(y: int, x: int) -> int:  # floor(256 c exp(-d^2 / (2 sigma_out^2))), sigma_out = 8 / 2
+        return math.floor(256 * 0.9 * math.exp(-((x - 31.75) ** 2 + (y - 31.75) ** 2) / (2 * 4.0**2)))
+
+    for y, x in [(32, 32), (31, 32), (32, 31), (31, 31), (30, 33), (36, 31)]:
+        assert joint[y, x] == level(y, x), (y, x)
+    assert (joint[31, 32], joint[32, 32], joint[31, 31]) == (225, 229, 222)
+    canvas = render_sequence(preset("recommended", raster="canvas"), pose).maps[0, 1]
+    assert np.unravel_index(canvas.argmax(), canvas.shape) == (32, 32)  # the 2x area downsample agrees
 
 
 def test_output_shape_dtype_and_channel_order():
@@ -240,12 +298,13 @@ def test_translating_the_pose_does_not_change_opengait_output():
 
 @pytest.mark.parametrize("name", ["opengait", "recommended"])
 def test_frame_grouping_does_not_change_the_output(name):
-    # Frames are phase-sorted and rendered in blocks; each frame must come out as if rendered alone.
-    pose = walking_pose(40, seed=13)
+    # Frames are phase-sorted and rendered in blocks (32 frames on the 128-px canvas, 64 on the 64-px output
+    # grid, two blocks a chunk); each frame must come out as if rendered alone.
+    pose = walking_pose(150, seed=13)
     spec = preset(name, scale="per_frame")
     whole = render_sequence(spec, pose).maps
-    one_by_one = np.concatenate([render_sequence(spec, pose[t : t + 1]).maps for t in range(0, 40, 3)])
-    np.testing.assert_array_equal(whole[::3], one_by_one)
+    one_by_one = np.concatenate([render_sequence(spec, pose[t : t + 1]).maps for t in range(0, 150, 7)])
+    np.testing.assert_array_equal(whole[::7], one_by_one)
 
 
 def test_knn_fill_runs_before_rendering():
@@ -302,6 +361,61 @@ def test_twice_area_downsample_is_bit_identical_to_opencv():
         np.testing.assert_array_equal(ours[f], expected)
 
 
+def test_general_area_resample_is_bit_identical_to_opencv():
+    rng = np.random.default_rng(2)
+    crops = rng.integers(0, 256, (3, 123, 124)).astype(np.uint8)
+    crops[:, :, :40] = crops[:, :, :40] // 51 * 51  # flat runs: sums that land on whole grey levels
+    canvas = np.zeros((3, 128, 128), np.uint8)
+    canvas[:, 2:125, 3:127] = crops
+    ours = area_resample(canvas[:, 2:125, 3:127], 64)  # a crop view, as the aligner passes it
+    for f in range(3):
+        expected = (cv2.resize(crops[f] / 255.0, (64, 64), interpolation=cv2.INTER_AREA) * 255).astype(
+            np.uint8
+        )
+        np.testing.assert_array_equal(ours[f], expected)
+
+
+def test_pixel_blocks_hold_more_frames_on_smaller_grids():
+    assert [block_frames(g) for g in (256, 128, 96, 64, 32)] == [16, 32, 32, 64, 64]
+
+
+def test_phase_plane_spans_the_two_leading_principal_axes():
+    rng = np.random.default_rng(3)
+    basis, _ = np.linalg.qr(rng.standard_normal((34, 34)))
+    scatter = (basis * np.r_[9.0, 4.0, np.linspace(1.0, 0.1, 32)]) @ basis.T
+    plane = _principal_plane(scatter)
+    np.testing.assert_allclose(plane.T @ plane, np.eye(2), atol=1e-12)
+    # The singular values of basis[:, :2]^T plane are the cosines of the principal angles between the spans.
+    cosines = np.linalg.svd(basis[:, :2].T @ plane, compute_uv=False)
+    assert cosines.min() > 0.999
+    assert _principal_plane(np.zeros((34, 34))) is None
+    rank_one = np.outer(basis[:, 0], basis[:, 0])
+    assert _principal_plane(rank_one) is None
+
+
+@pytest.mark.parametrize("size", [64, 48])
+def test_sequence_stats_match_plain_numpy_sums(size):
+    rng = np.random.default_rng(size)
+    maps = np.zeros((6, 2, size, size), np.uint8)
+    maps[:, :, 5 : size - 7, 9 : size - 3] = rng.integers(0, 256, (6, 2, size - 12, size - 12))
+    maps[2] = 0  # a blank frame
+    stats = sequence_stats(maps, ("limb", "joint"), frames_in=6)
+    a = maps.astype(np.float64)
+    idx = np.arange(size)
+    cols, rows = a.sum(axis=2), a.sum(axis=3)  # (T, C, S)
+    keep = [0, 1, 3, 4, 5]
+    cx = (cols[keep] * idx).sum(axis=2) / cols[keep].sum(axis=2)
+    cy = (rows[keep] * idx).sum(axis=2) / rows[keep].sum(axis=2)
+    offsets = np.hypot(cx[:, 0] - cx[:, 1], cy[:, 0] - cy[:, 1])
+    assert stats["centroid_offset_mean_px"] == pytest.approx(offsets.mean(), rel=1e-12)
+    cut = cut_columns(size)
+    total = cols.sum()
+    assert stats["cut_mass_fraction"] == pytest.approx(
+        (cols[..., :cut].sum() + cols[..., size - cut :].sum()) / total
+    )
+    assert stats["blank_frames"] == 1 and stats["width_mean_px"] == size - 12
+
+
 def test_sequence_stats_on_hand_made_maps():
     maps = np.zeros((2, 2, 64, 64), np.uint8)
     maps[0, 0, 10, 0] = 100  # limb: one pixel in the cut columns
@@ -349,6 +463,13 @@ def test_presets_and_spec_validation():
         "body",
     )
     assert rec.joints == tuple(range(5, 17)) and len(rec.limbs) == 11
+    assert rec.raster == "output" and og.raster == "canvas"
+    assert rec.record()["raster"] == "output"
+    with pytest.raises(BadInputError, match=r"raster='output'.*crop='full_canvas'"):
+        preset("recommended", crop="content")
+    with pytest.raises(ValueError, match="crop='full_canvas'"):
+        HeatmapSpec(raster="output")
+    assert preset("recommended", crop="content", raster="canvas").crop == "content"
     assert (5, 6) in preset("recommended", shoulder_edge=True).limbs
     record = og.record()
     assert record["algo_version"] == HeatmapSpec.ALGO_VERSION

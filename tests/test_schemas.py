@@ -15,6 +15,15 @@ def test_manifest_schema_requires_the_hazard_fields():
     import json
 
     schema = json.loads(render_schemas()["manifest.schema.json"])
-    for field in ("modality", "class_order", "params", "partition", "source", "records", "content_digest",
-                  "derivation_id", "versions"):
+    for field in (
+        "modality",
+        "class_order",
+        "params",
+        "partition",
+        "source",
+        "records",
+        "content_digest",
+        "derivation_id",
+        "versions",
+    ):
         assert field in schema["required"], field
