@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from gaitprep.cliutil import emit, json_option, quiet_option
@@ -67,7 +69,10 @@ def _pair(value: str, what: str) -> tuple[int, ...]:
 @click.option("--loader-workers", type=click.IntRange(0), default=0, show_default=True)
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option(
-    "--resume", type=click.Path(exists=True), help="Continue a run (RUN_DIR or a checkpoint) exactly."
+    "--resume",
+    type=click.Path(exists=True),
+    help="Continue a run (RUN_DIR or a checkpoint) exactly, with its own configuration; a larger "
+    "--iterations extends it (the learning-rate plan is recomputed for the new total).",
 )
 @click.option(
     "--init",
@@ -75,10 +80,14 @@ def _pair(value: str, what: str) -> tuple[int, ...]:
     type=click.Path(exists=True),
     help="Initialise weights from a checkpoint of the same modality.",
 )
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="Run directory.")
+@click.option(
+    "--out", type=click.Path(file_okay=False), help="Run directory (default with --resume: the run resumed)."
+)
 @json_option
 @quiet_option
+@click.pass_context
 def train(
+    ctx: click.Context,
     manifest,
     pav_manifest,
     model,
@@ -117,22 +126,46 @@ def train(
         raise click.BadParameter("--batch takes P,K and --widths four numbers")
     if resume and init:
         raise click.UsageError("--resume and --init exclude each other")
-    cfg = TrainConfig(
-        model=model,
-        recipe=recipe,
-        class_weights=class_weights,
-        iterations=iterations,
-        batch_p=p_k[0],
-        batch_k=p_k[1],
-        frames=frames,
-        sampling=sampling,
-        lr=lr,
-        widths=w,
-        seed=seed,
-        save_every=save_every,
-        log_every=log_every,
-        loader_workers=loader_workers,
-    )
+    if out is None and not resume:
+        raise click.UsageError("--out is required (it may be left out only with --resume)")
+    given = {
+        field: value
+        for field, param, value in (
+            ("recipe", "recipe", recipe),
+            ("class_weights", "class_weights", class_weights),
+            ("batch_p", "batch", p_k[0]),
+            ("batch_k", "batch", p_k[1]),
+            ("frames", "frames", frames),
+            ("sampling", "sampling", sampling),
+            ("lr", "lr", lr),
+            ("widths", "widths", w),
+            ("seed", "seed", seed),
+            ("save_every", "save_every", save_every),
+            ("log_every", "log_every", log_every),
+            ("loader_workers", "loader_workers", loader_workers),
+            ("iterations", "iterations", iterations),
+        )
+        if ctx.get_parameter_source(param) is not click.core.ParameterSource.DEFAULT
+    }
+    if resume:
+        cfg, out = _resume_settings(resume, model, given, out)
+    else:
+        cfg = TrainConfig(
+            model=model,
+            recipe=recipe,
+            class_weights=class_weights,
+            iterations=iterations,
+            batch_p=p_k[0],
+            batch_k=p_k[1],
+            frames=frames,
+            sampling=sampling,
+            lr=lr,
+            widths=w,
+            seed=seed,
+            save_every=save_every,
+            log_every=log_every,
+            loader_workers=loader_workers,
+        )
     summary = run_train(
         cfg, manifest, out, pav_path=pav_manifest, device=device, resume=resume, init=init, quiet=quiet
     )
@@ -141,6 +174,34 @@ def train(
         as_json,
         f"trained {model} for {summary['iterations']} iterations; checkpoint {summary['checkpoint']}",
     )
+
+
+def _resume_settings(resume: str, model: str, given: dict, out: str | None):
+    """The configuration and run directory of a resumed run: the run's own configuration, with the
+    options a resumed run may change (``RESUME_MAY_CHANGE``) taken from the command line when given;
+    any other explicit option must agree with the run."""
+    from gaitmodels.checkpoint import load_checkpoint
+    from gaitmodels.train import RESUME_MAY_CHANGE, TrainConfig
+
+    saved = load_checkpoint(resume)["train_config"]
+    for field, value in given.items():
+        old = tuple(saved[field]) if isinstance(saved[field], list) else saved[field]
+        if field not in RESUME_MAY_CHANGE and old != value:
+            raise BadInputError(
+                f"--resume: the run has {field} = {old}, not {value}; a resumed run keeps its configuration",
+                resume,
+            )
+    if out is None:
+        path = Path(resume)
+        out = str(path if path.is_dir() else _run_dir_of(path))
+    changes = {k: v for k, v in given.items() if k in RESUME_MAY_CHANGE}
+    # The model is checked against the run's in train(), which names both in its refusal.
+    return TrainConfig(**{**saved, **changes, "model": model}), out
+
+
+def _run_dir_of(checkpoint: Path) -> Path:
+    """RUN for RUN/checkpoints/x.pt; otherwise the checkpoint's own folder."""
+    return checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else checkpoint.parent
 
 
 def _metrics_text(r: dict) -> str:
@@ -180,13 +241,11 @@ def evaluate(checkpoint, manifest, pav_manifest, split, device, out, as_json, qu
     Prediction = argmax of the mean cosine logits over the 16 parts. Refuses data whose modality,
     channels or class order differ from the checkpoint's, and evaluation ids it was trained on.
     """
-    from pathlib import Path
-
     from gaitmodels.evaluate import evaluate as run_eval
 
     if out is None:
         ck = Path(checkpoint)
-        run = ck if ck.is_dir() else ck.parent.parent
+        run = ck if ck.is_dir() else _run_dir_of(ck)
         out = run / f"eval-{split}"
     report = run_eval(
         checkpoint, manifest, split=split, pav_manifest=pav_manifest, device=device, out=out, quiet=quiet

@@ -11,11 +11,11 @@ import torch
 
 from gaitmodels.checkpoint import load_checkpoint
 from gaitmodels.data import ManifestData, SplitArrays, eval_clip, load_split
-from gaitmodels.guards import check_checkpoint_data
+from gaitmodels.guards import check_checkpoint_data, check_eval_pav
 from gaitmodels.metrics import classification_report, save_confusion_png
 from gaitmodels.models import ModelConfig, build_model
+from gaitmodels.sampling import ALL_ORDERED_MAX_FRAMES
 from gaitmodels.train import resolve_device
-from gaitprep.errors import MismatchError
 
 SUBJECT_NOTE = (
     "Scoliosis1K splits are by sequence id; the same person can appear in train and test "
@@ -61,7 +61,7 @@ def evaluate(
     data = ManifestData.open(manifest)
     check_checkpoint_data(ckpt, data, split)
     config = ModelConfig(**ckpt["model_config"])
-    pav = _open_pav(config, pav_manifest, ckpt)
+    pav = _open_pav(config, pav_manifest, ckpt, data)
     dev = resolve_device(device)
     arrays = load_split(data, split, pav)
     logits = mean_logits(load_model(ckpt, dev), arrays, dev, quiet)
@@ -82,6 +82,7 @@ def evaluate(
                 c: int((arrays.labels == i).sum()) for i, c in enumerate(ckpt["class_order"])
             },
             "selection_rule": ckpt.get("selection_rule"),
+            "frames": _frame_counts(ckpt, arrays),
             "note": SUBJECT_NOTE,
         }
     )
@@ -102,18 +103,29 @@ def evaluate(
     return report
 
 
+def _frame_counts(ckpt: dict[str, Any], arrays: SplitArrays) -> dict[str, Any]:
+    """Training clip length against the evaluated lengths (all frames, first 720).
+
+    The temporal max pools over every frame at test, so sequences much longer than the training clips
+    give larger pooled features than the network ever saw (BN running statistics included); the
+    numbers are recorded so that such a gap is visible next to the scores.
+    """
+    lengths = np.array([min(f.shape[0], ALL_ORDERED_MAX_FRAMES) for f in arrays.frames])
+    return {
+        "train_clip": int(ckpt["train_config"]["frames"]),
+        "train_sampling": ckpt["train_config"]["sampling"],
+        "eval_min": int(lengths.min()),
+        "eval_median": float(np.median(lengths)),
+        "eval_max": int(lengths.max()),
+    }
+
+
 def _open_pav(
-    config: ModelConfig, pav_manifest: str | Path | None, ckpt: dict[str, Any]
+    config: ModelConfig, pav_manifest: str | Path | None, ckpt: dict[str, Any], data: ManifestData
 ) -> ManifestData | None:
-    if not config.use_pga:
-        return None
-    if pav_manifest is None:
-        raise MismatchError("this is a DRF checkpoint: pass --pav-manifest")
-    pav = ManifestData.open(pav_manifest)
-    if pav.manifest.fitted.get("partition_sha256") != ckpt["data"]["partition_sha256"]:
-        raise MismatchError(
-            "the PAV normaliser was fitted on another partition than the checkpoint was trained on"
-        )
+    """The PAV dataset for a DRF checkpoint, refused unless normalised exactly as in training."""
+    pav = ManifestData.open(pav_manifest) if pav_manifest is not None else None
+    check_eval_pav(ckpt, data, pav)
     return pav
 
 
@@ -129,12 +141,8 @@ def predict(
     ckpt = load_checkpoint(checkpoint)
     data = ManifestData.open(manifest)
     config = ModelConfig(**ckpt["model_config"])
-    if data.manifest.modality != ckpt["data"]["modality"] or data.channels != config.in_channels:
-        raise MismatchError(
-            f"the checkpoint reads {config.in_channels}-channel {ckpt['data']['modality']} data, "
-            f"the manifest holds {data.channels}-channel {data.manifest.modality} data"
-        )
-    pav = _open_pav(config, pav_manifest, ckpt)
+    check_checkpoint_data(ckpt, data, split, check_leak=False)
+    pav = _open_pav(config, pav_manifest, ckpt, data)
     dev = resolve_device(device)
     arrays = load_split(data, split, pav)
     logits = mean_logits(load_model(ckpt, dev), arrays, dev)

@@ -65,9 +65,10 @@ def check_pav(config: ModelConfig, maps: ManifestData, pav: ManifestData | None)
             f"the PAV normaliser of {pm.name} was fitted on {fit!r} ids, not on TRAIN ids only"
         )
     if pm.partition is None or mm.partition is None or pm.partition.sha256 != mm.partition.sha256:
-        pn = pm.partition.name if pm.partition else "none"
-        mn = mm.partition.name if mm.partition else "none"
-        raise MismatchError(f"the PAV was fitted on partition {pn} but the maps use partition {mn}")
+        raise MismatchError(
+            f"the PAV was fitted on partition {_partition_label(pm)} "
+            f"but the maps use partition {_partition_label(mm)}"
+        )
     if pm.fitted.get("partition_sha256") != mm.partition.sha256:
         raise MismatchError("the PAV normaliser's recorded partition hash differs from the maps' partition")
     if pm.source.digest != mm.source.digest:
@@ -81,8 +82,47 @@ def check_pav(config: ModelConfig, maps: ManifestData, pav: ManifestData | None)
         )
 
 
-def check_checkpoint_data(ckpt: dict[str, Any], data: ManifestData, split: str | None) -> None:
-    """Evaluation: same modality/channels/class order as training, and no training ids in the split."""
+def _partition_label(m) -> str:
+    """A partition's name and hash prefix (two files can share a name, e.g. Scoliosis1K_118.json)."""
+    return f"{m.partition.name} (sha256 {m.partition.sha256[:12]})" if m.partition else "none"
+
+
+def check_eval_pav(ckpt: dict[str, Any], maps: ManifestData, pav: ManifestData | None) -> None:
+    """Evaluation/prediction of a DRF checkpoint: the PAV must be normalised exactly as in training."""
+    config = ModelConfig(**ckpt["model_config"])
+    if not config.use_pga:
+        if pav is not None:
+            raise MismatchError(
+                f"the checkpoint is a {config.name} model, which takes no PAV; drop --pav-manifest"
+            )
+        return
+    if pav is None:
+        raise MismatchError(
+            "this is a DRF checkpoint: pass --pav-manifest (the PAV dataset it was trained with)"
+        )
+    pm = pav.manifest
+    if pm.modality != "pav":
+        raise MismatchError(f"--pav-manifest holds {pm.modality} data, not pav")
+    trained = ckpt["data"].get("pav_fitted") or {"partition_sha256": ckpt["data"].get("partition_sha256")}
+    for key, value in trained.items():
+        if pm.fitted.get(key) != value:
+            raise MismatchError(
+                f"the PAV normaliser of {pm.name} differs from the one the checkpoint was trained with "
+                f"({key} differs); use the PAV dataset fitted on the training partition"
+            )
+    if pm.source.digest != maps.manifest.source.digest:
+        raise MismatchError(
+            f"the PAV ({pm.name}) and the maps ({maps.manifest.name}) were derived from different sources"
+        )
+
+
+def check_checkpoint_data(
+    ckpt: dict[str, Any], data: ManifestData, split: str | None, *, check_leak: bool = True
+) -> None:
+    """Evaluation: same modality/channels/class order as training, and no training ids in the split.
+
+    ``check_leak=False`` (prediction, which scores nothing) skips the training-id check.
+    """
     config = ModelConfig(**ckpt["model_config"])
     m = data.manifest
     if m.modality != ckpt["data"]["modality"] or data.channels != config.in_channels:
@@ -96,6 +136,8 @@ def check_checkpoint_data(ckpt: dict[str, Any], data: ManifestData, split: str |
             f"data [{', '.join(data.channel_names)}]"
         )
     check_class_order(dict(m.class_order), tuple(ckpt["class_order"]), m.name)
+    if not check_leak:
+        return
     trained = set(ckpt["data"]["train_ids"])
     leaked = sorted({r.id for r in m.split_records(split)} & trained)
     if leaked:
@@ -112,6 +154,11 @@ def check_init(ckpt: dict[str, Any], config: ModelConfig) -> None:
         raise MismatchError(
             f"--init checkpoint is a {other.in_channels}-channel {other.modality} model ({other.name}); "
             f"cannot initialise a {config.in_channels}-channel {config.modality} model ({config.name})"
+        )
+    if tuple(other.class_order) != tuple(config.class_order):
+        raise MismatchError(
+            f"class order differs: the --init checkpoint uses {list(other.class_order)}, "
+            f"the model {list(config.class_order)}"
         )
     if other.widths != config.widths:
         raise MismatchError(

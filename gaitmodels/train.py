@@ -70,22 +70,33 @@ class TrainConfig(BaseModel):
         return sorted({max(1, round(self.iterations * f)) for f in (0.5, 0.7, 0.9)})
 
 
+def lr_factor(cfg: TrainConfig, step: int) -> float:
+    """The learning rate of 0-based iteration ``step`` as a fraction of the base rate.
+
+    sgd-multistep: x0.1 at each milestone (50/70/90 % of the iterations); adamw-cosine: linear warm-up
+    over the first 5 %, then cosine to 0. A pure function of (config, step), so a resumed run recomputes
+    the same rate whatever was saved, and an extended run (larger ``iterations``) follows the new plan.
+    """
+    if cfg.recipe == "sgd-multistep":
+        return 0.1 ** sum(1 for m in cfg.milestones() if m <= step)
+    warmup = max(1, cfg.iterations // 20)
+    if step < warmup:
+        return (step + 1) / warmup
+    return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, cfg.iterations - warmup)))
+
+
 def make_optimizer(cfg: TrainConfig, params) -> tuple[torch.optim.Optimizer, Any]:
+    """SGD (momentum 0.9) or AdamW, with a LambdaLR scheduler following :func:`lr_factor`."""
     lr, wd = cfg.resolved_lr(), cfg.resolved_weight_decay()
     if cfg.recipe == "sgd-multistep":
         opt = torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=wd)
-        sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=cfg.milestones(), gamma=0.1)
     else:
         opt = torch.optim.AdamW(params, lr=lr, weight_decay=wd)
-        warmup = max(1, cfg.iterations // 20)
 
-        def factor(step: int) -> float:  # linear warm-up over 5%, then cosine to 0
-            if step < warmup:
-                return (step + 1) / warmup
-            return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, cfg.iterations - warmup)))
+    def factor(step: int) -> float:  # a plain function: LambdaLR's state_dict then stores no code
+        return lr_factor(cfg, step)
 
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
-    return opt, sched
+    return opt, torch.optim.lr_scheduler.LambdaLR(opt, factor)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -102,7 +113,12 @@ def _dist_info() -> tuple[int, int, int]:
 
 
 class TokenBatches(torch.utils.data.Sampler):
-    """Batches of ``(sequence index, iteration, slot)`` tokens from iteration ``start`` to ``stop``."""
+    """Batches of ``(sequence index, iteration, slot)`` tokens from iteration ``start`` to ``stop``.
+
+    ``slot`` is the entry's place in the FULL P x K batch (rank r of w holds slots r, r + w, ...), so the
+    frames drawn for it do not depend on the number of processes: a DDP job sees the same clips as a
+    single process.
+    """
 
     def __init__(self, sampler: TripletSampler, start: int, stop: int):
         self.sampler, self.start, self.stop = sampler, start, stop
@@ -111,16 +127,70 @@ class TokenBatches(torch.utils.data.Sampler):
         return self.stop - self.start
 
     def __iter__(self):
+        rank, world = self.sampler.rank, self.sampler.world_size
         for it in range(self.start, self.stop):
-            yield [(idx, it, slot) for slot, idx in enumerate(self.sampler.batch(it))]
+            yield [(idx, it, rank + world * j) for j, idx in enumerate(self.sampler.batch(it))]
 
 
 def _rng_state() -> dict[str, Any]:
+    """The global generators, as plain tensors/lists/tuples so ``torch.load(weights_only=True)`` reads them."""
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
     return {
         "torch": torch.get_rng_state(),
-        "numpy": np.random.get_state()[1].tolist(),
+        "numpy": {"kind": kind, "keys": keys.tolist(), "pos": pos, "has_gauss": has_gauss, "gauss": gauss},
         "python": random.getstate(),
     }
+
+
+def _set_rng_state(state: dict[str, Any]) -> None:
+    """Restore :func:`_rng_state` (sampling itself is stateless; this keeps anything else exact too)."""
+    torch.set_rng_state(state["torch"])
+    npst = state["numpy"]
+    if isinstance(npst, dict):
+        keys = np.asarray(npst["keys"], dtype=np.uint32)
+        np.random.set_state((npst["kind"], keys, npst["pos"], npst["has_gauss"], npst["gauss"]))
+    random.setstate(_as_tuple(state["python"]))
+
+
+def _as_tuple(value: Any) -> Any:
+    return tuple(_as_tuple(v) for v in value) if isinstance(value, list | tuple) else value
+
+
+RESUME_MAY_CHANGE = ("iterations", "save_every", "log_every", "loader_workers")
+"""What a resumed run takes from the new configuration: how long it runs, how it logs, saves and loads."""
+
+
+def _resumed_config(cfg: TrainConfig, ckpt: dict[str, Any], path: str | Path) -> TrainConfig:
+    """The run's own configuration, with ``RESUME_MAY_CHANGE`` from ``cfg``; the new total must lie ahead."""
+    resumed = TrainConfig(**ckpt["train_config"])
+    if cfg.model != resumed.model:
+        raise BadInputError(
+            f"--resume: the run trains {resumed.model}, not {cfg.model}; a resumed run keeps its model", path
+        )
+    done = int(ckpt["iteration"])
+    if cfg.iterations <= done:
+        raise BadInputError(
+            f"--resume: the checkpoint is at iteration {done}, so there is nothing to do up to "
+            f"{cfg.iterations}; pass a larger --iterations to extend the run",
+            path,
+        )
+    return resumed.model_copy(update={k: getattr(cfg, k) for k in RESUME_MAY_CHANGE})
+
+
+def _check_fresh_run_dir(out: Path) -> None:
+    """A new run must not mix its checkpoints and logs with an earlier run's."""
+    if (out / "train_config.json").exists() or any((out / "checkpoints").glob("*.pt")):
+        raise BadInputError(
+            "the run directory already holds a run; continue it with --resume or choose another --out", out
+        )
+
+
+def _load_init(model: torch.nn.Module, ckpt: dict[str, Any], path: str | Path) -> None:
+    """Copy a checkpoint's weights; only the PGA gates may be missing or extra (ScoNet-MT-ske <-> DRF)."""
+    result = model.load_state_dict(ckpt["model_state"], strict=False)
+    odd = [k for k in (*result.missing_keys, *result.unexpected_keys) if not k.startswith("pga.")]
+    if odd:
+        raise BadInputError(f"--init: the checkpoint's weights do not fit the model (e.g. {odd[0]})", path)
 
 
 def train(
@@ -134,19 +204,33 @@ def train(
     init: str | Path | None = None,
     quiet: bool = False,
 ) -> dict[str, Any]:
-    """Train ``cfg.model`` on the TRAIN split of ``maps_path``; returns a summary dict."""
-    if cfg.sampling not in FRAME_SAMPLING:
-        raise BadInputError(
-            f"unknown frame sampling {cfg.sampling!r}; expected one of {', '.join(FRAME_SAMPLING)}"
-        )
+    """Train ``cfg.model`` on the TRAIN split of ``maps_path``; returns a summary dict.
+
+    With ``resume`` (a run directory or checkpoint) the run continues from the checkpoint's iteration to
+    ``cfg.iterations`` with the run's own configuration; metrics.csv rows after that iteration are
+    dropped and rewritten. An interrupted run resumed this way ends with exactly the weights of an
+    uninterrupted one. A larger ``cfg.iterations`` extends the run, re-planning the learning-rate schedule
+    for the new total from the current iteration.
+    """
     out = Path(out)
     start = 0
     ckpt = None
     if resume is not None:
         ckpt = load_checkpoint(resume)
-        resumed_cfg = TrainConfig(**ckpt["train_config"])
-        cfg = resumed_cfg.model_copy(update={"iterations": max(cfg.iterations, resumed_cfg.iterations)})
+        cfg = _resumed_config(cfg, ckpt, resume)
         start = int(ckpt["iteration"])
+    else:
+        _check_fresh_run_dir(out)
+    if cfg.sampling not in FRAME_SAMPLING:
+        raise BadInputError(
+            f"unknown frame sampling {cfg.sampling!r}; expected one of {', '.join(FRAME_SAMPLING)}"
+        )
+    world, rank, local_rank = _dist_info()
+    if cfg.sampling == "all_ordered" and cfg.batch_p * cfg.batch_k > world:
+        raise BadInputError(
+            "all_ordered sampling gives clips of different lengths, which cannot share a batch; "
+            "train with fixed_unordered (upstream) or fixed_ordered"
+        )
     model_cfg = ModelConfig(name=cfg.model, widths=cfg.widths)
     data = ManifestData.open(maps_path)
     pav = ManifestData.open(pav_path) if pav_path else None
@@ -154,9 +238,19 @@ def train(
     check_pav(model_cfg, data, pav)
     if ckpt is not None and ckpt["data"]["manifest_digest"] != data.manifest.manifest_digest:
         raise BadInputError("--resume: the manifest differs from the one the run was trained on", maps_path)
+    if ckpt is not None and ckpt["data"].get("pav_manifest_digest") != (
+        pav.manifest.manifest_digest if pav else None
+    ):
+        raise BadInputError(
+            "--resume: the PAV manifest differs from the one the run was trained on", pav_path
+        )
+    init_ckpt = None
+    if init is not None:
+        init_ckpt = load_checkpoint(init)
+        check_init(init_ckpt, model_cfg)
     split = load_split(data, "train", pav)
+    sampler = TripletSampler(split.ids, cfg.batch_p, cfg.batch_k, seed=cfg.seed, rank=rank, world_size=world)
 
-    world, rank, local_rank = _dist_info()
     dev = resolve_device(device)
     if world > 1:
         import torch.distributed as dist
@@ -164,13 +258,12 @@ def train(
         if dev.type == "cuda":
             dev = torch.device("cuda", local_rank)
             torch.cuda.set_device(dev)
+        # Every check above ran on every rank before this rendezvous, so no rank writes before all agree.
         dist.init_process_group("nccl" if dev.type == "cuda" else "gloo")
     torch.manual_seed(cfg.seed)
     model = build_model(model_cfg)
-    if init is not None:
-        init_ckpt = load_checkpoint(init)
-        check_init(init_ckpt, model_cfg)
-        model.load_state_dict(init_ckpt["model_state"])
+    if init_ckpt is not None:
+        _load_init(model, init_ckpt, init)
     if world > 1 and dev.type == "cuda":
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
     model.to(dev)
@@ -179,6 +272,10 @@ def train(
         model.load_state_dict(ckpt["model_state"])
         optimizer.load_state_dict(ckpt["optimizer_state"])
         scheduler.load_state_dict(ckpt["scheduler_state"])
+        # The rate of the next iteration under this (possibly extended) plan, not the one saved.
+        for group, base in zip(optimizer.param_groups, scheduler.base_lrs, strict=True):
+            group["lr"] = base * lr_factor(cfg, start)
+        _set_rng_state(ckpt["rng_state"])
     net = model
     if world > 1:
         net = torch.nn.parallel.DistributedDataParallel(
@@ -189,7 +286,6 @@ def train(
     if cfg.class_weights == "inverse-frequency":
         counts = [int((split.labels == i).sum()) for i in range(len(CLASS_ORDER))]
         weights = torch.tensor(inverse_frequency_weights(counts), dtype=torch.float32, device=dev)
-    sampler = TripletSampler(split.ids, cfg.batch_p, cfg.batch_k, seed=cfg.seed, rank=rank, world_size=world)
     loader = torch.utils.data.DataLoader(
         TrainClips(split, cfg.frames, cfg.sampling, cfg.seed),
         batch_sampler=TokenBatches(sampler, start, cfg.iterations),
@@ -315,8 +411,17 @@ def _checkpoint(
             "partition_sha256": m.partition.sha256 if m.partition else None,
             "train_ids": sorted(set(split.ids)),
             "pav_manifest_digest": pav.manifest.manifest_digest if pav else None,
+            # The PAV normaliser the model learnt with: evaluation and prediction must use the same one.
+            "pav_fitted": _pav_fitted(pav),
         },
     }
+
+
+def _pav_fitted(pav: ManifestData | None) -> dict[str, Any] | None:
+    if pav is None:
+        return None
+    f = pav.manifest.fitted
+    return {k: f.get(k) for k in ("mn", "mx", "fit_on", "partition_sha256")}
 
 
 def _tensorboard(path: Path):
