@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gaitprep.diff import flatten_params
 from gaitprep.errors import BadInputError
 from gaitprep.manifest import MANIFEST_NAME, Manifest, load_manifest
 
@@ -111,15 +112,6 @@ def find_datasets(root: str | Path) -> list[Path]:
     return sorted(found, key=lambda p: p.relative_to(root).as_posix())
 
 
-def _flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(obj, dict):
-        out: dict[str, Any] = {}
-        for k, v in obj.items():
-            out.update(_flatten(v, f"{prefix}{k}."))
-        return out
-    return {prefix[:-1]: obj}
-
-
 def _fmt(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
@@ -136,7 +128,7 @@ def _lookup(flat: dict[str, Any], key: str) -> Any:
 
 def params_summary(manifest: Manifest) -> str:
     """One line: ``sigma 8/8 body shared per_sequence full_canvas`` for skeleton maps, else key=value."""
-    flat = _flatten(manifest.params)
+    flat = flatten_params(manifest.params)
     if manifest.modality == "skeleton_map" and (
         _lookup(flat, "sigma_limb") is not None or _lookup(flat, "sigma_joint") is not None
     ):

@@ -7,11 +7,12 @@ from typing import Any
 from gaitprep.manifest import Manifest
 
 
-def _flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
+def flatten_params(obj: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested dicts as one level of dotted keys: {"a": {"b": 1}} -> {"a.b": 1}."""
     if isinstance(obj, dict):
         out: dict[str, Any] = {}
         for k, v in obj.items():
-            out.update(_flatten(v, f"{prefix}{k}."))
+            out.update(flatten_params(v, f"{prefix}{k}."))
         return out
     return {prefix[:-1]: obj}
 
@@ -48,7 +49,7 @@ def diff_manifests(a: Manifest, b: Manifest) -> dict[str, Any]:
         if va != vb:
             changes.append({"field": field, "a": va, "b": vb})
             summary.append(f"{field} {va} → {vb}")
-    pa, pb = _flatten(a.params), _flatten(b.params)
+    pa, pb = flatten_params(a.params), flatten_params(b.params)
     for key in sorted(set(pa) | set(pb)):
         if pa.get(key) != pb.get(key):
             changes.append({"field": f"params.{key}", "a": pa.get(key), "b": pb.get(key)})
@@ -61,8 +62,8 @@ def diff_manifests(a: Manifest, b: Manifest) -> dict[str, Any]:
     if a.layout.formats != b.layout.formats:
         summary.append(f"format {'+'.join(a.layout.formats)} → {'+'.join(b.layout.formats)}")
         changes.append({"field": "layout.formats", "a": list(a.layout.formats), "b": list(b.layout.formats)})
-    la = _flatten(a.layout.model_dump(mode="json", exclude={"formats"}))
-    lb = _flatten(b.layout.model_dump(mode="json", exclude={"formats"}))
+    la = flatten_params(a.layout.model_dump(mode="json", exclude={"formats"}))
+    lb = flatten_params(b.layout.model_dump(mode="json", exclude={"formats"}))
     for key in sorted(set(la) | set(lb)):
         if la.get(key) != lb.get(key):
             changes.append({"field": f"layout.{key}", "a": la.get(key), "b": lb.get(key)})
@@ -71,7 +72,7 @@ def diff_manifests(a: Manifest, b: Manifest) -> dict[str, Any]:
         label_a, label_b = _partition_labels(a, b)
         summary.append(f"partition {label_a} → {label_b}")
         changes.append({"field": "partition", "a": label_a, "b": label_b})
-    fa, fb = _flatten(a.fitted), _flatten(b.fitted)
+    fa, fb = flatten_params(a.fitted), flatten_params(b.fitted)
     for key in sorted(set(fa) | set(fb)):
         if fa.get(key) != fb.get(key):  # fitted values are arrays: name them, do not print them
             changes.append({"field": f"fitted.{key}", "a": fa.get(key), "b": fb.get(key)})
