@@ -11,6 +11,17 @@ from gaitprep.build import BuildResult
 from gaitprep.cliutil import emit, log
 
 
+def input_option(layouts: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--input TREE`` of the named layouts (a tree, or a release root holding one)."""
+    return click.option(
+        "--input",
+        "input_path",
+        required=True,
+        type=click.Path(exists=True, file_okay=False),
+        help=f"A {layouts} tree, or a release root holding one.",
+    )
+
+
 def build_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """--out, --partition, --format, --workers, --name, --force, --json, --quiet."""
     for decorator in reversed(

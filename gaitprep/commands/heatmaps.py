@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from gaitprep.commands.common import build_options, report_build
+from gaitprep.commands.common import build_options, input_option, report_build
 from gaitprep.partition import load_partition
 
 
@@ -15,13 +15,7 @@ def _dash(value: str | None) -> str | None:
 
 
 @click.command("render-heatmaps")
-@click.option(
-    "--input",
-    "input_path",
-    required=True,
-    type=click.Path(exists=True, file_okay=False),
-    help="A pose-pkl or pose-raw tree, or a release root holding one.",
-)
+@input_option("pose-pkl or pose-raw")
 @click.option(
     "--preset",
     type=click.Choice(["opengait", "recommended"]),

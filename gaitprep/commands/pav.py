@@ -4,19 +4,13 @@ from __future__ import annotations
 
 import click
 
-from gaitprep.commands.common import build_options, report_build
+from gaitprep.commands.common import build_options, input_option, report_build
 from gaitprep.errors import BadInputError
 from gaitprep.partition import load_partition
 
 
 @click.command("pav")
-@click.option(
-    "--input",
-    "input_path",
-    required=True,
-    type=click.Path(exists=True, file_okay=False),
-    help="A pose-pkl or pose-raw tree, or a release root holding one.",
-)
+@input_option("pose-pkl or pose-raw")
 @click.option(
     "--fit-on",
     type=click.Choice(["train", "all"]),

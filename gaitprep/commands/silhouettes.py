@@ -4,18 +4,12 @@ from __future__ import annotations
 
 import click
 
-from gaitprep.commands.common import build_options, report_build
+from gaitprep.commands.common import build_options, input_option, report_build
 from gaitprep.partition import load_partition
 
 
 @click.command("silhouettes")
-@click.option(
-    "--input",
-    "input_path",
-    required=True,
-    type=click.Path(exists=True, file_okay=False),
-    help="A sil-raw or sil-pkl tree, or a release root holding one.",
-)
+@input_option("sil-raw or sil-pkl")
 @click.option(
     "--register-with",
     type=click.Path(exists=True, file_okay=False),
