@@ -20,6 +20,14 @@ from gaitprep.manifest import MANIFEST_NAME, load_manifest, manifest_bytes, seal
 from gaitprep.partition import Partition, load_partition, write_partition
 
 PARTITION_FILE = "Scoliosis1K_118.json"
+# The README demo's synthetic release (scripts/demo.sh, pipelines/demo.yaml; a test holds the script to it).
+DEMO_RELEASE = {"sequences": 150, "frames": (30, 40), "image_size": (320, 180), "seed": 0, "ratio": "1:1:4"}
+DEMO_PARTITION_FILE = "Scoliosis1K_114.json"
+# The README demo's training recipe (scripts/demo.sh's TRAIN_OPTS), less device, logging and output options.
+DEMO_TRAIN = (
+    "--recipe", "adamw-cosine", "--lr", "2e-3", "--iterations", "200", "--batch", "8,1", "--frames", "30",
+    "--widths", "8,16,32,64", "--class-weights", "inverse-frequency", "--seed", "0",
+)  # fmt: skip
 # Tiny networks and batches: every training run of the tests takes about a second.
 TINY = ("--widths", "4,8,16,32", "--batch", "3,2", "--frames", "4", "--device", "cpu", "--quiet")
 

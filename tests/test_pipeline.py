@@ -132,14 +132,14 @@ def test_shipped_skeleton_recipes_hold_the_documented_specs() -> None:
 def test_demo_recipe_builds_recommended_maps_pav_fit_on_train_and_silhouettes() -> None:
     loaded = load_recipe(PIPELINES / "demo.yaml")
     r = loaded.recipe
-    assert r.partition == "synth/Scoliosis1K_112.json"
+    assert r.partition == "synth/Scoliosis1K_114.json"
     kinds = {s.kind: s for s in r.stages}
     assert set(kinds) == {"skeleton_maps", "pav", "silhouettes"}
     assert stage_params(kinds["skeleton_maps"]) == preset("recommended")
     assert kinds["skeleton_maps"].format == "zarr"
     assert stage_params(kinds["pav"]).fit_on == "train"
     plan = plan_pipeline(loaded, data_root="/demo")
-    assert plan.partition == Path("/demo/synth/Scoliosis1K_112.json")
+    assert plan.partition == Path("/demo/synth/Scoliosis1K_114.json")
     assert {p.stage.name: p.out for p in plan.stages}["pav"] == Path("/demo/datasets/pav")
 
 

@@ -15,7 +15,16 @@ from gaitmodels.models import ModelConfig, build_model
 from gaitmodels.train import TrainConfig, lr_factor, make_optimizer
 from gaitprep.manifest import load_manifest
 from gaitprep.skeleton import CLASS_ORDER
-from tests._datasets import SmallData, one_error_line, run_cli, small_datasets, tiny_run, train_tiny
+from tests._datasets import (
+    DEMO_RELEASE,
+    DEMO_TRAIN,
+    SmallData,
+    one_error_line,
+    run_cli,
+    small_datasets,
+    tiny_run,
+    train_tiny,
+)
 
 
 @pytest.fixture(scope="module")
@@ -186,14 +195,13 @@ def test_init_copies_a_drf_checkpoint_into_sconet_mt_ske(data: SmallData, runs: 
 
 # --- learning --------------------------------------------------------------------------------------------
 
-# The README demo's settings: about 3 minutes of a 2-core CPU. Clips of 30 frames, close to the 30-40 frame
-# synthetic sequences: the test-time temporal max runs over every frame, and clips much shorter than the
-# sequences (e.g. 10 frames) leave the network unprepared for it (test macro-F1 falls to about 0.35).
-LEARN_RELEASE = {"sequences": 90, "frames": (30, 40), "image_size": (320, 180), "seed": 0, "ratio": "1:1:8"}
-LEARN_TRAIN = (
-    "--recipe", "adamw-cosine", "--lr", "3e-3", "--widths", "8,16,32,64", "--batch", "4,2", "--frames", 30,
-    "--iterations", 200, "--class-weights", "inverse-frequency", "--seed", 0, "--device", "cpu", "-q",
-)  # fmt: skip
+# The README demo's release and recipe (DEMO_RELEASE, DEMO_TRAIN): about 2.5 minutes of an idle 2-core CPU.
+# - 30-frame clips, close to the 30-40 frame sequences: the test-time temporal max runs over every frame,
+#   and much shorter clips (10 frames) leave the network unprepared for it (macro-F1 falls to ~0.4);
+# - 150 sequences, 1:1:4 partition: 12 positive and 12 neutral TRAIN sequences (90 sequences or 1:1:8 leave
+#   too few), 78 test sequences of which 8 neutral;
+# - AdamW 2e-3, P x K = 8 x 1, inverse-frequency class weights, 200 iterations.
+# benchmarks/learning_spread.py measures the spread over seeds: one run's figure moves by +-10 points.
 
 
 @pytest.mark.slow
@@ -203,15 +211,25 @@ def test_sconet_mt_ske_learns_the_synthetic_asymmetry(tmp_path: Path):
     from gaitprep.partition import load_partition
     from gaitprep.synth.release import write_release
 
-    summary = write_release(tmp_path / "release", layouts=("pose-pkl",), **LEARN_RELEASE)
-    assert summary["splits"]["test"] == {"negative": 16, "neutral": 8, "positive": 26, "total": 50}
+    summary = write_release(tmp_path / "release", layouts=("pose-pkl",), **DEMO_RELEASE)
+    assert summary["splits"]["train"] == {"negative": 48, "neutral": 12, "positive": 12, "total": 72}
     part = load_partition(summary["partition"])
     build_heatmaps(
         tmp_path / "release" / "pose-pkl", tmp_path / "maps", preset("recommended"), partition=part
     )
     run = tmp_path / "run"
     result = run_cli(
-        "train", "--manifest", tmp_path / "maps", "--model", "sconet-mt-ske", "--out", run, *LEARN_TRAIN
+        "train",
+        "--manifest",
+        tmp_path / "maps",
+        "--model",
+        "sconet-mt-ske",
+        "--out",
+        run,
+        *DEMO_TRAIN,
+        "--device",
+        "cpu",
+        "-q",
     )
     assert result.exit_code == 0, result.stderr
     result = run_cli(
@@ -219,7 +237,11 @@ def test_sconet_mt_ske_learns_the_synthetic_asymmetry(tmp_path: Path):
     )
     assert result.exit_code == 0, result.stderr
     report = json.loads(result.stdout)
-    assert report["n"] == 50
-    # Chance is about 33. This short run (1:1:8 split, 200 iterations) measured 55.96 on the development VM;
-    # the README demo (1:1:2) is where the >= 60 target is reported. The bound asks for real learning.
-    assert report["macro_f1"] >= 45.0, report["confusion_matrix"]
+    assert report["n"] == 78
+    # Chance is about 33 (always "positive" scores 22). This run measured 77.9 on the development VM (CPU,
+    # torch 2.13); over 18 runs of this recipe on an H100 (3 data seeds x 6 training seeds) the spread was
+    # 57.8-80.3, mean 70.7. Floating-point differences between CPUs change the trajectory, so the bound
+    # sits below that spread: it asks for real learning (neutral, the hard class, scored 0-57 F1 in those
+    # runs), not for the demo's figure.
+    assert report["macro_f1"] >= 55.0, report["confusion_matrix"]
+    assert report["per_class"]["positive"]["f1"] >= 60.0, report["confusion_matrix"]
