@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", default="0-3", help="training seeds, e.g. 0-7")
     ap.add_argument("--iterations", type=int, default=200)
     ap.add_argument("--lr", type=float, default=2e-3)
-    ap.add_argument("--batch", default="8,1")
+    ap.add_argument("--batch", default="4,2")
     ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     ap.add_argument("--jobs", type=int, default=1, help="runs at a time")
     ap.add_argument("--threads", type=int, default=max(1, (os.cpu_count() or 1) // 2), help="threads per run")

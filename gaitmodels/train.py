@@ -232,6 +232,12 @@ def train(
             "train with fixed_unordered (upstream) or fixed_ordered"
         )
     model_cfg = ModelConfig(name=cfg.model, widths=cfg.widths)
+    if model_cfg.uses_triplet and cfg.batch_k < 2 and rank == 0:
+        # Positives are the copies of one sequence id (upstream): with K = 1 no anchor has one.
+        log(
+            f"warning: --batch {cfg.batch_p},1 puts one copy of each sequence id in a batch, so {cfg.model}'s "
+            "triplet term is always 0 and this trains cross-entropy only; use K >= 2"
+        )
     data = ManifestData.open(maps_path)
     pav = ManifestData.open(pav_path) if pav_path else None
     check_model_data(model_cfg, data)

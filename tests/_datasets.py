@@ -25,7 +25,7 @@ DEMO_RELEASE = {"sequences": 150, "frames": (30, 40), "image_size": (320, 180), 
 DEMO_PARTITION_FILE = "Scoliosis1K_114.json"
 # The README demo's training recipe (scripts/demo.sh's TRAIN_OPTS), less device, logging and output options.
 DEMO_TRAIN = (
-    "--recipe", "adamw-cosine", "--lr", "2e-3", "--iterations", "200", "--batch", "8,1", "--frames", "30",
+    "--recipe", "adamw-cosine", "--lr", "2e-3", "--iterations", "200", "--batch", "4,2", "--frames", "30",
     "--widths", "8,16,32,64", "--class-weights", "inverse-frequency", "--seed", "0",
 )  # fmt: skip
 # Tiny networks and batches: every training run of the tests takes about a second.
