@@ -32,3 +32,18 @@ def synth_release(tmp_path_factory: pytest.TempPathFactory) -> Path:
         progress=False,
     )
     return root
+
+
+@pytest.fixture(scope="session")
+def data(synth_release: Path, tmp_path_factory: pytest.TempPathFactory):
+    """The gaitmodels tests' datasets built from ``synth_release`` (``tests._datasets.SmallData``: maps, PAV
+    fitted three ways, silhouettes). Read-only: copy a dataset before tampering with it."""
+    from tests._datasets import small_datasets
+
+    return small_datasets(synth_release, tmp_path_factory.getbasetemp() / "gaitmodels-data")
+
+
+@pytest.fixture(scope="session")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where ``tests._datasets.tiny_run`` caches its short training runs, shared across test modules."""
+    return tmp_path_factory.getbasetemp() / "gaitmodels-runs"

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from gaitmodels.models import ModelConfig, build_model
-from tests._datasets import SmallData, run_cli, small_datasets
+from tests._datasets import SmallData, run_cli
 
 pytestmark = [
     pytest.mark.cuda,
@@ -22,11 +22,6 @@ pytestmark = [
 ]
 
 GPU_TINY = ("--widths", "4,8,16,32", "--batch", "3,2", "--frames", "4", "--quiet")
-
-
-@pytest.fixture(scope="module")
-def data(synth_release: Path, tmp_path_factory: pytest.TempPathFactory) -> SmallData:
-    return small_datasets(synth_release, tmp_path_factory.getbasetemp() / "gaitmodels-data")
 
 
 def train_on_cuda(data: SmallData, model: str, out: Path, *extra: object, iterations: int = 3):

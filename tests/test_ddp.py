@@ -9,17 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 import torch
 
 from gaitmodels.sampling import TripletSampler
 from gaitmodels.train import TokenBatches
-from tests._datasets import TINY, SmallData, small_datasets
-
-
-@pytest.fixture(scope="module")
-def data(synth_release: Path, tmp_path_factory: pytest.TempPathFactory) -> SmallData:
-    return small_datasets(synth_release, tmp_path_factory.getbasetemp() / "gaitmodels-data")
+from tests._datasets import TINY, SmallData
 
 
 def free_port() -> int:

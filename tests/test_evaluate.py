@@ -14,17 +14,7 @@ from gaitmodels.models import build_model
 from gaitprep.manifest import load_manifest
 from gaitprep.skeleton import CLASS_INDEX, CLASS_ORDER
 from gaitprep.store import read_sequence
-from tests._datasets import SmallData, read_json, run_cli, small_datasets, tiny_run, train_tiny
-
-
-@pytest.fixture(scope="module")
-def data(synth_release: Path, tmp_path_factory: pytest.TempPathFactory) -> SmallData:
-    return small_datasets(synth_release, tmp_path_factory.getbasetemp() / "gaitmodels-data")
-
-
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.getbasetemp() / "gaitmodels-runs"
+from tests._datasets import SmallData, read_json, run_cli, tiny_run, train_tiny
 
 
 def manual_mean_logits(run: Path, dataset: Path, split: str | None, pav: Path | None = None) -> dict:

@@ -18,19 +18,8 @@ from tests._datasets import (
     one_error_line,
     rewrite_manifest,
     run_cli,
-    small_datasets,
     tiny_run,
 )
-
-
-@pytest.fixture(scope="module")
-def data(synth_release: Path, tmp_path_factory: pytest.TempPathFactory) -> SmallData:
-    return small_datasets(synth_release, tmp_path_factory.getbasetemp() / "gaitmodels-data")
-
-
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.getbasetemp() / "gaitmodels-runs"
 
 
 def refused_train(manifest: Path, model: str, out: Path, *extra: object, code: int = 1) -> str:

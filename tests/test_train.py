@@ -21,20 +21,9 @@ from tests._datasets import (
     SmallData,
     one_error_line,
     run_cli,
-    small_datasets,
     tiny_run,
     train_tiny,
 )
-
-
-@pytest.fixture(scope="module")
-def data(synth_release: Path, tmp_path_factory: pytest.TempPathFactory) -> SmallData:
-    return small_datasets(synth_release, tmp_path_factory.getbasetemp() / "gaitmodels-data")
-
-
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.getbasetemp() / "gaitmodels-runs"
 
 
 def load(path: Path) -> dict:
