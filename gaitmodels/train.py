@@ -427,7 +427,7 @@ def _pav_fitted(pav: ManifestData | None) -> dict[str, Any] | None:
     if pav is None:
         return None
     f = pav.manifest.fitted
-    return {k: f.get(k) for k in ("mn", "mx", "fit_on", "partition_sha256")}
+    return {k: f.get(k) for k in ("mn", "mx", "impute", "fit_on", "partition_sha256")}
 
 
 def _tensorboard(path: Path):

@@ -90,6 +90,8 @@ class ProcessResult:
     frames: int
     dropped: dict[str, int] = field(default_factory=dict)
     stats: dict[str, float] = field(default_factory=dict)
+    # Optional SequenceRecord fields (reader facts: person_frames, nonfinite_joints, ...).
+    record: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -107,6 +109,8 @@ class BuildPlan:
     partition: Partition | None = None
     fitted: dict[str, Any] = field(default_factory=dict)
     aggregate: Callable[[list[dict[str, float]]], dict[str, Any]] | None = None
+    # Partition ids that the input does not hold (built anyway, recorded; see sources.partition_missing).
+    partition_missing: tuple[str, ...] = ()
 
     @property
     def params_digest(self) -> str:
@@ -276,6 +280,7 @@ def build_one(
         },
         files=tuple(files),
         stats={k: float(v) for k, v in sorted(result.stats.items())},
+        **result.record,
     )
     atomic_write_bytes(stage / DONE_DIR / _done_name(item), canonical_json(record.model_dump(mode="json")))
     return record
@@ -364,10 +369,7 @@ def build_dataset(
     out = Path(plan.out)
     if not plan.items:
         raise BadInputError("nothing to build: the input holds no sequences", out)
-    keys = [i.key for i in plan.items]
-    dup_ids = [k for k, n in Counter(i.id for i in plan.items).items() if n > 1]
-    if len(set(keys)) != len(keys) or dup_ids:
-        raise BadInputError(f"sequence ids appear more than once: {sorted(dup_ids)[:5]}", out)
+    check_items(plan.items, out)
     deriv = plan.derivation_id
     # Look before taking the lock (a finished dataset needs no lock) and again once holding it: another
     # build may have committed to ``out`` in between, and that dataset must not be replaced unasked.
@@ -396,6 +398,21 @@ def build_dataset(
         shutil.rmtree(stage / DONE_DIR)
         _commit(stage, out)
     return BuildResult(manifest, out, up_to_date=False, reused=len(reused), built=len(built))
+
+
+def check_items(items: list[SourceItem], out: Path) -> None:
+    """A sequence is ``(id, class, view)``: several views of one id are several sequences, but the same key
+    twice, or one id under two classes (a label conflict), is an error."""
+    dup_keys = sorted(k for k, n in Counter(i.key for i in items).items() if n > 1)
+    if dup_keys:
+        raise BadInputError(f"sequences appear more than once: {dup_keys[:5]}", out)
+    labels: dict[str, set[str]] = {}
+    for i in items:
+        labels.setdefault(i.id, set()).add(i.label)
+    conflicts = sorted(k for k, v in labels.items() if len(v) > 1)
+    if conflicts:
+        shown = ", ".join(f"{k} ({' and '.join(sorted(labels[k]))})" for k in conflicts[:5])
+        raise BadInputError(f"label conflict: {len(conflicts)} id(s) appear under two classes: {shown}", out)
 
 
 def _existing_output(out: Path, deriv: str, force: bool) -> BuildResult | None:
@@ -483,6 +500,7 @@ def _assemble(
         class_folders={c: ",".join(v) for c, v in folders.items() if v},
         source=plan.source,
         partition=partition_info(plan.partition, plan.items) if plan.partition else None,
+        partition_missing_ids=tuple(plan.partition_missing),
         fitted=plan.fitted,
         records=tuple(records),
         files=tuple(files),

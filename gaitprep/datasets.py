@@ -15,9 +15,18 @@ import numpy as np
 from gaitprep.build import BuildPlan, BuildResult, ProcessResult, SourceItem, build_dataset
 from gaitprep.errors import BadInputError
 from gaitprep.io.load import load_sequence
+from gaitprep.io.read_options import DEFAULT_READ, ReadOptions
 from gaitprep.manifest import ArraySpec, Layout
 from gaitprep.partition import Partition
-from gaitprep.sources import open_tree, tree_items, tree_source_info
+from gaitprep.silhouette_stats import blank_frames, border_frames
+from gaitprep.sources import (
+    keypoint_format,
+    open_tree,
+    partition_missing,
+    read_params,
+    tree_items,
+    tree_source_info,
+)
 
 FORMATS = {"zarr": ("zarr",), "pkl": ("opengait-pkl",), "both": ("zarr", "opengait-pkl")}
 
@@ -31,6 +40,8 @@ def layout_for(fmt: str, arrays: dict[str, ArraySpec], primary: str) -> Layout:
 
 
 SILHOUETTE_ALGO_VERSION = "gaitprep-silhouettes-1"
+# What a record's ``source_frames`` count in, by the pose layout the frames came from.
+FRAME_IDS = {"pose-raw": "pose-raw frame-name numbers", "pose-pkl": "pose-pkl array index"}
 POSE_ALGO_VERSION = "gaitprep-poses-1"
 
 
@@ -42,6 +53,7 @@ def process_silhouettes(spec: dict[str, Any], item: SourceItem) -> ProcessResult
     seq = load_sequence(ref)
     if ref.layout == "sil-pkl":
         return ProcessResult({"silhouette": seq.array}, seq.frames_in, int(seq.array.shape[0]))
+    border = border_frames(seq.array)
     sil, drops = pretreat_sequence(seq.array, SilhouetteSpec(**spec))
     if sil.shape[0] == 0:
         raise BadInputError(
@@ -49,8 +61,10 @@ def process_silhouettes(spec: dict[str, Any], item: SourceItem) -> ProcessResult
         )
     mass = sil.reshape(sil.shape[0], -1).sum(axis=1, dtype=np.float64)
     cut = sil[:, :, :10].sum(dtype=np.float64) + sil[:, :, -10:].sum(dtype=np.float64)
-    stats = {"cut_mass_fraction": float(cut / max(mass.sum(), 1.0))}
-    return ProcessResult({"silhouette": sil}, seq.frames_in, int(sil.shape[0]), drops, stats)
+    stats = {"cut_mass_fraction": float(cut / max(mass.sum(), 1.0)), "border_frames": float(border)}
+    return ProcessResult(
+        {"silhouette": sil}, seq.frames_in, int(sil.shape[0]), drops, stats, seq.reader_record()
+    )
 
 
 def build_silhouettes(
@@ -64,11 +78,18 @@ def build_silhouettes(
     name: str | None = None,
     dask_address: str | None = None,
     force: bool = False,
+    read: ReadOptions = DEFAULT_READ,
+    strict_partition: bool = False,
 ) -> BuildResult:
-    """sil-raw PNG frames → upstream 64×64 silhouettes; sil-pkl → re-packaged as is. uint8 (T, 64, 64)."""
+    """sil-raw PNG frames → upstream 64×64 silhouettes; sil-pkl → re-packaged as is. uint8 (T, 64, 64).
+
+    Partition ids missing from the tree are recorded (``partition_missing_ids``) and built around, or
+    refused with ``strict_partition``. ``read.frame_order`` sets the order of the PNG frames.
+    """
     from gaitprep.silhouettes import SilhouetteSpec
 
-    tree = open_tree(input_path, ("sil-raw", "sil-pkl"))
+    tree = open_tree(input_path, ("sil-raw", "sil-pkl"), read)
+    missing = partition_missing(partition, tree.ids, strict_partition, tree.root)
     items = tree_items(tree, partition, workers)
     spec = SilhouetteSpec()
     params = {
@@ -76,6 +97,7 @@ def build_silhouettes(
         "input_layout": tree.layout,
         **spec.model_dump(mode="json"),
         "interpolation": "INTER_CUBIC",
+        **read_params(tree),
     }
     arrays = {
         "silhouette": ArraySpec(
@@ -94,6 +116,7 @@ def build_silhouettes(
         process=functools.partial(process_silhouettes, spec.model_dump()),
         source=tree_source_info(tree, items),
         partition=partition,
+        partition_missing=missing,
     )
     return build_dataset(plan, workers=workers, quiet=quiet, dask_address=dask_address, force=force)
 
@@ -102,7 +125,11 @@ def process_poses(item: SourceItem) -> ProcessResult:
     (ref,) = item.inputs
     seq = load_sequence(ref)
     return ProcessResult(
-        {"pose": seq.array.astype(np.float32)}, seq.frames_in, int(seq.array.shape[0]), seq.dropped
+        {"pose": seq.array.astype(np.float32)},
+        seq.frames_in,
+        int(seq.array.shape[0]),
+        seq.dropped,
+        record=seq.reader_record(),
     )
 
 
@@ -116,9 +143,12 @@ def build_poses(
     quiet: bool = False,
     name: str | None = None,
     force: bool = False,
+    read: ReadOptions = DEFAULT_READ,
+    strict_partition: bool = False,
 ) -> BuildResult:
     """pose-raw or pose-pkl → a versioned float32 (T, 17, 3) pose dataset (x, y, confidence; image px)."""
-    tree = open_tree(input_path, ("pose-pkl", "pose-raw"))
+    tree = open_tree(input_path, ("pose-pkl", "pose-raw"), read)
+    missing = partition_missing(partition, tree.ids, strict_partition, tree.root)
     items = tree_items(tree, partition, workers)
     arrays = {
         "pose": ArraySpec(
@@ -136,11 +166,17 @@ def build_poses(
         modality="pose",
         algo_version=POSE_ALGO_VERSION,
         layout=layout_for(fmt, arrays, "pose"),
-        params={"transform": "repackage", "input_layout": tree.layout, "dtype": "float32"},
+        params={
+            "transform": "repackage",
+            "input_layout": tree.layout,
+            "dtype": "float32",
+            **read_params(tree),
+        },
         items=items,
         process=process_poses,
         source=tree_source_info(tree, items),
         partition=partition,
+        partition_missing=missing,
     )
     return build_dataset(plan, workers=workers, quiet=quiet, force=force)
 
@@ -178,24 +214,37 @@ def raw_pav_of(spec: dict[str, Any], item: SourceItem) -> tuple[np.ndarray, np.n
     (ref,) = item.inputs
     seq = load_sequence(ref)
     raw, per_frame = compute_raw_pav(PavSpec(**spec), seq.array)
-    return raw, per_frame, (seq.frames_in, int(seq.array.shape[0]), seq.dropped)
+    return raw, per_frame, (seq.frames_in, int(seq.array.shape[0]), seq.dropped, seq.reader_record())
 
 
-LoadedInfo = tuple[int, int, dict[str, int]]
+LoadedInfo = tuple[int, int, dict[str, int], dict[str, Any]]
 
 
 def _raw_only(spec: dict[str, Any], item: SourceItem) -> np.ndarray:
     return raw_pav_of(spec, item)[0]
 
 
-def process_pav(spec: dict[str, Any], mn: list, mx: list, per_frame: bool, item: SourceItem) -> ProcessResult:
-    from gaitprep.pav import apply_minmax
+def process_pav(
+    spec: dict[str, Any], mn: list, mx: list, impute: list, per_frame: bool, item: SourceItem
+) -> ProcessResult:
+    """Raw PAV (NaN for a pair never observed), normalised PAV (finite: NaN features imputed, see
+    :data:`gaitprep.pav.IMPUTE_RULE`), per-pair valid-frame counts and the imputed-feature count."""
+    from gaitprep.pav import apply_minmax, impute_raw, valid_frame_counts
+    from gaitprep.skeleton import PAIR_NAMES
 
-    raw, frames, (frames_in, t, dropped) = raw_pav_of(spec, item)
-    arrays = {"raw": raw, "pav": apply_minmax(raw, np.asarray(mn, np.float32), np.asarray(mx, np.float32))}
+    raw, frames, (frames_in, t, dropped, record) = raw_pav_of(spec, item)
+    fill = np.asarray(impute, np.float32)
+    _, imputed = impute_raw(raw, fill)
+    arrays = {
+        "raw": raw,
+        "pav": apply_minmax(raw, np.asarray(mn, np.float32), np.asarray(mx, np.float32), fill),
+    }
     if per_frame:
         arrays["per_frame"] = frames.astype(np.float32)
-    return ProcessResult(arrays, frames_in, t, dropped)
+    valid = valid_frame_counts(frames)
+    stats = {"imputed_features": float(imputed)}
+    stats.update({f"valid_frames_{name}": float(n) for name, n in zip(PAIR_NAMES, valid, strict=True)})
+    return ProcessResult(arrays, frames_in, t, dropped, stats, record)
 
 
 def build_pav(
@@ -211,19 +260,25 @@ def build_pav(
     name: str | None = None,
     dask_address: str | None = None,
     force: bool = False,
+    read: ReadOptions = DEFAULT_READ,
+    strict_partition: bool = False,
 ) -> BuildResult:
     """Postural Asymmetry Vectors: raw and min-max normalised float32 (8, 3) per sequence.
 
     The normaliser is fitted on the TRAIN ids of ``partition`` only; ``fit_on="all"`` must be asked for
     explicitly and is recorded. The fitted minima/maxima, fit set and partition hash go in the manifest.
+    A pair never observed in a sequence has a NaN raw PAV; the fit ignores NaN, and the normalised PAV
+    replaces it by the TRAIN median of that feature (``fitted.impute``, rule ``fitted.impute_rule``), so
+    it stays finite; each record counts its imputed features and the valid frames of each pair.
     """
     from joblib import Parallel, delayed
 
-    from gaitprep.pav import PavSpec, fit_minmax, fit_set_ids
+    from gaitprep.pav import IMPUTE_RULE, PavSpec, fit_impute, fit_minmax, fit_set_ids
 
     if partition is None:
         raise BadInputError("gaitprep pav needs --partition: the normaliser is fitted on its TRAIN ids")
-    tree = open_tree(input_path, ("pose-pkl", "pose-raw"))
+    tree = open_tree(input_path, ("pose-pkl", "pose-raw"), read)
+    missing = partition_missing(partition, tree.ids, strict_partition, tree.root)
     items = tree_items(tree, partition, workers)
     spec = PavSpec()
     spec_dict = spec.model_dump(mode="json")
@@ -234,9 +289,12 @@ def build_pav(
     else:
         raws = [_raw_only(spec_dict, i) for i in fit_items]
     mn, mx = fit_minmax(np.stack(raws))
+    impute = fit_impute(np.stack(raws))
     fitted = {
         "mn": mn.tolist(),
         "mx": mx.tolist(),
+        "impute": impute.tolist(),
+        "impute_rule": IMPUTE_RULE,
         "fit_on": fit_on,
         "fit_ids": len(fit_items),
         "partition": partition.name,
@@ -254,6 +312,7 @@ def build_pav(
         "per_frame": per_frame,
         "renderer_validity": "c>=1e-3 (maps) vs c>0 (PAV)",
         "pga_flatten_order": "pair-major (pair, metric)",
+        **read_params(tree),
     }
     plan = BuildPlan(
         out=Path(out),
@@ -264,9 +323,12 @@ def build_pav(
         layout=layout_for(fmt, arrays, "pav"),
         params=params,
         items=items,
-        process=functools.partial(process_pav, spec_dict, fitted["mn"], fitted["mx"], per_frame),
+        process=functools.partial(
+            process_pav, spec_dict, fitted["mn"], fitted["mx"], fitted["impute"], per_frame
+        ),
         source=tree_source_info(tree, items),
         partition=partition,
+        partition_missing=missing,
         fitted=fitted,
     )
     return build_dataset(plan, workers=workers, quiet=quiet, dask_address=dask_address, force=force)
@@ -276,20 +338,56 @@ def build_pav(
 
 
 def process_registered(opts: dict[str, Any], item: SourceItem) -> ProcessResult:
-    """Clean the pose as the renderer does (KNN fill on all 17 joints), then crop with its box."""
+    """Pair the mask and pose frames, drop the masks plain mode drops, clean the pose as the renderer does
+    (KNN fill on all 17 joints), then crop with its box."""
+    from gaitprep.frame_ids import to_runs
     from gaitprep.keypoints import knn_fill
-    from gaitprep.silhouette_registration import pair_frames, register_silhouettes
+    from gaitprep.silhouette_registration import pair_by_name, pair_frames, register_silhouettes
 
     sil_ref, pose_ref = item.inputs
     sil = load_sequence(sil_ref)
     pose = load_sequence(pose_ref)
-    pair_frames(int(sil.array.shape[0]), int(pose.array.shape[0]), item.key)
+    if pose_ref.layout == "pose-raw":
+        try:
+            pairing = pair_by_name(sil.frame_numbers, pose.frame_numbers)
+        except BadInputError as exc:
+            raise BadInputError(f"sequence {item.key}: {exc}", sil_ref.folder) from None
+        sil_idx, pose_idx, unpaired = pairing.sil_index, pairing.pose_index, pairing.unpaired
+        if sil_idx.size == 0:
+            raise BadInputError(
+                f"sequence {item.key}: no silhouette frame has a pose frame of the same number",
+                sil_ref.folder,
+            )
+        frame_ids = pose.frame_numbers[pose_idx]
+    else:  # a pose pickle carries no frame names: the counts must match, frame i with frame i
+        pair_frames(int(sil.array.shape[0]), int(pose.array.shape[0]), item.key)
+        sil_idx = pose_idx = np.arange(sil.array.shape[0])
+        unpaired = {}
+        frame_ids = pose_idx
+    masks = sil.array[sil_idx]
+    mass = masks.reshape(masks.shape[0], -1).sum(axis=1, dtype=np.uint64)
+    keep = mass > opts["min_mass"]  # plain mode's low_mass rule
+    if not keep.any():
+        raise BadInputError(
+            "every frame was dropped by the silhouette pretreatment (empty sequence)", sil_ref.folder
+        )
+    dropped = {"low_mass": int((~keep).sum())} if (~keep).any() else {}
     cleaned = knn_fill(pose.array) if opts["knn_fill"] else pose.array
     out, valid = register_silhouettes(
-        sil.array, cleaned, scale_mode=opts["scale_mode"], span_joints=tuple(opts["span_joints"])
+        masks[keep],
+        cleaned[pose_idx[keep]],
+        scale_mode=opts["scale_mode"],
+        span_joints=tuple(opts["span_joints"]),
     )
-    stats = {"blank_frames": float((~valid).sum())}
-    return ProcessResult({"silhouette": out}, sil.frames_in, int(out.shape[0]), {}, stats)
+    stats = {
+        "blank_frames": float(blank_frames(out)),
+        "unnormalisable_frames": float((~valid).sum()),
+        "border_frames": float(border_frames(masks[keep])),
+    }
+    record = {**sil.reader_record(), "source_frames": to_runs(frame_ids[keep])}
+    if unpaired:
+        record["unpaired_frames"] = unpaired
+    return ProcessResult({"silhouette": out}, sil.frames_in, int(out.shape[0]), dropped, stats, record)
 
 
 def build_registered_silhouettes(
@@ -308,18 +406,29 @@ def build_registered_silhouettes(
     knn_fill: bool = True,
     dask_address: str | None = None,
     force: bool = False,
+    read: ReadOptions = DEFAULT_READ,
+    strict_partition: bool = False,
 ) -> BuildResult:
     """Silhouettes uint8 (T, 64, 64) cropped and scaled with the skeleton maps' hip-centred full-canvas box.
 
     The defaults follow the recommended map preset (per-sequence scale set by the body joints, KNN-filled
     pose); pass the options your maps were rendered with, so that the pixels line up when stacked.
+
+    Frame pairing: with a ``pose-raw`` tree, mask and pose frames are paired by the number in their file
+    names (``12.png`` with ``000012.json``); frames present on one side only are left out and counted
+    per sequence (``unpaired_frames``: ``no_pose_frame``, ``no_silhouette_frame``). A ``pose-pkl`` array
+    carries no names, so there the counts must match and frame i pairs with frame i. Masks whose pixel sum
+    is <= 10,000 are then dropped (``low_mass``, as plain mode). Each record keeps the source frame ids of
+    its frames (``source_frames``), which stacking uses to pair with the maps.
     """
     from gaitprep.manifest import SourceInfo, json_digest
+    from gaitprep.silhouettes import UPSTREAM
     from gaitprep.skeleton import joint_set as named_joint_set
 
     span = list(range(17)) if span_joints == "all17" else list(named_joint_set(joint_set).joints)
-    sil_tree = open_tree(sil_path, ("sil-raw",))
-    pose_tree = open_tree(pose_path, ("pose-pkl", "pose-raw"))
+    sil_tree = open_tree(sil_path, ("sil-raw",), read)
+    pose_tree = open_tree(pose_path, ("pose-pkl", "pose-raw"), read)
+    missing = partition_missing(partition, sil_tree.ids & pose_tree.ids, strict_partition, sil_tree.root)
     sil_items = {i.key: i for i in tree_items(sil_tree, partition, workers)}
     pose_items = {i.key: i for i in tree_items(pose_tree, partition, workers)}
     if set(sil_items) != set(pose_items):
@@ -345,8 +454,15 @@ def build_registered_silhouettes(
         root=str(sil_tree.root),
         digest=json_digest(sorted((i.key, i.source_digest) for i in items)),
         sequences=len(items),
+        keypoint_format=keypoint_format(pose_tree),
     )
-    opts = {"scale_mode": scale_mode, "span_joints": span, "knn_fill": knn_fill}
+    by_name = pose_tree.layout == "pose-raw"
+    opts = {
+        "scale_mode": scale_mode,
+        "span_joints": span,
+        "knn_fill": knn_fill,
+        "min_mass": UPSTREAM.min_mass,
+    }
     params = {
         "transform": "register-with-skeleton-box",
         "scale_mode": scale_mode,
@@ -356,8 +472,12 @@ def build_registered_silhouettes(
         "canvas": 128,
         "size": 64,
         "crop": "full_canvas",
-        "frame_pairing": "equal_count_by_index",
+        "frame_pairing": "by_frame_name" if by_name else "equal_count_by_index",
+        "frame_ids": FRAME_IDS[pose_tree.layout],
+        "min_mass": UPSTREAM.min_mass,
         "unnormalisable": "blank",
+        **read_params(sil_tree),
+        **{f"pose_{k}": v for k, v in read_params(pose_tree).items()},
     }
     arrays = {
         "silhouette": ArraySpec(
@@ -369,13 +489,14 @@ def build_registered_silhouettes(
         name=name or Path(out).name,
         version="1.0.0",
         modality="silhouette",
-        algo_version="gaitprep-registered-silhouettes-2",
+        algo_version="gaitprep-registered-silhouettes-3",
         layout=layout_for(fmt, arrays, "silhouette"),
         params=params,
         items=items,
         process=functools.partial(process_registered, opts),
         source=source,
         partition=partition,
+        partition_missing=missing,
     )
     return build_dataset(plan, workers=workers, quiet=quiet, dask_address=dask_address, force=force)
 
@@ -396,11 +517,14 @@ def process_heatmaps(spec_dict: dict[str, Any], item: SourceItem) -> ProcessResu
         raise BadInputError(str(exc), ref.folder) from None
     if result.maps.shape[0] == 0:
         raise BadInputError("no frame could be normalised (every frame dropped)", ref.folder)
+    from gaitprep.frame_ids import to_runs
+
     dropped = dict(seq.dropped)
     if result.dropped_frames:
         dropped["unnormalisable"] = result.dropped_frames
+    record = {**seq.reader_record(), "source_frames": to_runs(seq.frame_numbers[result.kept])}
     return ProcessResult(
-        {"maps": result.maps}, seq.frames_in, int(result.maps.shape[0]), dropped, result.stats
+        {"maps": result.maps}, seq.frames_in, int(result.maps.shape[0]), dropped, result.stats, record
     )
 
 
@@ -416,11 +540,18 @@ def build_heatmaps(
     name: str | None = None,
     dask_address: str | None = None,
     force: bool = False,
+    read: ReadOptions = DEFAULT_READ,
+    strict_partition: bool = False,
 ) -> BuildResult:
-    """Skeleton maps uint8 (T, C, size, size) from a pose tree, rendered with ``spec`` (a HeatmapSpec)."""
+    """Skeleton maps uint8 (T, C, size, size) from a pose tree, rendered with ``spec`` (a HeatmapSpec).
+
+    Each record keeps the source frame id of every map frame (``source_frames``: pose-raw file-name
+    numbers, or pose-pkl array indices), so registered silhouettes pair with them by frame.
+    """
     from gaitprep.heatmap_stats import aggregate_stats
 
-    tree = open_tree(input_path, ("pose-pkl", "pose-raw"))
+    tree = open_tree(input_path, ("pose-pkl", "pose-raw"), read)
+    missing = partition_missing(partition, tree.ids, strict_partition, tree.root)
     items = tree_items(tree, partition, workers)
     channels = tuple(spec.channel_names)
     arrays = {
@@ -433,6 +564,8 @@ def build_heatmaps(
         )
     }
     params = {**spec.record(), "input_layout": tree.layout, "renderer": "numpy float32, float64 final stage"}
+    if tree.layout == "pose-raw":  # pose-pkl frame ids (array indices) are the default a reader assumes
+        params.update({"frame_ids": FRAME_IDS[tree.layout], **read_params(tree)})
     plan = BuildPlan(
         out=Path(out),
         name=name or Path(out).name,
@@ -445,6 +578,7 @@ def build_heatmaps(
         process=functools.partial(process_heatmaps, spec.model_dump(mode="json")),
         source=tree_source_info(tree, items),
         partition=partition,
+        partition_missing=missing,
         aggregate=aggregate_stats,
     )
     return build_dataset(plan, workers=workers, quiet=quiet, dask_address=dask_address, force=force)

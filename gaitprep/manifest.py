@@ -25,7 +25,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from gaitprep.errors import BadInputError
 from gaitprep.io.atomic import canonical_json
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# Version 1 manifests stay readable: every field added since is optional with a default.
+READABLE_SCHEMA_VERSIONS = (1, 2)
 MANIFEST_NAME = "manifest.json"
 UPSTREAM_REFERENCE_COMMIT = "0efafd4"
 
@@ -89,9 +91,26 @@ class SequenceRecord(_Strict):
     arrays: dict[str, ArrayRecord]
     files: tuple[FileEntry, ...]
     stats: dict[str, float] = Field(default_factory=dict)
+    # Since schema 2, raw-tree readers (all optional; defaults mean "nothing to report"):
+    person_frames: dict[str, int] = Field(
+        default_factory=dict,
+        description="pose JSON: frames listing several people (multiple), frames whose chosen person is not "
+        "listed first (not_first), all-zero entries read as no person (zero_entries)",
+    )
+    nonfinite_joints: int = Field(0, description="joints read as missing because a number was NaN/inf")
+    unpadded_frame_names: bool = Field(False, description="frame numbers written with different widths")
+    unpaired_frames: dict[str, int] = Field(
+        default_factory=dict, description="--register-with: source frames without a partner, by reason"
+    )
+    source_frames: tuple[tuple[int, int], ...] = Field(
+        (),
+        description="maps and registered silhouettes: the source frame id of each frame, as inclusive runs "
+        "(first, last) (gaitprep.frame_ids); empty when not recorded",
+    )
 
     @property
     def key(self) -> str:
+        """``id/class/view``: a sequence's identity (several views of one id are several sequences)."""
         return f"{self.id}/{self.label}/{self.view}"
 
 
@@ -113,6 +132,9 @@ class SourceInfo(_Strict):
     sequences: int
     upstream: tuple[dict[str, str], ...] = ()
     reference_commit: str = UPSTREAM_REFERENCE_COMMIT
+    keypoint_format: str | None = Field(
+        None, description="pose JSON input: coco17, body25 (read as COCO-17, see gaitprep.io.body25) or both"
+    )
 
 
 class Generator(_Strict):
@@ -146,6 +168,9 @@ class Manifest(_Strict):
     class_folders: dict[str, str]
     source: SourceInfo
     partition: PartitionInfo | None
+    partition_missing_ids: tuple[str, ...] = Field(
+        (), description="partition ids absent from the input that was built (a warning, not an error)"
+    )
     fitted: dict[str, Any] = Field(default_factory=dict)
     records: tuple[SequenceRecord, ...]
     files: tuple[FileEntry, ...]
@@ -215,8 +240,31 @@ def derivation_id(
     )
 
 
+# Fields added after schema 1, hashed only when they differ from their default, so that a version-1
+# manifest (which lacks them) keeps its digest when read by this version.
+_ADDED_MANIFEST_FIELDS = {"partition_missing_ids": []}
+_ADDED_RECORD_FIELDS = {
+    "person_frames": {},
+    "nonfinite_joints": 0,
+    "unpadded_frame_names": False,
+    "unpaired_frames": {},
+    "source_frames": [],
+}
+_ADDED_SOURCE_FIELDS = {"keypoint_format": None}
+
+
+def _drop_defaults(doc: dict[str, Any], added: dict[str, Any]) -> None:
+    for name, default in added.items():
+        if name in doc and doc[name] == default:
+            del doc[name]
+
+
 def compute_manifest_digest(manifest: Manifest) -> str:
     body = manifest.model_dump(mode="json", exclude={"provenance", "manifest_digest"})
+    _drop_defaults(body, _ADDED_MANIFEST_FIELDS)
+    _drop_defaults(body["source"], _ADDED_SOURCE_FIELDS)
+    for record in body["records"]:
+        _drop_defaults(record, _ADDED_RECORD_FIELDS)
     return json_digest(body)
 
 
@@ -251,9 +299,10 @@ def load_manifest(path: str | Path) -> Manifest:
         raise BadInputError(f"manifest is not valid JSON ({exc})", path) from None
     if not isinstance(doc, dict):
         raise BadInputError("manifest is not a JSON object", path)
-    if doc.get("schema_version") != SCHEMA_VERSION:
+    if doc.get("schema_version") not in READABLE_SCHEMA_VERSIONS:
         raise BadInputError(
-            f"manifest schema_version {doc.get('schema_version')!r} is not supported (expected {SCHEMA_VERSION})",
+            f"manifest schema_version {doc.get('schema_version')!r} is not supported "
+            f"(expected one of {', '.join(map(str, READABLE_SCHEMA_VERSIONS))})",
             path,
         )
     try:

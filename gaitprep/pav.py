@@ -151,10 +151,11 @@ def _frame_metrics(p: np.ndarray, angle_fold: bool, height_norm: float) -> np.nd
 
 
 def _robust_mean(values: np.ndarray, iqr_k: float) -> float:
-    """Mean of the finite values inside ``[Q1 - k IQR, Q3 + k IQR]`` (all of them if none are); 0 if none."""
+    """Mean of the finite values inside ``[Q1 - k IQR, Q3 + k IQR]`` (all of them if none are); NaN if none:
+    a pair never observed has no asymmetry to report (0 would read as "perfectly symmetric")."""
     v = values[np.isfinite(values)]
     if v.size == 0:
-        return 0.0
+        return float("nan")
     q1, q3 = np.percentile(v, [25.0, 75.0])  # numpy's default "linear" method
     iqr = q3 - q1
     kept = v[(v >= q1 - iqr_k * iqr) & (v <= q3 + iqr_k * iqr)]
@@ -167,7 +168,8 @@ def sequence_pav(metrics: np.ndarray, *, iqr_k: float = 1.5) -> np.ndarray:
     """Aggregate per-frame metrics into one raw PAV (§6.3).
 
     metrics: ``(T, 8, 3)`` float, NaN where undefined. Returns ``(8, 3)`` float32: per column, the mean
-    (in float64) of the finite values inside the IQR fence, or 0.0 when the column has no finite value.
+    (in float64) of the finite values inside the IQR fence, or NaN when the column has no finite value
+    (a pair never observed in the sequence, e.g. a wrist hidden behind the body throughout).
     """
     m = np.asarray(metrics, dtype=np.float64)
     if m.ndim != 3 or m.shape[1:] != (NUM_PAIRS, NUM_METRICS):
@@ -179,12 +181,21 @@ def sequence_pav(metrics: np.ndarray, *, iqr_k: float = 1.5) -> np.ndarray:
     return out.astype(np.float32)
 
 
+def valid_frame_counts(metrics: np.ndarray) -> np.ndarray:
+    """int64 (8,): per pair, the frames where the pair is defined (both joints valid, frame usable).
+
+    metrics: ``(T, 8, 3)`` from :func:`frame_metrics`. A pair with 0 valid frames has a NaN raw PAV.
+    """
+    m = np.asarray(metrics, dtype=np.float64)
+    return np.isfinite(m).all(axis=2).sum(axis=0).astype(np.int64)
+
+
 def compute_raw_pav(spec: PavSpec, pose: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Raw (unnormalised) PAV of one sequence.
 
     pose: ``(T, 17, 3)`` real, finite, T >= 1 (x, y image pixels; c). Returns ``(raw, per_frame)``:
-    raw ``(8, 3)`` float32 (§6.3) and per_frame ``(T, 8, 3)`` float32 with NaN where undefined (§6.2).
-    Raises BadInputError for a wrong shape, T = 0, or any NaN/inf value.
+    raw ``(8, 3)`` float32 (§6.3; NaN for a pair never observed) and per_frame ``(T, 8, 3)`` float32 with
+    NaN where undefined (§6.2). Raises BadInputError for a wrong shape, T = 0, or any NaN/inf value.
     """
     p = check_pose(pose)  # float64 copy; rejects wrong shapes, T = 0 and NaN/inf
     per_frame = frame_metrics(p, angle_fold=spec.angle_fold, height_norm=spec.height_norm)
@@ -192,35 +203,76 @@ def compute_raw_pav(spec: PavSpec, pose: np.ndarray) -> tuple[np.ndarray, np.nda
     return raw, per_frame.astype(np.float32)
 
 
-def _check_raw_stack(raw: np.ndarray, what: str) -> np.ndarray:
+def _check_raw_stack(raw: np.ndarray, what: str, allow_nan: bool = False) -> np.ndarray:
     r = np.asarray(raw)
     if r.shape[-2:] != (NUM_PAIRS, NUM_METRICS):
         raise BadInputError(f"{what} must end in shape ({NUM_PAIRS}, {NUM_METRICS}), got {r.shape}")
     r = r.astype(np.float64)
-    if not np.isfinite(r).all():
-        raise BadInputError(f"{what} holds NaN or infinite values")
+    bad = np.isinf(r) if allow_nan else ~np.isfinite(r)
+    if bad.any():
+        raise BadInputError(f"{what} holds {'infinite' if allow_nan else 'NaN or infinite'} values")
     return r
 
 
-def fit_minmax(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-column min and max over the fitting sequences (§6.4).
+# How a raw PAV feature that is NaN (its pair never observed) becomes a finite normalised value.
+IMPUTE_RULE = (
+    "a NaN raw feature (pair never observed) takes the median of that feature over the fitting (TRAIN) "
+    "sequences that observed it, then is normalised like any value; 0 when no fitting sequence did"
+)
 
-    raw: ``(N, 8, 3)`` float raw PAVs of the fitting set (TRAIN only; see :func:`fit_set_ids`), N >= 1.
-    Returns ``(mn, mx)``, each ``(8, 3)`` float32.
+
+def fit_minmax(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-column min and max over the fitting sequences (§6.4), ignoring NaN features.
+
+    raw: ``(N, 8, 3)`` float raw PAVs of the fitting set (TRAIN only; see :func:`fit_set_ids`), N >= 1;
+    NaN where a sequence never observed a pair. Returns ``(mn, mx)``, each ``(8, 3)`` float32; a column
+    that is NaN in every fitting sequence gets ``mn = mx = 0``.
     """
-    r = _check_raw_stack(raw, "raw PAV stack")
+    r = _check_raw_stack(raw, "raw PAV stack", allow_nan=True)
     if r.ndim != 3 or r.shape[0] == 0:
         raise BadInputError(f"fit_minmax needs a non-empty (N, 8, 3) stack, got shape {r.shape}")
-    return r.min(axis=0).astype(np.float32), r.max(axis=0).astype(np.float32)
+    seen = np.isfinite(r).any(axis=0)
+    mn = np.where(seen, np.min(np.where(np.isfinite(r), r, np.inf), axis=0), 0.0)
+    mx = np.where(seen, np.max(np.where(np.isfinite(r), r, -np.inf), axis=0), 0.0)
+    return mn.astype(np.float32), mx.astype(np.float32)
 
 
-def apply_minmax(raw: np.ndarray, mn: np.ndarray, mx: np.ndarray) -> np.ndarray:
+def fit_impute(raw: np.ndarray) -> np.ndarray:
+    """The value a NaN raw feature takes before normalising (:data:`IMPUTE_RULE`): ``(8, 3)`` float32.
+
+    raw: ``(N, 8, 3)`` raw PAVs of the fitting set. Per column, the median of its finite values (numpy's
+    default linear method), or 0.0 when none is finite.
+    """
+    r = _check_raw_stack(raw, "raw PAV stack", allow_nan=True)
+    out = np.zeros((NUM_PAIRS, NUM_METRICS), dtype=np.float64)
+    for i in range(NUM_PAIRS):
+        for j in range(NUM_METRICS):
+            v = r[:, i, j][np.isfinite(r[:, i, j])]
+            out[i, j] = float(np.median(v)) if v.size else 0.0
+    return out.astype(np.float32)
+
+
+def impute_raw(raw: np.ndarray, impute: np.ndarray) -> tuple[np.ndarray, int]:
+    """``raw`` (``(..., 8, 3)``) with NaN features replaced by ``impute`` (``(8, 3)``), and how many were."""
+    r = _check_raw_stack(raw, "raw PAV", allow_nan=True)
+    fill = _check_raw_stack(impute, "impute")
+    nan = np.isnan(r)
+    return np.where(nan, np.broadcast_to(fill, r.shape), r), int(nan.sum())
+
+
+def apply_minmax(
+    raw: np.ndarray, mn: np.ndarray, mx: np.ndarray, impute: np.ndarray | None = None
+) -> np.ndarray:
     """Normalise raw PAVs: ``clip((raw - mn) / max(mx - mn, 1e-6), 0, 1)`` (§6.4).
 
-    raw: ``(8, 3)`` (or any ``(..., 8, 3)`` stack); mn, mx: ``(8, 3)`` from :func:`fit_minmax`. Computed
-    in float64, returned as float32 with raw's shape, every value in [0, 1].
+    raw: ``(8, 3)`` (or any ``(..., 8, 3)`` stack); mn, mx: ``(8, 3)`` from :func:`fit_minmax`. NaN raw
+    features are replaced by ``impute`` (``(8, 3)``, from :func:`fit_impute`) first; without ``impute`` a
+    NaN is refused. Computed in float64, returned as float32 with raw's shape, every value in [0, 1].
     """
-    r = _check_raw_stack(raw, "raw PAV")
+    if impute is not None:
+        r, _ = impute_raw(raw, impute)
+    else:
+        r = _check_raw_stack(raw, "raw PAV")
     lo = _check_raw_stack(mn, "mn")
     hi = _check_raw_stack(mx, "mx")
     if lo.shape != (NUM_PAIRS, NUM_METRICS) or hi.shape != (NUM_PAIRS, NUM_METRICS):

@@ -25,6 +25,7 @@ shifted into place by a sub-pixel translation with ``warpAffine(INTER_LINEAR)``.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Literal
 
 import cv2
@@ -70,6 +71,35 @@ def pair_frames(sil_frames: int, pose_frames: int, seq_name: str) -> FramePairin
     if sil_frames == 0:
         raise BadInputError(f"sequence {seq_name} has no frames", seq_name)
     return FramePairing(n_frames=int(sil_frames))
+
+
+@dataclass(frozen=True)
+class NamePairing:
+    """Mask and pose frames paired by frame number: ``sil_index[k]`` pairs with ``pose_index[k]`` (int64,
+    increasing); ``unpaired`` counts the frames of one side without a partner, by reason."""
+
+    sil_index: np.ndarray
+    pose_index: np.ndarray
+    unpaired: dict[str, int]
+
+
+def pair_by_name(sil_numbers: np.ndarray, pose_numbers: np.ndarray) -> NamePairing:
+    """Pair frames whose file names carry the same number (``12.png`` with ``000012.json``).
+
+    sil_numbers: int ``(T_s,)`` frame numbers of the masks; pose_numbers: int ``(T_p,)`` of the pose
+    frames kept by the reader (frames with no person are already gone). Frames present on both sides are
+    kept in frame order; the others are counted as ``no_pose_frame`` (a mask whose pose frame is absent or
+    held no person) and ``no_silhouette_frame`` (a pose frame without a mask). A number written twice on
+    one side (``1.png`` and ``01.png``) is refused: it cannot be paired without guessing.
+    """
+    s = np.asarray(sil_numbers, dtype=np.int64)
+    p = np.asarray(pose_numbers, dtype=np.int64)
+    for what, a in (("silhouette", s), ("pose", p)):
+        if np.unique(a).size != a.size:
+            raise BadInputError(f"two {what} frame files carry the same frame number; cannot pair by name")
+    common, si, pi = np.intersect1d(s, p, assume_unique=True, return_indices=True)
+    unpaired = {"no_pose_frame": int(s.size - common.size), "no_silhouette_frame": int(p.size - common.size)}
+    return NamePairing(si.astype(np.int64), pi.astype(np.int64), {k: v for k, v in unpaired.items() if v})
 
 
 def _place_frame(frame: np.ndarray, cx: float, cy: float, s: float, canvas: int) -> np.ndarray:

@@ -1,15 +1,20 @@
-"""Per-frame raw readers: PNG silhouette masks and OpenPose-layout keypoint JSON."""
+"""Per-frame raw readers: PNG silhouette masks and OpenPose-layout keypoint JSON (COCO-17 or BODY_25)."""
 
 from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from gaitprep.errors import BadInputError
+from gaitprep.io.body25 import BODY25_NUMBERS, body25_to_coco17
+from gaitprep.io.frame_order import frame_number
+from gaitprep.io.joints import nonfinite_to_missing
+from gaitprep.io.person import select_people
 from gaitprep.io.tree import SequenceRef
 
 POSE_NUMBERS = 51  # 17 joints x (x, y, confidence)
@@ -28,7 +33,7 @@ def read_png(path: Path) -> np.ndarray:
 
 
 def read_png_frames(ref: SequenceRef) -> np.ndarray:
-    """All frames of a ``sil-raw`` sequence as uint8 (T, H, W), in sorted file-name order."""
+    """All frames of a ``sil-raw`` sequence as uint8 (T, H, W), in frame order (``ref.read.frame_order``)."""
     frames = [read_png(p) for p in ref.files()]
     shapes = {f.shape for f in frames}
     if len(shapes) > 1:
@@ -36,8 +41,39 @@ def read_png_frames(ref: SequenceRef) -> np.ndarray:
     return np.stack(frames)
 
 
-def parse_pose_json(data: bytes, path: Path) -> np.ndarray | None:
-    """Person 0 of one OpenPose-layout frame as float64 (17, 3), or None when no person was detected."""
+@dataclass
+class PoseFrame:
+    """The people of one pose JSON frame, as COCO-17 ``(17, 3)`` float64 arrays (x, y px, confidence).
+
+    ``people`` holds the entries that are not all zero, in listed order; ``listed`` their index in the
+    file's ``people`` list; ``zero_entries`` how many entries were all zero (no person: never chosen).
+    Non-finite numbers are kept here; the sequence reader turns them into missing joints.
+    """
+
+    people: list[np.ndarray]
+    listed: list[int]
+    zero_entries: int = 0
+    body25: bool = False
+
+
+def _person_array(kps: object, index: int, path: Path) -> tuple[np.ndarray, bool]:
+    if not isinstance(kps, list) or len(kps) not in (POSE_NUMBERS, BODY25_NUMBERS):
+        n = len(kps) if isinstance(kps, list) else "no"
+        raise BadInputError(
+            f"people[{index}].pose_keypoints_2d has {n} numbers, expected {POSE_NUMBERS} (COCO-17) or "
+            f"{BODY25_NUMBERS} (OpenPose BODY_25)",
+            path,
+        )
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in kps):
+        raise BadInputError(f"people[{index}].pose_keypoints_2d holds non-numbers", path)
+    arr = np.asarray(kps, dtype=np.float64)
+    if arr.size == BODY25_NUMBERS:
+        return body25_to_coco17(arr.reshape(25, 3)), True
+    return arr.reshape(17, 3), False
+
+
+def parse_pose_frame(data: bytes, path: Path) -> PoseFrame:
+    """Every person of one OpenPose-layout frame (COCO-17 51 numbers or BODY_25 75 numbers per person)."""
     try:
         doc = json.loads(data, parse_constant=lambda name: math.nan)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -45,35 +81,76 @@ def parse_pose_json(data: bytes, path: Path) -> np.ndarray | None:
     people = doc.get("people") if isinstance(doc, dict) else None
     if not isinstance(people, list):
         raise BadInputError("pose JSON has no 'people' list", path)
-    if not people:
-        return None
-    person = people[0]
-    kps = person.get("pose_keypoints_2d") if isinstance(person, dict) else None
-    if not isinstance(kps, list) or len(kps) != POSE_NUMBERS:
-        n = len(kps) if isinstance(kps, list) else "no"
-        raise BadInputError(f"people[0].pose_keypoints_2d has {n} numbers, expected {POSE_NUMBERS}", path)
-    try:
-        arr = np.asarray(kps, dtype=np.float64).reshape(17, 3)
-    except (TypeError, ValueError):
-        raise BadInputError("pose_keypoints_2d holds non-numbers", path) from None
-    if not np.isfinite(arr).all():
-        raise BadInputError("pose_keypoints_2d holds NaN or infinite values", path)
-    return arr
+    frame = PoseFrame([], [])
+    for index, person in enumerate(people):
+        kps = person.get("pose_keypoints_2d") if isinstance(person, dict) else None
+        arr, body25 = _person_array(kps, index, path)
+        frame.body25 = frame.body25 or body25
+        if not np.any(arr):  # every number 0 (NaN counts as non-zero): no person
+            frame.zero_entries += 1
+            continue
+        frame.people.append(arr)
+        frame.listed.append(index)
+    return frame
+
+
+def parse_pose_json(data: bytes, path: Path) -> np.ndarray | None:
+    """The first listed person (not all zero) of one frame as float64 (17, 3), or None when there is none.
+
+    Non-finite coordinates are written as missing joints ``(0, 0, 0)``.
+    """
+    frame = parse_pose_frame(data, path)
+    return nonfinite_to_missing(frame.people[0])[0] if frame.people else None
+
+
+@dataclass
+class PoseSequence:
+    """A ``pose-raw`` sequence as read: the chosen person per kept frame and what the reader saw."""
+
+    pose: np.ndarray  # float64 (T, 17, 3)
+    frame_numbers: np.ndarray  # int64 (T,): the source frame (file name number, or file position)
+    dropped: dict[str, int]
+    person: dict[str, int]
+    nonfinite_joints: int
+    keypoint_format: str
+
+
+def read_pose_sequence(ref: SequenceRef) -> PoseSequence:
+    """Read a ``pose-raw`` sequence, choosing one person per frame (``ref.read.person``).
+
+    Frames with no person (an empty ``people`` list, or only all-zero entries) are skipped as upstream
+    does (reason ``no_person``); a frame that fails to parse is an error naming the file (upstream
+    silently skips it). Non-finite coordinates of the chosen person are missing joints, counted.
+    """
+    files = ref.files()
+    parsed = [parse_pose_frame(path.read_bytes(), path) for path in files]
+    chosen, counts = select_people([f.people for f in parsed], [f.listed for f in parsed], ref.read.person)
+    kept = [t for t, i in enumerate(chosen) if i is not None]
+    if not kept:
+        raise BadInputError("no frame holds a detected person", ref.folder)
+    pose, nonfinite = nonfinite_to_missing(np.stack([parsed[t].people[chosen[t]] for t in kept]))
+    numbers = source_frame_numbers(files)
+    dropped = len(files) - len(kept)
+    formats = sorted({"body25" if f.body25 else "coco17" for f in parsed})
+    return PoseSequence(
+        pose=pose.astype(np.float64, copy=False),
+        frame_numbers=numbers[kept],
+        dropped={"no_person": dropped} if dropped else {},
+        person={**counts.as_dict(), "zero_entries": sum(f.zero_entries for f in parsed)},
+        nonfinite_joints=nonfinite,
+        keypoint_format="+".join(formats),
+    )
+
+
+def source_frame_numbers(files: list[Path]) -> np.ndarray:
+    """int64 (T,): each file's frame number, or its position when some name carries no number."""
+    numbers = [frame_number(p) for p in files]
+    if any(n is None for n in numbers):
+        return np.arange(len(files), dtype=np.int64)
+    return np.asarray(numbers, dtype=np.int64)
 
 
 def read_pose_frames(ref: SequenceRef) -> tuple[np.ndarray, dict[str, int]]:
-    """A ``pose-raw`` sequence as float64 (T, 17, 3) plus dropped-frame counts by reason.
-
-    Frames with an empty ``people`` list are skipped as upstream does (reason ``no_person``); a frame
-    that fails to parse is an error naming the file (upstream silently skips it).
-    """
-    frames, dropped = [], 0
-    for path in ref.files():
-        arr = parse_pose_json(path.read_bytes(), path)
-        if arr is None:
-            dropped += 1
-        else:
-            frames.append(arr)
-    if not frames:
-        raise BadInputError("no frame holds a detected person", ref.folder)
-    return np.stack(frames), ({"no_person": dropped} if dropped else {})
+    """A ``pose-raw`` sequence as float64 (T, 17, 3) plus dropped-frame counts by reason."""
+    seq = read_pose_sequence(ref)
+    return seq.pose, seq.dropped

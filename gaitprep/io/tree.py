@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from gaitprep.errors import BadInputError
+from gaitprep.io.frame_order import order_frame_files, unpadded_names
+from gaitprep.io.read_options import DEFAULT_READ, ReadOptions
 from gaitprep.io.safe_pickle import load_array_pickle
 from gaitprep.skeleton import CLASS_INDEX, canonical_class
 
@@ -41,6 +43,7 @@ class SequenceRef:
     class_folder: str
     folder: Path
     layout: str
+    read: ReadOptions = field(default=DEFAULT_READ, compare=False)
 
     @property
     def key(self) -> str:
@@ -52,8 +55,9 @@ class SequenceRef:
         return CLASS_INDEX[self.label]
 
     def files(self) -> list[Path]:
-        """The input files of this sequence in the order they are read (sorted names)."""
-        return sorted(p for p in self.folder.iterdir() if p.is_file() and _is_input(p, self.layout))
+        """The input files of this sequence in the order they are read (``read.frame_order``)."""
+        files = [p for p in self.folder.iterdir() if p.is_file() and _is_input(p, self.layout)]
+        return order_frame_files(files, self.read.frame_order)
 
 
 @dataclass
@@ -107,12 +111,15 @@ def release_layouts(root: Path) -> dict[str, Path]:
     return {name: root / name for name in LAYOUTS if (root / name).is_dir()}
 
 
-def discover_tree(root: str | Path, layout: str | None = None, strict: bool = True) -> Tree:
+def discover_tree(
+    root: str | Path, layout: str | None = None, strict: bool = True, read: ReadOptions = DEFAULT_READ
+) -> Tree:
     """Walk ``root/<id>/<class>/<view>/`` and return the sequences found, sorted by id.
 
     With ``strict`` the first structural problem (unknown class folder, one id under two classes, an
     empty sequence folder) raises BadInputError naming the folder; otherwise problems are collected in
-    ``Tree.problems`` and the offending folders skipped, so ``inspect`` can report them all.
+    ``Tree.problems`` and the offending folders skipped, so ``inspect`` can report them all. ``read``
+    (frame order, person selection) travels with every sequence to its reader.
     """
     root = Path(root)
     if not root.is_dir():
@@ -164,7 +171,7 @@ def discover_tree(root: str | Path, layout: str | None = None, strict: bool = Tr
                     continue
                 if layout is None:
                     layout = leaf_layout
-                ref = SequenceRef(id_dir.name, label, view_dir.name, class_dir.name, view_dir, layout)
+                ref = SequenceRef(id_dir.name, label, view_dir.name, class_dir.name, view_dir, layout, read)
                 if not ref.files():
                     problem(f"empty sequence folder (no {layout} files)", view_dir)
                     continue
@@ -183,7 +190,7 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
 
 
 def sequence_fingerprint(ref: SequenceRef) -> str:
-    """sha256 over the sorted (file name, file sha256) list of a sequence's input files."""
+    """sha256 over the (file name, file sha256) list of a sequence's input files, in reading order."""
     h = hashlib.sha256()
     for path in ref.files():
         h.update(f"{path.name}\0{sha256_file(path)}\n".encode())
@@ -191,11 +198,19 @@ def sequence_fingerprint(ref: SequenceRef) -> str:
 
 
 def check_frame_names(ref: SequenceRef) -> str | None:
-    """Frames are read in sorted-name order, so numeric names must be zero-padded to one width."""
-    stems = [p.stem for p in ref.files()]
-    if len(stems) > 1 and all(s.isdigit() for s in stems) and len({len(s) for s in stems}) > 1:
-        return "frame names are numbers of different widths, so sorted order is not frame order"
+    """A problem when frames are read in name order although their numbers have different widths."""
+    if (
+        ref.layout in ("sil-raw", "pose-raw")
+        and ref.read.frame_order == "lexical"
+        and unpadded_names(ref.files())
+    ):
+        return "frame names are numbers of different widths, so name order (--frame-order lexical) is not frame order"
     return None
+
+
+def has_unpadded_names(ref: SequenceRef) -> bool:
+    """True for a raw sequence whose frame numbers are written with different widths (``9.json``, ``10.json``)."""
+    return ref.layout in ("sil-raw", "pose-raw") and unpadded_names(ref.files())
 
 
 def validate_pose_array(arr: np.ndarray, path: object) -> np.ndarray:

@@ -1,0 +1,94 @@
+"""Which detected person of a frame is the walking subject (domain reference §4.1; OpenGait PR #280).
+
+A pose detector lists everyone it finds, in no promised order: a bystander may come first. Upstream takes
+``people[0]`` of every frame, so for those frames its maps and PAVs describe the bystander. Here
+(``person = "auto"``) the subject is chosen once and followed:
+
+1. every person gets a size, the diagonal of the bounding box of its valid joints (confidence > 0, finite
+   x and y; at least 1 px), a centre (the box centre) and a confidence (the mean over valid joints);
+2. the seed is the detection with the largest ``size × confidence`` in the whole sequence (the earliest
+   frame and the lowest list index on ties);
+3. from the seed, forwards and then backwards in frame order, each frame takes the detection closest to
+   the one chosen in the previous frame with a person: cost ``|centre - centre_prev| / size_prev +
+   |log(size / size_prev)|`` (the lowest list index on ties). A frame with one person takes it.
+
+So the choice never depends on list order, only on position and size continuity. ``person = "first"``
+takes the first listed person, as upstream. Entries whose numbers are all 0 are "no person" and never
+chosen (they are removed before this step).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from gaitprep.errors import BadInputError
+
+
+@dataclass(frozen=True)
+class PersonCounts:
+    """Per sequence: frames listing more than one person, and frames whose chosen person is not the first
+    listed entry (where upstream's ``people[0]`` would have read someone else, or an all-zero entry)."""
+
+    multiple: int = 0
+    not_first: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {"multiple": self.multiple, "not_first": self.not_first}
+
+
+def _describe(person: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """``(centre (2,), size px, mean confidence)`` of one ``(17, 3)`` detection."""
+    xy, c = person[:, :2], person[:, 2]
+    valid = (c > 0) & np.isfinite(xy).all(axis=1)
+    if not valid.any():
+        valid = np.isfinite(xy).all(axis=1) & (xy != 0).any(axis=1)
+    if not valid.any():
+        return np.zeros(2), 1.0, 0.0
+    pts = xy[valid]
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    size = max(float(np.hypot(*(hi - lo))), 1.0)
+    conf = float(np.clip(c[valid], 0.0, None).mean()) if np.isfinite(c[valid]).all() else 0.0
+    return (lo + hi) / 2.0, size, conf
+
+
+def select_people(
+    frames: Sequence[Sequence[np.ndarray]], listed: Sequence[Sequence[int]], mode: str = "auto"
+) -> tuple[list[int | None], PersonCounts]:
+    """Choose one person per frame.
+
+    Args:
+        frames: per frame, the detections that are not all zero, each ``(17, 3)`` float (x, y px, c), in
+            listed order.
+        listed: per frame, each detection's index in the frame's original ``people`` list.
+        mode: ``"auto"`` (follow the subject, see the module docstring) or ``"first"``.
+
+    Returns:
+        per frame the chosen position in ``frames[t]`` (None when the frame has no person), and the counts.
+    """
+    if mode not in ("auto", "first"):
+        raise BadInputError(f"person selection must be 'auto' or 'first', got {mode!r}")
+    chosen: list[int | None] = [0 if people else None for people in frames]
+    multi = [t for t, people in enumerate(frames) if len(people) > 1]
+    if mode == "auto" and multi:
+        desc = [[_describe(p) for p in people] for people in frames]
+        scores = [(d[1] * d[2], t, i) for t, ds in enumerate(desc) for i, d in enumerate(ds)]
+        # Largest score; earliest frame and lowest index on ties.
+        _, seed_t, seed_i = max(scores, key=lambda s: (s[0], -s[1], -s[2]))
+        chosen[seed_t] = seed_i
+        for direction in (range(seed_t + 1, len(frames)), range(seed_t - 1, -1, -1)):
+            prev_centre, prev_size = desc[seed_t][seed_i][0], desc[seed_t][seed_i][1]
+            for t in direction:
+                if not desc[t]:
+                    continue
+                costs = [
+                    float(np.hypot(*(centre - prev_centre))) / prev_size + abs(np.log(size / prev_size))
+                    for centre, size, _ in desc[t]
+                ]
+                pick = int(np.argmin(costs))  # the first minimum: lowest list index on ties
+                chosen[t] = pick
+                prev_centre, prev_size = desc[t][pick][0], desc[t][pick][1]
+    not_first = sum(1 for t, i in enumerate(chosen) if i is not None and listed[t][i] != 0)
+    return chosen, PersonCounts(multiple=len(multi), not_first=not_first)
