@@ -9,6 +9,7 @@ import numpy as np
 
 from gaitprep.errors import BadInputError
 from gaitprep.io.load import load_sequence
+from gaitprep.io.read_options import DEFAULT_READ, ReadOptions
 from gaitprep.io.tree import Tree, check_frame_names, discover_tree, release_layouts
 from gaitprep.partition import Partition
 from gaitprep.skeleton import CLASS_ORDER
@@ -21,6 +22,9 @@ def inspect_tree(tree: Tree, partition: Partition | None = None, quiet: bool = T
     problems = list(tree.problems)
     frames: dict[str, int] = {}
     dropped: dict[str, dict[str, int]] = {}
+    reader = {"person_multiple": 0, "person_not_first": 0, "zero_entries": 0, "nonfinite_joints": 0}
+    person: dict[str, dict[str, int]] = {}
+    unpadded: list[str] = []
     shapes: set[str] = set()
     dtypes: set[str] = set()
     for ref in progress(tree.sequences, total=len(tree.sequences), desc=tree.layout, quiet=quiet):
@@ -35,6 +39,14 @@ def inspect_tree(tree: Tree, partition: Partition | None = None, quiet: bool = T
         frames[ref.key] = int(seq.array.shape[0])
         if seq.dropped:
             dropped[ref.key] = seq.dropped
+        if seq.person.get("multiple") or seq.person.get("not_first"):
+            person[ref.key] = dict(seq.person)
+        reader["person_multiple"] += seq.person.get("multiple", 0)
+        reader["person_not_first"] += seq.person.get("not_first", 0)
+        reader["zero_entries"] += seq.person.get("zero_entries", 0)
+        reader["nonfinite_joints"] += seq.nonfinite_joints
+        if seq.unpadded_names:
+            unpadded.append(ref.key)
         shapes.add(str(tuple(seq.array.shape[1:])))
         dtypes.add(str(seq.array.dtype))
     per_class = {c: sum(1 for s in tree.sequences if s.label == c) for c in CLASS_ORDER}
@@ -50,6 +62,9 @@ def inspect_tree(tree: Tree, partition: Partition | None = None, quiet: bool = T
         "frames_per_sequence": _frame_stats(list(frames.values())),
         "frames": frames,
         "reader_dropped": dropped,
+        "reader": {**reader, "unpadded_frame_names": len(unpadded)},
+        "person_frames": person,
+        "notes": _reader_notes(tree, reader, unpadded),
     }
     if partition is not None:
         ids = tree.ids
@@ -63,16 +78,54 @@ def inspect_tree(tree: Tree, partition: Partition | None = None, quiet: bool = T
                 }
                 for split, lst in (("train", partition.train), ("test", partition.test))
             },
-            "missing_on_disk": sorted((set(partition.train) | set(partition.test)) - ids),
+            "missing_in_layout": sorted((set(partition.train) | set(partition.test)) - ids),
             "not_in_partition": sorted(ids - set(partition.train) - set(partition.test)),
         }
-        missing = summary["partition"]["missing_on_disk"]
-        if missing:
-            problems.append(
-                f"{partition.name}: {len(missing)} partition ids are not on disk: {', '.join(missing[:5])}"
-            )
     summary["problems"] = problems
     return summary
+
+
+def _reader_notes(tree: Tree, reader: dict[str, int], unpadded: list[str]) -> list[str]:
+    notes = []
+    if reader["person_multiple"]:
+        notes.append(
+            f"{reader['person_multiple']} frame(s) list more than one person; in {reader['person_not_first']} "
+            f"the walking subject is not people[0] (--person {tree.sequences[0].read.person})"
+        )
+    if reader["zero_entries"]:
+        notes.append(f"{reader['zero_entries']} person entries are all zeros (read as no person)")
+    if reader["nonfinite_joints"]:
+        notes.append(f"{reader['nonfinite_joints']} joint(s) hold NaN or infinite numbers (read as missing)")
+    if unpadded:
+        notes.append(
+            f"{len(unpadded)} sequence(s) have frame names without zero padding (e.g. {unpadded[0]}); "
+            f"read in {tree.sequences[0].read.frame_order} order"
+        )
+    return notes
+
+
+def partition_missing_problems(
+    summaries: dict[str, dict[str, Any]], partition: Partition
+) -> tuple[list[str], list[str]]:
+    """Each layout is checked on its own: ids missing from some layouts are notes naming them (builds of
+    those layouts skip them with a warning); ids on disk in no layout at all are a problem."""
+    missing = {name: set(s["partition"]["missing_in_layout"]) for name, s in summaries.items()}
+    nowhere = sorted(set.intersection(*missing.values())) if missing else []
+    problems, notes = [], []
+    if nowhere:
+        problems.append(
+            f"{partition.name}: {len(nowhere)} partition ids are not on disk: {', '.join(nowhere[:5])}"
+            + (" ..." if len(nowhere) > 5 else "")
+        )
+    for name, ids in sorted(missing.items()):
+        partial = sorted(ids - set(nowhere))
+        if partial:
+            notes.append(
+                f"note: {name} lacks {len(partial)} partition id(s) that other layouts hold "
+                f"({', '.join(partial[:5])}{' ...' if len(partial) > 5 else ''}); a build of {name} skips "
+                "them with a warning (--strict-partition refuses)"
+            )
+    return problems, notes
 
 
 def _frame_stats(counts: list[int]) -> dict[str, float]:
@@ -95,8 +148,8 @@ def cross_check(summaries: dict[str, dict[str, Any]]) -> list[str]:
     for other in names[1:]:
         a, b = keysets[names[0]], keysets[other]
         if a != b:
-            notes.append(
-                f"problem: {names[0]} and {other} hold different sequences "
+            notes.append(  # a layout may cover a subset (e.g. masks for some subjects): each builds alone
+                f"note: {names[0]} and {other} hold different sequences "
                 f"({len(a - b)} only in {names[0]}, {len(b - a)} only in {other})"
             )
     if "pose-pkl" in summaries and "sil-pkl" in summaries:
@@ -115,24 +168,36 @@ def cross_check(summaries: dict[str, dict[str, Any]]) -> list[str]:
     return notes
 
 
-def inspect_path(path: str | Path, partition: Partition | None = None, quiet: bool = True) -> dict[str, Any]:
-    """Inspect a single tree, or every layout of a release root (and cross-check them)."""
+def inspect_path(
+    path: str | Path, partition: Partition | None = None, quiet: bool = True, read: ReadOptions = DEFAULT_READ
+) -> dict[str, Any]:
+    """Inspect a single tree, or every layout of a release root (and cross-check them).
+
+    The partition is checked against each layout on its own (see :func:`partition_missing_problems`).
+    """
     path = Path(path)
     releases = release_layouts(path)
     if not releases:
-        tree = discover_tree(path, strict=False)
+        tree = discover_tree(path, strict=False, read=read)
         summary = inspect_tree(tree, partition, quiet)
+        problems = list(summary["problems"])
+        if partition is not None:
+            problems += partition_missing_problems({tree.layout: summary}, partition)[0]
         return {
             "path": str(path),
             "layouts": {tree.layout: summary},
             "cross_check": [],
-            "problems": summary["problems"],
+            "problems": problems,
         }
     summaries = {}
     for name, root in releases.items():
-        summaries[name] = inspect_tree(discover_tree(root, name, strict=False), partition, quiet)
+        summaries[name] = inspect_tree(discover_tree(root, name, strict=False, read=read), partition, quiet)
     notes = cross_check(summaries)
     problems = [p for s in summaries.values() for p in s["problems"]] + [
         n for n in notes if n.startswith("problem")
     ]
+    if partition is not None:
+        missing_problems, missing_notes = partition_missing_problems(summaries, partition)
+        problems += missing_problems
+        notes += missing_notes
     return {"path": str(path), "layouts": summaries, "cross_check": notes, "problems": problems}

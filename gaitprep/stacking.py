@@ -10,8 +10,11 @@ their manifests (lineage in ``source.upstream``), never through path conventions
 - a skeleton-map dataset rendered with ``crop = full_canvas`` and the same canvas, output size, scale
   mode and span joints as the silhouettes' registration (checked from both manifests' params).
 
-Frame pairing is by index and the counts must match per sequence; a map export that dropped frames
-(``unnormalisable = drop``) therefore fails naming the sequence instead of silently shifting frames.
+Frame pairing: when both records carry their source frame ids (``source_frames``, counted in the same
+``frame_ids`` kind), frames are paired by id and those present in both are kept (the others are counted
+in ``unpaired_frames``). Otherwise (datasets of schema 1) pairing is by index and the counts must match
+per sequence; a map export that dropped frames then fails naming the sequence instead of silently
+shifting frames.
 """
 
 from __future__ import annotations
@@ -75,19 +78,40 @@ def silhouette_coverage(stacked: np.ndarray) -> float:
 
 
 def process_stacked(
-    sil_layout: dict[str, Any], maps_layout: dict[str, Any], map_channels: tuple[str, ...], item: SourceItem
+    sil_layout: dict[str, Any],
+    maps_layout: dict[str, Any],
+    map_channels: tuple[str, ...],
+    by_frame_id: bool,
+    item: SourceItem,
 ) -> ProcessResult:
     """Read one sequence from both upstream datasets and stack it. Top-level: runs in joblib/dask workers."""
+    from gaitprep.frame_ids import from_runs, to_runs
     from gaitprep.store import read_sequence
 
     (sil_root, sil_rec), (maps_root, maps_rec) = item.inputs
     sil_layout_m, maps_layout_m = Layout.model_validate(sil_layout), Layout.model_validate(maps_layout)
-    sil = read_sequence(Path(sil_root), SequenceRecord.model_validate(sil_rec), sil_layout_m)[
-        sil_layout_m.primary
-    ]
-    maps = read_sequence(Path(maps_root), SequenceRecord.model_validate(maps_rec), maps_layout_m)[
-        maps_layout_m.primary
-    ]
+    sil_record, maps_record = SequenceRecord.model_validate(sil_rec), SequenceRecord.model_validate(maps_rec)
+    sil = read_sequence(Path(sil_root), sil_record, sil_layout_m)[sil_layout_m.primary]
+    maps = read_sequence(Path(maps_root), maps_record, maps_layout_m)[maps_layout_m.primary]
+    record: dict[str, Any] = {}
+    if by_frame_id and sil_record.source_frames and maps_record.source_frames:
+        sil_ids, map_ids = from_runs(sil_record.source_frames), from_runs(maps_record.source_frames)
+        if sil_ids.size != sil.shape[0] or map_ids.size != maps.shape[0]:
+            raise BadInputError(f"sequence {item.key}: source_frames do not match the frame count", maps_root)
+        common, si, mi = np.intersect1d(sil_ids, map_ids, assume_unique=True, return_indices=True)
+        if common.size == 0:
+            raise BadInputError(
+                f"sequence {item.key}: no frame id is in both the silhouettes and the maps", maps_root
+            )
+        sil, maps = sil[si], maps[mi]
+        unpaired = {
+            "no_map_frame": int(sil_ids.size - common.size),
+            "no_silhouette_frame": int(map_ids.size - common.size),
+        }
+        record = {
+            "source_frames": to_runs(common),
+            "unpaired_frames": {k: v for k, v in unpaired.items() if v},
+        }
     if sil.shape[0] != maps.shape[0]:
         raise BadInputError(
             f"sequence {item.key} has {sil.shape[0]} silhouette frames but {maps.shape[0]} skeleton-map "
@@ -101,8 +125,19 @@ def process_stacked(
         raise BadInputError(f"sequence {item.key}: {exc}", maps_root) from None
     t = int(stacked.shape[0])
     return ProcessResult(
-        {"stacked": stacked}, t, t, {}, {"silhouette_coverage": silhouette_coverage(stacked)}
+        {"stacked": stacked}, t, t, {}, {"silhouette_coverage": silhouette_coverage(stacked)}, record
     )
+
+
+# A skeleton-map dataset without ``frame_ids`` in its params was rendered from a pose-pkl tree.
+DEFAULT_FRAME_IDS = "pose-pkl array index"
+
+
+def frame_id_kind(m: Manifest) -> str | None:
+    """What the records' ``source_frames`` count in, or None when the dataset does not record them."""
+    if m.modality == "silhouette":
+        return m.params.get("frame_ids")
+    return m.params.get("frame_ids", DEFAULT_FRAME_IDS)
 
 
 def _span_set(spec_params: dict[str, Any]) -> tuple[int, ...]:
@@ -161,6 +196,7 @@ def build_stacked(
     name: str | None = None,
     dask_address: str | None = None,
     force: bool = False,
+    strict_partition: bool = False,
 ) -> BuildResult:
     """Stack a registered-silhouette dataset and a skeleton-map dataset into uint8 (T, 3, S, S).
 
@@ -168,11 +204,13 @@ def build_stacked(
     sequences; ``partition`` (optional) re-assigns splits and is recorded.
     """
     from gaitprep.datasets import layout_for
-    from gaitprep.sources import dataset_items, dataset_source_info
+    from gaitprep.sources import dataset_items, dataset_source_info, partition_missing
 
-    sil_m, sil_root, sil_items = dataset_items(silhouettes, partition)
-    maps_m, maps_root, maps_items = dataset_items(maps, partition)
+    sil_m, sil_root, sil_items = dataset_items(silhouettes, partition, strict_partition)
+    maps_m, maps_root, maps_items = dataset_items(maps, partition, strict_partition)
     geometry = registration_geometry(sil_m, maps_m)
+    sil_kind, maps_kind = frame_id_kind(sil_m), frame_id_kind(maps_m)
+    by_frame_id = sil_kind is not None and sil_kind == maps_kind
     map_spec, sil_spec = _primary_spec(maps_m), _primary_spec(sil_m)
     size = int(map_spec.item_shape[-1])
     if tuple(sil_spec.item_shape) != (size, size):
@@ -218,7 +256,7 @@ def build_stacked(
     params = {
         "transform": "stack registered silhouette + skeleton maps",
         "channels": list(STACKED_CHANNELS),
-        "frame_pairing": "equal_count_by_index",
+        "frame_pairing": f"by source frame id ({sil_kind})" if by_frame_id else "equal_count_by_index",
         "geometry": geometry,
         "silhouette_params": sil_m.params,
         "map_params": maps_m.params,
@@ -237,8 +275,10 @@ def build_stacked(
             sil_m.layout.model_dump(mode="json"),
             maps_m.layout.model_dump(mode="json"),
             tuple(map_spec.channels),
+            by_frame_id,
         ),
         source=dataset_source_info([(sil_m, sil_root), (maps_m, maps_root)], items),
         partition=partition,
+        partition_missing=partition_missing(partition, {i.id for i in items}, strict_partition, maps_root),
     )
     return build_dataset(plan, workers=workers, quiet=quiet, dask_address=dask_address, force=force)

@@ -341,10 +341,27 @@ def test_empty_and_duplicate_inputs_are_bad_input(tmp_path: Path) -> None:
     plan = synthetic_plan(tmp_path / "ds")
     with pytest.raises(BadInputError, match="no sequences"):
         build_dataset(BuildPlan(**{**plan.__dict__, "items": []}), quiet=True)
-    dup = plan.items[1].__class__(**{**plan.items[1].__dict__, "view": "090"})
-    dup = dup.__class__(**{**dup.__dict__, "id": plan.items[0].id})
+    same_key = plan.items[0].__class__(**{**plan.items[0].__dict__, "source_digest": "0" * 64})
     with pytest.raises(BadInputError, match="more than once"):
-        build_dataset(BuildPlan(**{**plan.__dict__, "items": [*plan.items, dup]}), quiet=True)
+        build_dataset(BuildPlan(**{**plan.__dict__, "items": [*plan.items, same_key]}), quiet=True)
+    # One id under two classes is a label conflict, whatever the view.
+    other_class = plan.items[1].__class__(**{**plan.items[1].__dict__, "view": "090", "id": plan.items[0].id})
+    assert other_class.label != plan.items[0].label
+    with pytest.raises(BadInputError, match=f"label conflict.*{plan.items[0].id}"):
+        build_dataset(BuildPlan(**{**plan.__dict__, "items": [*plan.items, other_class]}), quiet=True)
+    assert not (tmp_path / "ds").exists()
+
+
+def test_several_views_of_one_id_are_several_sequences(tmp_path: Path) -> None:
+    plan = synthetic_plan(tmp_path / "ds")
+    first = plan.items[0]
+    second_view = first.__class__(
+        **{**first.__dict__, "view": "090", "inputs": (*first.inputs[:1], 99, *first.inputs[2:])}
+    )
+    result = build_dataset(BuildPlan(**{**plan.__dict__, "items": [*plan.items, second_view]}), quiet=True)
+    keys = [r.key for r in result.manifest.records]
+    assert f"{first.id}/{first.label}/{first.view}" in keys and f"{first.id}/{first.label}/090" in keys
+    assert len(keys) == len(plan.items) + 1
 
 
 # --- resuming -------------------------------------------------------------------------------------------

@@ -163,7 +163,7 @@ def test_centre_falls_back_to_mean_of_valid_joints_without_both_hips():
     np.testing.assert_allclose(m[0, ANKLES], [0.0, 1.28, 0.0], atol=1e-12)
     assert np.isnan(m[0, HIPS]).all()
     raw, _ = compute_raw_pav(PavSpec(), pose)
-    np.testing.assert_array_equal(raw[HIPS], 0.0)  # empty column -> 0
+    assert np.isnan(raw[HIPS]).all()  # a pair never observed -> NaN (never 0, 'perfectly symmetric')
 
 
 def test_hip_midline_column_is_exactly_zero():
@@ -209,7 +209,7 @@ def test_sequence_pav_keeps_all_values_when_the_fence_is_empty():
     metrics[:, 2, 0] = [np.inf, 4.0]
     out = sequence_pav(metrics, iqr_k=0.0)
     assert out.dtype == np.float32 and out.shape == (8, 3)
-    assert out[0, 0] == 5.0 and out[1, 0] == 0.0 and out[2, 0] == 4.0
+    assert out[0, 0] == 5.0 and np.isnan(out[1, 0]) and out[2, 0] == 4.0
 
 
 def partition():

@@ -61,6 +61,49 @@ def build_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
+def reader_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """--person, --frame-order and --strict-partition; the command receives ``read`` (a ReadOptions) and
+    ``strict_partition``. Choices and defaults come from :class:`gaitprep.io.read_options.ReadOptions`."""
+    import functools
+
+    from gaitprep.io.frame_order import FRAME_ORDERS
+    from gaitprep.io.read_options import DEFAULT_READ, PERSON_MODES, ReadOptions
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, person: str, frame_order: str, **kwargs: Any) -> Any:
+        return fn(*args, read=ReadOptions(person=person, frame_order=frame_order), **kwargs)
+
+    for decorator in reversed(
+        [
+            click.option(
+                "--person",
+                type=click.Choice(PERSON_MODES),
+                default=DEFAULT_READ.person,
+                show_default=True,
+                help="Pose JSON frames listing several people: auto follows the walking subject (largest, "
+                "most confident detection, then continuity of position and size); first takes people[0] "
+                "as upstream.",
+            ),
+            click.option(
+                "--frame-order",
+                type=click.Choice(FRAME_ORDERS),
+                default=DEFAULT_READ.frame_order,
+                show_default=True,
+                help="Order of frame files: numeric by the number in the name (0.json, 1.json, ..., "
+                "10.json); lexical by the name as text, as upstream.",
+            ),
+            click.option(
+                "--strict-partition",
+                is_flag=True,
+                help="Fail when --partition lists ids the input does not hold (default: build what is on "
+                "disk, warn with their count, record them in the manifest).",
+            ),
+        ]
+    ):
+        wrapper = decorator(wrapper)
+    return wrapper
+
+
 def report_build(result: BuildResult, as_json: bool) -> None:
     m = result.manifest
     doc = {
@@ -77,7 +120,15 @@ def report_build(result: BuildResult, as_json: bool) -> None:
         "content_digest": m.content_digest,
         "manifest_digest": m.manifest_digest,
         "statistics": m.statistics,
+        "partition_missing_ids": len(m.partition_missing_ids),
     }
+    if m.partition_missing_ids:
+        shown = ", ".join(m.partition_missing_ids[:5]) + (" ..." if len(m.partition_missing_ids) > 5 else "")
+        log(
+            f"warning: partition {m.partition.name if m.partition else ''} lists "
+            f"{len(m.partition_missing_ids)} ids that the input does not hold ({shown}); built what is on "
+            "disk (recorded as partition_missing_ids; --strict-partition makes this an error)"
+        )
     if result.up_to_date:
         human = f"up to date: {result.path} ({m.modality}, {len(m.records)} sequences)"
     else:

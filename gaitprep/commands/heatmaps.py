@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from gaitprep.commands.common import build_options, input_option, report_build
+from gaitprep.commands.common import build_options, input_option, reader_options, report_build
 from gaitprep.partition import load_partition
 
 
@@ -59,7 +59,10 @@ def _dash(value: str | None) -> str | None:
 @click.option(
     "--unnormalisable",
     type=click.Choice(["blank", "drop"]),
-    help="Frames with zero span or no joints: blank (default) or drop; counted either way.",
+    help="Frames the hip-centred canvas transform cannot normalise (a hip missing, a zero or non-finite "
+    "joint span): blank (default) writes an all-zero frame, drop removes it; counted either way. Frames "
+    "with no person (an empty people list or only all-zero entries) are always dropped by the reader "
+    "and counted as no_person.",
 )
 @click.option(
     "--low-conf-interpolate",
@@ -74,6 +77,7 @@ def _dash(value: str | None) -> str | None:
 )
 @click.option("--knn-fill/--no-knn-fill", default=None, help="Upstream KNN gap filling of (0, 0) joints.")
 @build_options
+@reader_options
 def render_heatmaps(
     input_path: str,
     preset: str,
@@ -103,6 +107,8 @@ def render_heatmaps(
     force,
     as_json,
     quiet,
+    read=None,
+    strict_partition=False,
 ) -> None:
     """Render skeleton maps uint8 (T, C, 64, 64) [limb, joint] with a checksummed manifest.
 
@@ -148,6 +154,16 @@ def render_heatmaps(
     spec = make_preset(preset, **overrides)
     part = load_partition(partition) if partition else None
     result = build_heatmaps(
-        input_path, out, spec, partition=part, fmt=fmt, workers=workers, quiet=quiet, name=name, force=force
+        input_path,
+        out,
+        spec,
+        partition=part,
+        fmt=fmt,
+        workers=workers,
+        quiet=quiet,
+        name=name,
+        force=force,
+        read=read,
+        strict_partition=strict_partition,
     )
     report_build(result, as_json)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from gaitprep.commands.common import build_options, input_option, report_build
+from gaitprep.commands.common import build_options, input_option, reader_options, report_build
 from gaitprep.errors import BadInputError
 from gaitprep.partition import load_partition
 
@@ -20,6 +20,7 @@ from gaitprep.partition import load_partition
 )
 @click.option("--per-frame", is_flag=True, help="Also store the per-frame (T, 8, 3) metrics.")
 @build_options
+@reader_options
 def pav(
     input_path: str,
     fit_on: str,
@@ -32,6 +33,8 @@ def pav(
     force: bool,
     as_json: bool,
     quiet: bool,
+    read=None,
+    strict_partition: bool = False,
 ) -> None:
     """Compute the 24-d PAV (8 left/right pairs x height difference, midline deviation, folded tilt).
 
@@ -55,5 +58,7 @@ def pav(
         quiet=quiet,
         name=name,
         force=force,
+        read=read,
+        strict_partition=strict_partition,
     )
     report_build(result, as_json)

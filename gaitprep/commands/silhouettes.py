@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from gaitprep.commands.common import build_options, input_option, report_build
+from gaitprep.commands.common import build_options, input_option, reader_options, report_build
 from gaitprep.partition import load_partition
 
 
@@ -23,6 +23,7 @@ from gaitprep.partition import load_partition
     help="With --register-with: the span scaling (must match the maps you stack with).",
 )
 @build_options
+@reader_options
 def silhouettes(
     input_path: str,
     register_with: str | None,
@@ -35,12 +36,18 @@ def silhouettes(
     force: bool,
     as_json: bool,
     quiet: bool,
+    read=None,
+    strict_partition: bool = False,
 ) -> None:
     """Build a silhouette dataset, uint8 (T, 64, 64), with a checksummed manifest.
 
     From sil-raw PNG frames this runs the upstream OpenGait pretreatment (drop frames with pixel sum
     <= 10,000, crop rows, cubic resize to height 64, centre on the mass median, 64-px window); frames
-    dropped are counted per sequence. From a sil-pkl tree the arrays are re-packaged unchanged.
+    dropped are counted per sequence, as are frames whose mask touches the image border. From a sil-pkl
+    tree the arrays are re-packaged unchanged.
+
+    With --register-with, PNG and pose JSON frames are paired by the number in their names (frames on one
+    side only are left out and counted); a pose pickle has no names, so its frame count must match.
     """
     from gaitprep.datasets import build_registered_silhouettes, build_silhouettes
 
@@ -57,9 +64,20 @@ def silhouettes(
             name=name,
             scale_mode=scale.replace("-", "_"),
             force=force,
+            read=read,
+            strict_partition=strict_partition,
         )
     else:
         result = build_silhouettes(
-            input_path, out, partition=part, fmt=fmt, workers=workers, quiet=quiet, name=name, force=force
+            input_path,
+            out,
+            partition=part,
+            fmt=fmt,
+            workers=workers,
+            quiet=quiet,
+            name=name,
+            force=force,
+            read=read,
+            strict_partition=strict_partition,
         )
     report_build(result, as_json)
