@@ -15,18 +15,29 @@ from gaitprep.errors import BadInputError
 
 
 def to_runs(ids: np.ndarray) -> tuple[tuple[int, int], ...]:
-    """Strictly increasing int ids ``(T,)`` -> runs ``((first, last), ...)`` of consecutive ids, inclusive."""
+    """Distinct int ids ``(T,)`` in frame order -> runs ``((first, last), ...)`` of ids that step by +1,
+    inclusive (one run for ``0..T-1``; frames read in name order give more runs)."""
     a = np.asarray(ids, dtype=np.int64)
     if a.ndim != 1:
         raise BadInputError(f"source frame ids must be 1-D, got shape {a.shape}")
     if a.size == 0:
         return ()
-    if (np.diff(a) <= 0).any():
-        raise BadInputError("source frame ids must be strictly increasing")
+    if np.unique(a).size != a.size:
+        raise BadInputError("source frame ids must be distinct")
     breaks = np.flatnonzero(np.diff(a) != 1)
     starts = np.concatenate([[0], breaks + 1])
     ends = np.concatenate([breaks, [a.size - 1]])
     return tuple((int(a[s]), int(a[e])) for s, e in zip(starts, ends, strict=True))
+
+
+def pair_ids(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of the ids present in both ``a`` and ``b`` (each distinct), in ``a``'s order:
+    ``(ia, ib)`` int64 with ``a[ia] == b[ib]``."""
+    a, b = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
+    where = {int(v): k for k, v in enumerate(b)}
+    ia = np.array([k for k, v in enumerate(a) if int(v) in where], dtype=np.int64)
+    ib = np.array([where[int(a[k])] for k in ia], dtype=np.int64)
+    return ia, ib
 
 
 def from_runs(runs: tuple[tuple[int, int], ...] | list[list[int]]) -> np.ndarray:

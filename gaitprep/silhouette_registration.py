@@ -33,6 +33,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from gaitprep.errors import BadInputError
+from gaitprep.frame_ids import pair_ids
 from gaitprep.keypoints import check_pose, frame_transforms
 from gaitprep.skeleton import NUM_JOINTS
 
@@ -88,7 +89,7 @@ def pair_by_name(sil_numbers: np.ndarray, pose_numbers: np.ndarray) -> NamePairi
 
     sil_numbers: int ``(T_s,)`` frame numbers of the masks; pose_numbers: int ``(T_p,)`` of the pose
     frames kept by the reader (frames with no person are already gone). Frames present on both sides are
-    kept in frame order; the others are counted as ``no_pose_frame`` (a mask whose pose frame is absent or
+    kept in the masks' reading order; the others are counted as ``no_pose_frame`` (a mask whose pose frame is absent or
     held no person) and ``no_silhouette_frame`` (a pose frame without a mask). A number written twice on
     one side (``1.png`` and ``01.png``) is refused: it cannot be paired without guessing.
     """
@@ -97,9 +98,9 @@ def pair_by_name(sil_numbers: np.ndarray, pose_numbers: np.ndarray) -> NamePairi
     for what, a in (("silhouette", s), ("pose", p)):
         if np.unique(a).size != a.size:
             raise BadInputError(f"two {what} frame files carry the same frame number; cannot pair by name")
-    common, si, pi = np.intersect1d(s, p, assume_unique=True, return_indices=True)
-    unpaired = {"no_pose_frame": int(s.size - common.size), "no_silhouette_frame": int(p.size - common.size)}
-    return NamePairing(si.astype(np.int64), pi.astype(np.int64), {k: v for k, v in unpaired.items() if v})
+    si, pi = pair_ids(s, p)  # in the masks' reading order
+    unpaired = {"no_pose_frame": int(s.size - si.size), "no_silhouette_frame": int(p.size - si.size)}
+    return NamePairing(si, pi, {k: v for k, v in unpaired.items() if v})
 
 
 def _place_frame(frame: np.ndarray, cx: float, cy: float, s: float, canvas: int) -> np.ndarray:

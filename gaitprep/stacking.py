@@ -85,7 +85,7 @@ def process_stacked(
     item: SourceItem,
 ) -> ProcessResult:
     """Read one sequence from both upstream datasets and stack it. Top-level: runs in joblib/dask workers."""
-    from gaitprep.frame_ids import from_runs, to_runs
+    from gaitprep.frame_ids import from_runs, pair_ids, to_runs
     from gaitprep.store import read_sequence
 
     (sil_root, sil_rec), (maps_root, maps_rec) = item.inputs
@@ -98,7 +98,8 @@ def process_stacked(
         sil_ids, map_ids = from_runs(sil_record.source_frames), from_runs(maps_record.source_frames)
         if sil_ids.size != sil.shape[0] or map_ids.size != maps.shape[0]:
             raise BadInputError(f"sequence {item.key}: source_frames do not match the frame count", maps_root)
-        common, si, mi = np.intersect1d(sil_ids, map_ids, assume_unique=True, return_indices=True)
+        si, mi = pair_ids(sil_ids, map_ids)
+        common = sil_ids[si]
         if common.size == 0:
             raise BadInputError(
                 f"sequence {item.key}: no frame id is in both the silhouettes and the maps", maps_root

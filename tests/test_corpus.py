@@ -213,11 +213,12 @@ def test_all_zero_confidences_render_blank_frames_that_are_counted(tmp_path: Pat
 
 
 @pytest.mark.parametrize("make_tree", [zero_height_tree, zero_confidence_tree])
-def test_a_sequence_without_any_defined_pav_frame_gets_the_documented_zero_pav(
+def test_a_sequence_without_any_defined_pav_frame_gets_a_nan_raw_and_an_imputed_pav(
     make_tree, tmp_path: Path
 ) -> None:
     """Domain reference §6.2-6.3: frames with zero height or no valid joint are undefined (NaN), and an
-    empty column aggregates to 0; so the raw PAV of such a sequence is all zeros, and the build succeeds."""
+    empty column aggregates to NaN (never 0, which would read as perfectly symmetric); the normalised PAV
+    takes the TRAIN median of every feature, so it is finite, and the build succeeds."""
     tree = make_tree(tmp_path / "tree")
     part = write_partition_file(tmp_path / "partition.json", list(IDS[:3]), list(IDS[3:]))
     out = tmp_path / "pav"
@@ -226,8 +227,12 @@ def test_a_sequence_without_any_defined_pav_frame_gets_the_documented_zero_pav(
     m = load_manifest(out)
     arrays = {r.id: read_sequence(out, r, m.layout) for r in m.records}
     assert len(arrays) == N_SEQ
-    assert not arrays[IDS[-1]]["raw"].any()
-    assert arrays[IDS[0]]["raw"].any()
+    assert np.isnan(arrays[IDS[-1]]["raw"]).all()
+    assert np.isfinite(arrays[IDS[-1]]["pav"]).all()
+    assert (
+        m.record_by_key()[next(r.key for r in m.records if r.id == IDS[-1])].stats["imputed_features"] == 24
+    )
+    assert np.isfinite(arrays[IDS[0]]["raw"]).all() and arrays[IDS[0]]["raw"].any()
 
 
 def test_inspect_reports_every_problem_of_a_tree_before_exiting(tmp_path: Path) -> None:
