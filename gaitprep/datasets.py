@@ -474,6 +474,8 @@ def build_registered_silhouettes(
         "crop": "full_canvas",
         "frame_pairing": "by_frame_name" if by_name else "equal_count_by_index",
         "frame_ids": FRAME_IDS[pose_tree.layout],
+        # The pose tree's source digest: array indices pair with maps only when rendered from this tree.
+        "pose_source_digest": json_digest(sorted((k, i.source_digest) for k, i in pose_items.items())),
         "min_mass": UPSTREAM.min_mass,
         "unnormalisable": "blank",
         **read_params(sil_tree),

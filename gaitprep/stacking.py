@@ -211,7 +211,11 @@ def build_stacked(
     maps_m, maps_root, maps_items = dataset_items(maps, partition, strict_partition)
     geometry = registration_geometry(sil_m, maps_m)
     sil_kind, maps_kind = frame_id_kind(sil_m), frame_id_kind(maps_m)
-    by_frame_id = sil_kind is not None and sil_kind == maps_kind
+    # Frame-name numbers identify frames across trees; array indices only within one pose tree.
+    same_pose = sil_m.params.get("pose_source_digest") == maps_m.source.digest
+    by_frame_id = (
+        sil_kind is not None and sil_kind == maps_kind and (sil_kind != DEFAULT_FRAME_IDS or same_pose)
+    )
     map_spec, sil_spec = _primary_spec(maps_m), _primary_spec(sil_m)
     size = int(map_spec.item_shape[-1])
     if tuple(sil_spec.item_shape) != (size, size):
