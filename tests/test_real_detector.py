@@ -37,6 +37,7 @@ from gaitprep.pav import fit_minmax
 from gaitprep.stacking import build_stacked
 from gaitprep.store import read_sequence
 from tests._detector_trees import bystander_of, single, write_mask_frames, write_pose_frames
+from tests.real_walking import real_walking  # noqa: F401  (the session fixture)
 
 FRAMES = 40
 VIEW = "000_180"
@@ -56,9 +57,29 @@ def _synthetic_walks() -> list[tuple[np.ndarray, np.ndarray]]:
 
 
 @pytest.fixture(scope="module")
-def walks() -> list[tuple[np.ndarray, np.ndarray]]:
-    """Four walks: pose float64 (T, 17, 3) image px + confidence, masks uint8 (T, H, W) 0/255."""
-    return _synthetic_walks()
+def walks(request: pytest.FixtureRequest) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Four walks of FRAMES frames: pose float64 (T, 17, 3) image px + confidence, masks uint8 (T, H, W).
+
+    Real walking (LaFAN1, 1280x720): the front and back views of one run, then of another; the synthetic
+    walker when the take cannot be fetched.
+    """
+    try:
+        real = request.getfixturevalue("real_walking")
+    except pytest.skip.Exception:
+        return _synthetic_walks()
+    from gaitprep.synth.realwalk import silhouettes_from_pose
+
+    chosen = [
+        real[("front", True)][0],
+        real[("back", True)][0],
+        real[("front", False)][1],
+        real[("back", False)][1],
+    ]
+    out = []
+    for walk in chosen:
+        pose = walk.pose[:FRAMES].astype(np.float64).copy()
+        out.append((pose, silhouettes_from_pose(pose)))
+    return out
 
 
 def _maps(out: Path) -> dict[str, np.ndarray]:
