@@ -53,12 +53,22 @@ def _keypoints_on_output(
         return None
     spec_fields = set(HeatmapSpec.model_fields)
     spec = HeatmapSpec(**{k: v for k, v in params.items() if k in spec_fields})
+    from gaitprep.frame_ids import from_runs
+    from gaitprep.io.read_options import ReadOptions
+
+    read = ReadOptions(**params.get("read", {}))  # how the builder read the tree (frame order, person)
     seq = load_sequence(
         SequenceRef(
-            record.id, record.label, record.view, record.class_folder, folder, manifest.source.release
+            record.id, record.label, record.view, record.class_folder, folder, manifest.source.release, read
         )
     )
     q, valid = canvas_pose(spec, seq.array)
+    if record.source_frames and seq.frame_numbers is not None:  # the map frames, by source frame id
+        position = {int(n): k for k, n in enumerate(seq.frame_numbers)}
+        wanted = [position.get(int(i)) for i in from_runs(record.source_frames)]
+        if any(k is None for k in wanted):
+            return None
+        q, valid = q[wanted], valid[wanted]
     if q.shape[0] != record.frames:
         return None
     ratio = spec.size / spec.canvas

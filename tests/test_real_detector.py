@@ -489,3 +489,35 @@ def test_a_schema_1_manifest_still_verifies(walks, tmp_path: Path) -> None:
     assert load_manifest(res.path).schema_version == 1
     out = invoke("verify-manifest", res.path, "--json")
     assert out.exit_code == 0, out.output
+
+
+def test_preview_shows_each_view_and_finds_the_keypoints_of_kept_frames(walks, tmp_path: Path) -> None:
+    from gaitprep.preview import _keypoints_on_output, write_preview
+
+    for v, view in enumerate(("000_180", "180_000")):
+        pose = walks[v][0]
+        people = [[] if k in (3, 4) else [pose[k]] for k in range(FRAMES)]
+        write_pose_frames(tmp_path / "t" / "00000" / "negative" / view, people, padded=False)
+    res = build_heatmaps(tmp_path / "t", tmp_path / "maps", preset("recommended"), quiet=True)
+    idx = np.arange(FRAMES - 2)
+    for rec in res.manifest.records:
+        kps = _keypoints_on_output(res.manifest, rec, idx)
+        assert kps is not None and kps.shape == (FRAMES - 2, 17, 3)
+    out = write_preview(res.path, tmp_path / "preview.png", sequences_per_class=2, frames=4)
+    assert out["height"] > 2 * 64 * 3  # one row per view
+
+
+def test_training_data_keeps_one_item_per_view_and_the_id_as_triplet_identity(walks, tmp_path: Path) -> None:
+    from gaitmodels.data import ManifestData, load_split
+    from gaitmodels.sampling import TripletSampler
+
+    for k, seq_id in enumerate(["00000", "00001"]):
+        for v, view in enumerate(("000_180", "180_000")):
+            write_pose_frames(tmp_path / "t" / seq_id / "negative" / view, single(walks[2 * k + v][0]))
+    part = write_partition(tmp_path / "part.json", ["00000", "00001"], [])
+    build_heatmaps(tmp_path / "t", tmp_path / "maps", preset("recommended"), partition=part, quiet=True)
+    split = load_split(ManifestData.open(tmp_path / "maps"), "train")
+    assert split.keys == [f"{i}/negative/{v}" for i in ("00000", "00001") for v in ("000_180", "180_000")]
+    assert split.ids == ["00000", "00000", "00001", "00001"]
+    sampler = TripletSampler(split.ids, 2, 2, seed=0)
+    assert sorted(len(v) for v in sampler.indices_by_id.values()) == [2, 2]
