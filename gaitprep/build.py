@@ -465,6 +465,22 @@ def _commit(stage: Path, out: Path) -> None:
         os.replace(stage, out)
 
 
+def _reader_counts(records: list[SequenceRecord]) -> dict[str, Any]:
+    """Dataset totals of what the raw-tree readers reported (only those that occurred)."""
+    out: dict[str, Any] = {}
+    person = sum((Counter(r.person_frames) for r in records), Counter())
+    if any(person.values()):
+        out["person_frames"] = dict(sorted(person.items()))
+    unpaired = sum((Counter(r.unpaired_frames) for r in records), Counter())
+    if unpaired:
+        out["unpaired_frames"] = dict(sorted(unpaired.items()))
+    if n := sum(r.nonfinite_joints for r in records):
+        out["nonfinite_joints"] = n
+    if n := sum(r.unpadded_frame_names for r in records):
+        out["unpadded_frame_names"] = n
+    return out
+
+
 def _assemble(
     plan: BuildPlan, records: list[SequenceRecord], stage: Path, deriv: str, started: float, workers: int
 ) -> Manifest:
@@ -479,6 +495,7 @@ def _assemble(
         "frames": sum(r.frames for r in records),
         "frames_in": sum(r.frames_in for r in records),
         "frames_dropped": dict(sorted(sum((Counter(r.frames_dropped) for r in records), Counter()).items())),
+        **_reader_counts(records),
         "per_class": {c: sum(1 for r in records if r.label == c) for c in CLASS_ORDER},
         "per_split": {
             s: {c: sum(1 for r in records if r.label == c and r.split == s) for c in CLASS_ORDER}

@@ -521,3 +521,17 @@ def test_training_data_keeps_one_item_per_view_and_the_id_as_triplet_identity(wa
     assert split.ids == ["00000", "00000", "00001", "00001"]
     sampler = TripletSampler(split.ids, 2, 2, seed=0)
     assert sorted(len(v) for v in sampler.indices_by_id.values()) == [2, 2]
+
+
+def test_person_selection_gives_the_same_bytes_whatever_the_worker_count(walks, tmp_path: Path) -> None:
+    for k, seq_id in enumerate(["00000", "00001", "00002"]):
+        pose = walks[k][0]
+        by = bystander_of(pose, shift_x=-200.0)
+        people = [[by[t], pose[t]] if t % 3 == 0 else [pose[t]] for t in range(FRAMES)]
+        write_pose_frames(tmp_path / "t" / seq_id / "negative" / VIEW, people, padded=False)
+    one = build_heatmaps(tmp_path / "t", tmp_path / "w1", preset("recommended"), quiet=True)
+    two = build_heatmaps(tmp_path / "t", tmp_path / "w2", preset("recommended"), workers=2, quiet=True)
+    assert one.manifest.content_digest == two.manifest.content_digest
+    assert one.manifest.records == two.manifest.records
+    assert one.manifest.counts["person_frames"] == {"multiple": 42, "not_first": 42}
+    assert one.manifest.counts["unpadded_frame_names"] == 3

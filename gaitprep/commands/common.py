@@ -139,4 +139,7 @@ def report_build(result: BuildResult, as_json: bool) -> None:
         )
         if m.counts["frames_dropped"]:
             log(f"frames dropped: {m.counts['frames_dropped']}")
+        for key in ("person_frames", "unpaired_frames", "nonfinite_joints", "unpadded_frame_names"):
+            if m.counts.get(key):
+                log(f"{key.replace('_', ' ')}: {m.counts[key]}")
     emit(doc, as_json, human)
