@@ -41,6 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gaitprep.build import BuildResult
 from gaitprep.errors import BadInputError
+from gaitprep.io.read_options import ReadOptions
 from gaitprep.manifest import MANIFEST_NAME
 
 StageKind = Literal["silhouettes", "skeleton_maps", "pav", "stacked", "poses"]
@@ -75,6 +76,13 @@ class Recipe(_Strict):
     partition: str | None = None
     output_root: str = "datasets"
     stages: list[Stage] = Field(min_length=1)
+    read: ReadOptions = Field(
+        default_factory=ReadOptions,
+        description="how raw trees are read by every stage: frame_order (numeric|lexical), person (auto|first)",
+    )
+    strict_partition: bool = Field(
+        False, description="fail when the partition lists ids an input does not hold (default: warn, record)"
+    )
 
 
 class SilhouetteParams(_Strict):
@@ -486,10 +494,18 @@ def cached_build(build: Callable[[bool], BuildResult], out: Path) -> tuple[Build
     return build(True), True
 
 
+_OPTIONAL_KWARGS = ("read", "strict_partition")
+
+
 def _call(fn: Callable[..., BuildResult], *args: Any, dask_address: str | None, **kwargs: Any) -> BuildResult:
-    """Call a builder, passing ``dask_address`` only to builders that take it."""
-    if dask_address and "dask_address" in inspect.signature(fn).parameters:
+    """Call a builder, passing ``dask_address``, ``read`` and ``strict_partition`` only to builders that take
+    them."""
+    accepted = inspect.signature(fn).parameters
+    if dask_address and "dask_address" in accepted:
         kwargs["dask_address"] = dask_address
+    for name in _OPTIONAL_KWARGS:
+        if name in kwargs and name not in accepted:
+            del kwargs[name]
     return fn(*args, **kwargs)
 
 
@@ -524,6 +540,8 @@ def _run_stage(
     params = stage_params(s)
     fn = _builder(ps)
     common = {"partition": partition, "fmt": s.format, "workers": workers, "quiet": quiet, "name": s.name}
+    recipe = plan.loaded.recipe
+    common.update(read=recipe.read, strict_partition=recipe.strict_partition)
     if s.kind in TREE_KINDS and not ps.input_path.exists():
         raise plan.loaded.error(("inputs", s.input), f"input path does not exist: {ps.input_path}")
 

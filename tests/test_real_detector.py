@@ -535,3 +535,30 @@ def test_person_selection_gives_the_same_bytes_whatever_the_worker_count(walks, 
     assert one.manifest.records == two.manifest.records
     assert one.manifest.counts["person_frames"] == {"multiple": 42, "not_first": 42}
     assert one.manifest.counts["unpadded_frame_names"] == 3
+
+
+def test_recipes_carry_the_reader_options_and_strict_partition(walks, tmp_path: Path) -> None:
+    from gaitprep.pipeline import run_pipeline
+
+    pose = walks[0][0]
+    by = bystander_of(pose, shift_x=220.0)
+    write_pose_frames(
+        tmp_path / "pose-raw" / "00000" / "negative" / VIEW, [[by[t], pose[t]] for t in range(FRAMES)]
+    )
+    write_partition(tmp_path / "part.json", ["00000"], ["00001"])
+    recipe = tmp_path / "r.yaml"
+    text = (
+        "name: r\ninputs:\n  pose: pose-raw\npartition: part.json\nread:\n  person: first\n  frame_order: lexical\n"
+        "stages:\n  - name: maps\n    kind: skeleton_maps\n    input: pose\n    params:\n      preset: opengait\n"
+    )
+    recipe.write_text(text)
+    run_pipeline(recipe, data_root=tmp_path, quiet=True)
+    m = load_manifest(tmp_path / "datasets" / "maps")
+    assert m.params["read"] == {"frame_order": "lexical", "person": "first"}
+    assert m.partition_missing_ids == ("00001",)
+    assert m.records[0].person_frames == {"multiple": FRAMES, "not_first": 0, "zero_entries": 0}
+    recipe.write_text(
+        text.replace("read:\n", "strict_partition: true\nread:\n").replace("name: maps", "name: maps2")
+    )
+    with pytest.raises(BadInputError, match="00001"):
+        run_pipeline(recipe, data_root=tmp_path, quiet=True)
