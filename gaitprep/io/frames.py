@@ -64,9 +64,13 @@ def _person_array(kps: object, index: int, path: Path) -> tuple[np.ndarray, bool
             f"{BODY25_NUMBERS} (OpenPose BODY_25)",
             path,
         )
-    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in kps):
+    try:
+        arr = np.asarray(kps)  # numbers only: None, strings, booleans or lists give another dtype or shape
+    except ValueError:
+        arr = np.asarray(None)
+    if arr.ndim != 1 or arr.dtype.kind not in "fi":
         raise BadInputError(f"people[{index}].pose_keypoints_2d holds non-numbers", path)
-    arr = np.asarray(kps, dtype=np.float64)
+    arr = arr.astype(np.float64, copy=False)
     if arr.size == BODY25_NUMBERS:
         return body25_to_coco17(arr.reshape(25, 3)), True
     return arr.reshape(17, 3), False
