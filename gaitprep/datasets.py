@@ -385,6 +385,10 @@ def process_registered(opts: dict[str, Any], item: SourceItem) -> ProcessResult:
         "border_frames": float(border_frames(masks[keep])),
     }
     record = {**sil.reader_record(), "source_frames": to_runs(frame_ids[keep])}
+    pose_facts = pose.reader_record()  # which person the pose frames were read from
+    for key in ("person_frames", "nonfinite_joints"):
+        if key in pose_facts:
+            record[key] = pose_facts[key]
     if unpaired:
         record["unpaired_frames"] = unpaired
     return ProcessResult({"silhouette": out}, sil.frames_in, int(out.shape[0]), dropped, stats, record)
