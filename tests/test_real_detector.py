@@ -37,7 +37,6 @@ from gaitprep.pav import fit_minmax
 from gaitprep.stacking import build_stacked
 from gaitprep.store import read_sequence
 from tests._detector_trees import bystander_of, single, write_mask_frames, write_pose_frames
-from tests.real_walking import real_walking  # noqa: F401  (the session fixture)
 
 FRAMES = 40
 VIEW = "000_180"
@@ -562,3 +561,55 @@ def test_recipes_carry_the_reader_options_and_strict_partition(walks, tmp_path: 
     )
     with pytest.raises(BadInputError, match="00001"):
         run_pipeline(recipe, data_root=tmp_path, quiet=True)
+
+
+def test_a_real_release_with_both_views_unpadded_names_and_no_person_frames_builds_end_to_end(
+    real_walking,
+    tmp_path: Path,
+) -> None:
+    """The shape of a user's own cohort: each id walked toward and away from the camera (two view folders),
+    frames named 0.json ... without padding, some frames with nobody. inspect finds no problem; maps, PAV
+    and registered silhouettes build through the CLI with one sequence per view."""
+    import dataclasses
+
+    from tests.real_walking import write_real_release
+
+    walks, ids, views, absent = [], [], [], []
+    for k in range(3):
+        for view, folder in (("front", "000_180"), ("back", "180_000")):
+            w = real_walking[(view, True)][k]
+            walks.append(dataclasses.replace(w, pose=w.pose[:30]))
+            ids.append(f"{k:05d}")
+            views.append(folder)
+            absent.append(np.arange(30) % 9 == 4)
+    labels = [lab for lab in ("positive", "negative", "neutral") for _ in range(2)]
+    root = write_real_release(
+        tmp_path / "release", walks, ids=ids, views=views, labels=labels, frame_name=str, no_person=absent
+    )
+    (part,) = root.glob("Scoliosis1K_*.json")
+    report = invoke("inspect", root, "--partition", part, "-q", "--json")
+    assert report.exit_code == 0, report.output
+    assert json.loads(report.stdout)["problems"] == []
+    for args in (
+        (
+            "render-heatmaps",
+            "--input",
+            root / "pose-raw",
+            "--preset",
+            "recommended",
+            "--out",
+            tmp_path / "maps",
+        ),
+        ("pav", "--input", root / "pose-raw", "--out", tmp_path / "pav"),
+        ("silhouettes", "--input", root, "--register-with", root / "pose-raw", "--out", tmp_path / "sil"),
+    ):
+        res = invoke(*args, "--partition", part, "-q")
+        assert res.exit_code == 0, res.stderr
+    keys = [f"{i}/{lab}/{v}" for i, lab, v in zip(ids, labels, views, strict=True)]
+    for name in ("maps", "pav", "sil"):
+        m = load_manifest(tmp_path / name)
+        assert sorted(r.key for r in m.records) == sorted(keys)
+        assert all(r.unpadded_frame_names for r in m.records)
+    sil = load_manifest(tmp_path / "sil")
+    assert all(r.unpaired_frames == {"no_pose_frame": 3} and r.frames == 27 for r in sil.records)
+    assert load_manifest(tmp_path / "maps").counts["frames_dropped"] == {"no_person": 18}
