@@ -436,16 +436,26 @@ def test_silhouettes_register_with_a_pose_tree_that_dropped_no_person_frames(wal
 
 
 def test_registered_silhouettes_count_blank_frames_and_drop_low_mass(walks, tmp_path: Path) -> None:
+    """Empty masks are dropped (low_mass) as in plain mode; the frames that still come out black are counted:
+    one whose pose has no hip (no box to crop with) and one whose mask lies away from the pose's box."""
     pose, masks = walks[0]
-    masks = masks.copy()
+    masks, pose = masks.copy(), pose.copy()
     masks[[2, 5]] = 0
+    pose[8, 11] = 0.0  # left hip missing: the frame cannot be normalised (no KNN fill here)
+    masks[10] = 0
+    masks[10, :120, :120] = 255  # a blob in the image corner, far from the walker (another person, noise)
     write_mask_frames(tmp_path / "sil" / "00000" / "negative" / VIEW, masks)
     dump_array_pickle(pose, tmp_path / "pose" / "00000" / "negative" / VIEW / f"{VIEW}.pkl")
-    res = build_registered_silhouettes(tmp_path / "sil", tmp_path / "pose", tmp_path / "reg", quiet=True)
+    res = build_registered_silhouettes(
+        tmp_path / "sil", tmp_path / "pose", tmp_path / "reg", knn_fill=False, quiet=True
+    )
     rec = res.manifest.records[0]
     assert rec.frames_dropped == {"low_mass": 2} and rec.frames == FRAMES - 2
     arr = _maps(res.path)[rec.key]
-    assert rec.stats["blank_frames"] == int((arr.reshape(len(arr), -1).max(axis=1) == 0).sum()) == 0
+    black = np.flatnonzero(arr.reshape(len(arr), -1).max(axis=1) == 0).tolist()
+    assert black == [8 - 2, 10 - 2]  # positions after the two dropped frames
+    assert rec.stats["blank_frames"] == 2 and rec.stats["unnormalisable_frames"] == 1
+    assert rec.stats["border_frames"] == 1  # the corner blob touches the image border
     assert res.manifest.params["frame_pairing"] == "equal_count_by_index"
     # A pose pickle carries no frame names: its frame count must equal the masks'.
     dump_array_pickle(pose[:-1], tmp_path / "short" / "00000" / "negative" / VIEW / f"{VIEW}.pkl")

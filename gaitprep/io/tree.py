@@ -2,10 +2,12 @@
 
 Layouts (domain reference §1.3):
 - ``sil-raw``: one 8-bit PNG mask per frame, ``<frame>.png``;
-- ``pose-raw``: one OpenPose-layout JSON per frame, ``<frame>.json``;
+- ``pose-raw``: one OpenPose-layout JSON per frame, ``<frame>.json`` (COCO-17 or BODY_25 keypoints);
 - ``sil-pkl``: ``<view>.pkl`` holding uint8 (T, 64, 64);
 - ``pose-pkl``: ``<view>.pkl`` holding float (T, 17, 3): x, y, confidence in image pixels.
 
+Raw frames are read in the order of the number in their names (``gaitprep.io.frame_order``). A sequence
+is ``(id, class, view)``: an id may hold several view folders; one id under two classes is an error.
 Class folders map to the canonical order case-insensitively; the on-disk spelling is kept. An unknown
 class folder is an error naming it, never a silent fallback.
 """
