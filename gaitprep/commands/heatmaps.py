@@ -59,8 +59,9 @@ def _dash(value: str | None) -> str | None:
 @click.option(
     "--unnormalisable",
     type=click.Choice(["blank", "drop"]),
-    help="Frames the hip-centred canvas transform cannot normalise (a hip missing, a zero or non-finite "
-    "joint span): blank (default) writes an all-zero frame, drop removes it; counted either way. Frames "
+    help="Frames the hip-centred canvas transform cannot normalise (a hip still missing after gap filling, "
+    "a zero or non-finite joint span): blank (default) writes an all-zero frame, drop removes it; counted "
+    "either way. Frames "
     "with no person (an empty people list or only all-zero entries) are always dropped by the reader "
     "and counted as no_person.",
 )
