@@ -110,6 +110,10 @@ def test_select_people_follows_the_subject_not_the_list_order() -> None:
     assert counts.as_dict() == {"multiple": 2, "not_first": 2}
     chosen, counts = select_people(frames, listed, "first")
     assert chosen == [0, 0, 0, 0] and counts.as_dict() == {"multiple": 2, "not_first": 0}
+    # A frame where only the bystander was detected has no subject; the track resumes after it.
+    frames = [[subject], [small, subject], [small], [subject + (1, 0, 0)]]
+    chosen, counts = select_people(frames, [[0], [0, 1], [0], [0]], "auto")
+    assert chosen == [0, 1, None, 0] and counts.as_dict() == {"multiple": 1, "not_first": 1, "lost": 1}
 
 
 def test_bystander_listed_first_leaves_maps_and_pav_unchanged(walks, tmp_path: Path) -> None:
@@ -623,3 +627,16 @@ def test_a_real_release_with_both_views_unpadded_names_and_no_person_frames_buil
     sil = load_manifest(tmp_path / "sil")
     assert all(r.unpaired_frames == {"no_pose_frame": 3} and r.frames == 27 for r in sil.records)
     assert load_manifest(tmp_path / "maps").counts["frames_dropped"] == {"no_person": 18}
+
+
+def test_frames_where_only_the_bystander_was_detected_are_dropped(walks, tmp_path: Path) -> None:
+    pose, _ = walks[0]
+    by = bystander_of(pose, shift_x=220.0)
+    people = [[by[k], pose[k]] if k < 20 else [pose[k]] for k in range(FRAMES)]
+    people[5], people[6] = [by[5]], [by[6]]  # the subject missed in two frames
+    write_pose_frames(tmp_path / "t" / "00000" / "negative" / VIEW, people)
+    res = build_poses(tmp_path / "t", tmp_path / "poses", quiet=True)
+    rec = res.manifest.records[0]
+    assert rec.frames_dropped == {"no_subject": 2} and rec.person_frames["lost"] == 2
+    got = read_sequence(res.path, rec, res.manifest.layout)["pose"]
+    np.testing.assert_array_equal(got, np.delete(pose, [5, 6], axis=0).astype(np.float32))

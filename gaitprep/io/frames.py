@@ -123,8 +123,10 @@ def read_pose_sequence(ref: SequenceRef) -> PoseSequence:
     """Read a ``pose-raw`` sequence, choosing one person per frame (``ref.read.person``).
 
     Frames with no person (an empty ``people`` list, or only all-zero entries) are skipped as upstream
-    does (reason ``no_person``); a frame that fails to parse is an error naming the file (upstream
-    silently skips it). Non-finite coordinates of the chosen person are missing joints, counted.
+    does (reason ``no_person``), and so are frames where only people other than the followed subject were
+    detected (``no_subject``, ``person = "auto"`` only); a frame that fails to parse is an error naming the
+    file (upstream silently skips it). Non-finite coordinates of the chosen person are missing joints,
+    counted.
     """
     files = ref.files()
     parsed = [parse_pose_frame(path.read_bytes(), path) for path in files]
@@ -134,12 +136,12 @@ def read_pose_sequence(ref: SequenceRef) -> PoseSequence:
         raise BadInputError("no frame holds a detected person", ref.folder)
     pose, nonfinite = nonfinite_to_missing(np.stack([parsed[t].people[chosen[t]] for t in kept]))
     numbers = source_frame_numbers(files)
-    dropped = len(files) - len(kept)
+    dropped = {"no_person": len(files) - len(kept) - counts.lost, "no_subject": counts.lost}
     formats = sorted({"body25" if f.body25 else "coco17" for f in parsed})
     return PoseSequence(
         pose=pose.astype(np.float64, copy=False),
         frame_numbers=numbers[kept],
-        dropped={"no_person": dropped} if dropped else {},
+        dropped={k: v for k, v in dropped.items() if v},
         person={**counts.as_dict(), "zero_entries": sum(f.zero_entries for f in parsed)},
         nonfinite_joints=nonfinite,
         keypoint_format="+".join(formats),

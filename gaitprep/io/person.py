@@ -9,8 +9,14 @@ A pose detector lists everyone it finds, in no promised order: a bystander may c
 2. the seed is the detection with the largest ``size × confidence`` in the whole sequence (the earliest
    frame and the lowest list index on ties);
 3. from the seed, forwards and then backwards in frame order, each frame takes the detection closest to
-   the one chosen in the previous frame with a person: cost ``|centre - centre_prev| / size_prev +
-   |log(size / size_prev)|`` (the lowest list index on ties). A frame with one person takes it.
+   the one chosen last: cost ``|centre - centre_prev| / size_prev + |log(size / size_prev)|`` (the lowest
+   list index on ties). A walker moves a few hundredths of its size per frame (about 0.02 at 1.2 m/s and
+   30 fps), so a best cost above ``MAX_JUMP + WALK_STEP * (frames since the last choice - 1)`` (1 + 0.05
+   per extra frame) means the subject was not detected in that frame, only someone else: the frame has no
+   subject (``lost``) and the track keeps its last position.
+
+A sequence in which no frame lists several people is read as is (one person per frame, nothing to tell
+apart).
 
 So the choice never depends on list order, only on position and size continuity. ``person = "first"``
 takes the first listed person, as upstream. Entries whose numbers are all 0 are "no person" and never
@@ -26,17 +32,27 @@ import numpy as np
 
 from gaitprep.errors import BadInputError
 
+# Largest cost that still continues the track from the previous frame, and its growth per extra frame
+# since the last choice (see the module docstring).
+MAX_JUMP = 1.0
+WALK_STEP = 0.05
+
 
 @dataclass(frozen=True)
 class PersonCounts:
-    """Per sequence: frames listing more than one person, and frames whose chosen person is not the first
-    listed entry (where upstream's ``people[0]`` would have read someone else, or an all-zero entry)."""
+    """Per sequence: frames listing more than one person, frames whose chosen person is not the first
+    listed entry (where upstream's ``people[0]`` would have read someone else, or an all-zero entry), and
+    frames where only people other than the followed subject were detected (``lost``)."""
 
     multiple: int = 0
     not_first: int = 0
+    lost: int = 0
 
     def as_dict(self) -> dict[str, int]:
-        return {"multiple": self.multiple, "not_first": self.not_first}
+        out = {"multiple": self.multiple, "not_first": self.not_first}
+        if self.lost:
+            out["lost"] = self.lost
+        return out
 
 
 def _describe(person: np.ndarray) -> tuple[np.ndarray, float, float]:
@@ -66,11 +82,13 @@ def select_people(
         mode: ``"auto"`` (follow the subject, see the module docstring) or ``"first"``.
 
     Returns:
-        per frame the chosen position in ``frames[t]`` (None when the frame has no person), and the counts.
+        per frame the chosen position in ``frames[t]`` (None when the frame has no person, or only people
+        other than the subject), and the counts.
     """
     if mode not in ("auto", "first"):
         raise BadInputError(f"person selection must be 'auto' or 'first', got {mode!r}")
     chosen: list[int | None] = [0 if people else None for people in frames]
+    lost = 0
     multi = [t for t, people in enumerate(frames) if len(people) > 1]
     if mode == "auto" and multi:
         desc = [[_describe(p) for p in people] for people in frames]
@@ -80,7 +98,9 @@ def select_people(
         chosen[seed_t] = seed_i
         for direction in (range(seed_t + 1, len(frames)), range(seed_t - 1, -1, -1)):
             prev_centre, prev_size = desc[seed_t][seed_i][0], desc[seed_t][seed_i][1]
+            gap = 0
             for t in direction:
+                gap += 1
                 if not desc[t]:
                     continue
                 costs = [
@@ -88,7 +108,12 @@ def select_people(
                     for centre, size, _ in desc[t]
                 ]
                 pick = int(np.argmin(costs))  # the first minimum: lowest list index on ties
+                if costs[pick] > MAX_JUMP + WALK_STEP * (gap - 1):
+                    chosen[t] = None
+                    lost += 1
+                    continue
                 chosen[t] = pick
                 prev_centre, prev_size = desc[t][pick][0], desc[t][pick][1]
+                gap = 0
     not_first = sum(1 for t, i in enumerate(chosen) if i is not None and listed[t][i] != 0)
-    return chosen, PersonCounts(multiple=len(multi), not_first=not_first)
+    return chosen, PersonCounts(multiple=len(multi), not_first=not_first, lost=lost)
