@@ -27,6 +27,7 @@ from gaitmodels.models import ModelConfig, build_model
 from gaitmodels.sampling import TripletSampler
 from gaitprep.cliutil import log
 from gaitprep.errors import BadInputError
+from gaitprep.ownership import check_output_path
 from gaitprep.skeleton import CLASS_ORDER
 
 CSV_FIELDS = ("iteration", "loss", "ce", "triplet", "triplet_nonzero", "accuracy", "lr")
@@ -213,6 +214,8 @@ def train(
     for the new total from the current iteration.
     """
     out = Path(out)
+    # The run directory is ours (train --resume writes into it again) but never a dataset, nor an input.
+    check_output_path(out, inputs=[maps_path, pav_path], kind="folder")
     start = 0
     ckpt = None
     if resume is not None:

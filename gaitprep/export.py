@@ -48,6 +48,7 @@ from gaitprep.manifest import (
     SequenceRecord,
     resolve_manifest_path,
 )
+from gaitprep.ownership import check_output_path
 from gaitprep.partition import write_partition
 from gaitprep.skeleton import canonical_class
 from gaitprep.store import ZARR_DIR, pkl_path, seq_path
@@ -159,13 +160,8 @@ def _open_dataset(dataset: str | Path) -> tuple[Manifest, Path]:
 
 
 def _check_outside(root: Path, out: Path) -> None:
-    real_root, real_out = os.path.realpath(root), os.path.realpath(out)
-    if os.path.commonpath([real_root, real_out]) == real_root:
-        raise BadInputError(
-            "refusing to write an export inside the dataset directory (it would then fail verification)", out
-        )
-    if out.is_dir():
-        raise BadInputError("export target is a directory; give a file name", out)
+    """The export file may not lie inside the dataset (or any dataset), nor be a directory."""
+    check_output_path(out, inputs=[root], kind="file", option="FILE")
 
 
 def _umask_mode(path: Path, base: int = 0o666) -> None:
