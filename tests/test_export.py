@@ -189,7 +189,7 @@ def test_export_refuses_a_dataset_that_fails_quick_verification(sil_both, tmp_pa
 
 
 def test_export_refuses_to_write_inside_the_dataset(sil_both):
-    with pytest.raises(BadInputError, match="inside the dataset directory"):
+    with pytest.raises(BadInputError, match="lies inside the gaitprep dataset .*fail verification"):
         export_hdf5(sil_both, sil_both / "export.h5", quiet=True)
     assert not (sil_both / "export.h5").exists()
 
