@@ -3,8 +3,11 @@
 **Ours.** A folder is ours when its ``manifest.json`` parses as a gaitprep manifest and the folder holds no
 file the manifest does not list, besides our own scratch names (build locks, staging and replaced folders,
 atomic-write temporaries: ``.<name>.lock``, ``.<name>.partial``, ``.<name>.replaced``, ``.<name>.<x>.tmp``).
-It need not verify: a damaged dataset of ours can still be rebuilt with ``--force``. Only an empty folder or
-one of ours may be replaced; anything else (an input tree, a folder with other files, a file) is refused.
+It need not verify: a damaged dataset of ours can still be rebuilt with ``--force``. A tree without a
+manifest (``gaitprep synth``'s release, ``import-keypoints``' pose tree) is ours when it holds our hidden
+marker ``.gaitprep-tree.json`` and exactly the files that marker counted (by the digest of their sorted
+paths). Only an empty folder or one of ours may be replaced; anything else (an input tree, a folder with
+other files, a file) is refused.
 
 **Where outputs may go.** An output may not be an input, hold an input, or lie inside one (every later read
 of that input would meet the output), and may not lie inside a dataset (a folder with our ``manifest.json``
@@ -26,9 +29,12 @@ from typing import Literal
 from gaitprep.errors import BadInputError
 from gaitprep.manifest import MANIFEST_NAME
 
-OutputKind = Literal["dataset", "folder", "file"]
-"""``dataset``: a builder's output folder (may be replaced when ours); ``folder``: a folder written into
-(a run directory, an evaluation folder, a tree); ``file``: one file (a preview, an export)."""
+OutputKind = Literal["dataset", "tree", "folder", "file"]
+"""``dataset``: a builder's output folder (may be replaced when ours); ``tree``: a folder written whole and
+marked (may be replaced when ours); ``folder``: a folder written into (a run directory, an evaluation
+folder); ``file``: one file (a preview, an export)."""
+
+TREE_MARKER = ".gaitprep-tree.json"
 
 # Our scratch names: build locks, staging and replaced folders (build.py), atomic-write temporaries
 # (io/atomic.py). They may sit in a folder of ours without making it someone else's.
@@ -104,6 +110,47 @@ def is_our_dataset(path: str | Path) -> bool:
         return False
 
 
+def _tree_paths_digest(root: Path) -> tuple[int, str]:
+    """(count, sha256 of the sorted relative paths) of every non-folder entry under ``root`` except the
+    marker and our scratch names. Never follows links."""
+    import hashlib
+
+    paths = sorted(p for p in _unlisted_entries(root, set()) if p != TREE_MARKER)
+    if (root / MANIFEST_NAME).exists() or (root / MANIFEST_NAME).is_symlink():
+        paths = sorted([*paths, MANIFEST_NAME])
+    return len(paths), hashlib.sha256("\n".join(paths).encode()).hexdigest()
+
+
+def write_tree_marker(root: str | Path, command: str) -> None:
+    """Mark the finished tree ``root`` (before it is renamed into place) as written by ``command``: the
+    marker records how many files it holds and the digest of their sorted paths."""
+    from gaitprep.io.atomic import atomic_write_bytes, canonical_json
+
+    root = Path(root)
+    count, digest = _tree_paths_digest(root)
+    doc = {"written_by": f"gaitprep {command}", "files": count, "paths_sha256": digest}
+    atomic_write_bytes(root / TREE_MARKER, canonical_json(doc) + b"\n", fsync=False)
+
+
+def is_our_tree(path: str | Path) -> bool:
+    """True when ``path`` is a folder holding our tree marker and exactly the files it counted."""
+    path = Path(path)
+    marker = path / TREE_MARKER
+    if path.is_symlink() or not path.is_dir() or marker.is_symlink() or not marker.is_file():
+        return False
+    try:
+        doc = json.loads(marker.read_bytes())
+        count, digest = _tree_paths_digest(path)
+    except (OSError, ValueError):
+        return False
+    return (
+        isinstance(doc, dict)
+        and str(doc.get("written_by", "")).startswith("gaitprep ")
+        and doc.get("files") == count
+        and doc.get("paths_sha256") == digest
+    )
+
+
 def foreign_entries(path: str | Path) -> list[str]:
     """What makes ``path`` not ours, for error messages: the unlisted entries, or ``[manifest.json]``."""
     from gaitprep.manifest import load_manifest
@@ -177,7 +224,9 @@ def check_output_path(
         return
     if not out_path.is_dir():
         raise BadInputError(f"the output exists and is not a directory; give {option} another path", out)
-    if force and kind == "dataset" and any(out_path.iterdir()) and not is_our_dataset(out_path):
+    if not force or kind not in ("dataset", "tree") or not any(out_path.iterdir()):
+        return
+    if kind == "dataset" and not is_our_dataset(out_path):
         found = foreign_entries(out_path)
         shown = ", ".join(found[:3]) + (f" (+{len(found) - 3} more)" if len(found) > 3 else "")
         what = (
@@ -187,6 +236,13 @@ def check_output_path(
         )
         raise BadInputError(
             f"--force replaces only a gaitprep dataset and {what}; nothing was deleted; "
+            f"give {option} another path or move those files away",
+            out,
+        )
+    if kind == "tree" and not is_our_tree(out_path):
+        what = "files gaitprep did not write" if (out_path / TREE_MARKER).is_file() else "no gaitprep marker"
+        raise BadInputError(
+            f"--force replaces only a tree gaitprep wrote and this one holds {what}; nothing was deleted; "
             f"give {option} another path or move those files away",
             out,
         )
