@@ -483,7 +483,9 @@ def _built_by(out: Path) -> Owner | None:
 
 
 def _owner_text(owner: Owner | None) -> str:
-    return "by hand" if owner is None else f"by recipe {owner.recipe!r}, stage {owner.stage!r}"
+    if owner is None:
+        return "by hand (a command, or a gaitprep that did not record owners yet)"
+    return f"by recipe {owner.recipe!r}, stage {owner.stage!r}"
 
 
 def cached_build(

@@ -263,7 +263,12 @@ def test_run_refuses_a_dataset_built_by_hand_or_by_another_recipe_unless_forced(
     assert code == 0, err
     by_hand = tree_hash(out)
     a = write_recipe(root, "alpha", 5)
-    assert_refused(gaitprep("run", a, "-q"), out, "holds a dataset built by hand, not by this recipe's stage")
+    assert_refused(
+        gaitprep("run", a, "-q"),
+        out,
+        "holds a dataset built by hand (a command, or a gaitprep that did not record owners yet), not by "
+        "this recipe's stage 'maps'",
+    )
     assert tree_hash(out) == by_hand and verify_dataset(out, "content").ok
     assert load_manifest(out).owner is None
 
@@ -346,9 +351,9 @@ def test_train_evaluate_preview_and_export_never_write_into_a_dataset(
     assert code == 0, err
 
 
-def test_train_resume_still_writes_into_its_run_directory(inputs: dict[str, Path], tmp_path: Path) -> None:
+def test_train_resume_still_writes_into_its_run_directory(dataset: Path, tmp_path: Path) -> None:
     run = tmp_path / "run"
-    train = ["train", "--manifest", inputs["maps"], "--model", "sconet-mt-ske", "--widths", "4,8,16,32"]
+    train = ["train", "--manifest", dataset, "--model", "sconet-mt-ske", "--widths", "4,8,16,32"]
     train += ["--batch", "2,2", "--frames", "4", "--device", "cpu", "--save-every", "1", "-q"]
     code, _, err = gaitmodels(*train, "--iterations", "1", "--out", run)
     assert code == 0, err
@@ -356,10 +361,12 @@ def test_train_resume_still_writes_into_its_run_directory(inputs: dict[str, Path
     assert code == 0, err
     assert (run / "checkpoints" / "iter-000002.pt").is_file()
     # A run directory inside the dataset it trains on is refused before anything is written.
-    out = inputs["maps"] / "r"
+    before = tree_hash(dataset)
+    out = dataset / "r"
     assert_refused(
         gaitmodels(*train, "--iterations", "1", "--out", out), out, "lies inside the gaitprep dataset"
     )
+    assert tree_hash(dataset) == before
 
 
 # --- 4. --out inside --input ----------------------------------------------------------------------------------------
