@@ -597,6 +597,17 @@ def _run_stage(
     return result, replaced, _executor(fn, workers, dask_address)
 
 
+def check_stage_outputs(plan: PipelinePlan) -> None:
+    """Before any stage runs: no stage's output may be, hold or lie inside any of the recipe's inputs (not
+    only its own: a later stage would meet it there), its partition or the recipe file, nor lie inside a
+    dataset (``ownership.check_output_path``)."""
+    from gaitprep.ownership import check_output_path
+
+    inputs = [*plan.inputs.values(), plan.partition, plan.loaded.path]
+    for ps in plan.stages:
+        check_output_path(ps.out, inputs=inputs, kind="dataset")
+
+
 def run_pipeline(
     recipe: str | Path | LoadedRecipe,
     *,
@@ -624,6 +635,7 @@ def run_pipeline(
         if not plan.partition.is_file():
             raise loaded.error(("partition",), f"partition file does not exist: {plan.partition}")
         partition = load_partition(plan.partition)
+    check_stage_outputs(plan)
     started = time.perf_counter()
     reports: list[StageReport] = []
     for ps in plan.stages:

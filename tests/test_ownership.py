@@ -305,6 +305,24 @@ def test_run_force_never_replaces_a_folder_of_someone_elses_files(tree: Path) ->
     assert tree_hash(root) == before
 
 
+def test_run_refuses_a_stage_output_inside_another_stages_input_before_building_anything(
+    tmp_path: Path,
+) -> None:
+    pose = write_tree(tmp_path / "pose-pkl", "pose-pkl", n=6)
+    sil = write_tree(tmp_path / "sil-pkl", "sil-pkl", n=6)
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(
+        "name: r\ninputs:\n  pose: pose-pkl\n  sil: sil-pkl\noutput_root: sil-pkl/out\nstages:\n"
+        "  - name: maps\n    kind: skeleton_maps\n    input: pose\n    params: {preset: opengait}\n"
+        "  - name: silhouettes\n    kind: silhouettes\n    input: sil\n"
+    )
+    before = tree_hash(tmp_path)
+    out = sil / "out" / "maps"  # the maps stage reads only pose-pkl, but would land in the sil-pkl tree
+    assert_refused(gaitprep("run", recipe, "-q"), out, f"lies inside the input {sil}")
+    assert tree_hash(tmp_path) == before
+    assert pose.is_dir()
+
+
 def test_run_rebuilds_a_damaged_stage_output_only_with_force(tree: Path) -> None:
     root = tree.parent
     recipe = write_recipe(root, "alpha", 5)
