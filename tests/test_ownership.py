@@ -387,6 +387,19 @@ def test_train_resume_still_writes_into_its_run_directory(dataset: Path, tmp_pat
     assert tree_hash(dataset) == before
 
 
+def test_a_new_run_never_overwrites_a_metrics_csv_it_did_not_write(dataset: Path, tmp_path: Path) -> None:
+    run = tmp_path / "results"
+    run.mkdir()
+    (run / "metrics.csv").write_text("my only copy")
+    train = ["train", "--manifest", dataset, "--model", "sconet-mt-ske", "--widths", "4,8,16,32"]
+    train += ["--batch", "2,2", "--frames", "4", "--iterations", "1", "--device", "cpu", "-q"]
+    assert_refused(
+        gaitmodels(*train, "--out", run), run, "holds a metrics.csv that a new run would overwrite"
+    )
+    assert [p.name for p in run.iterdir()] == ["metrics.csv"]
+    assert (run / "metrics.csv").read_text() == "my only copy"
+
+
 # --- 4. --out inside --input ----------------------------------------------------------------------------------------
 
 
