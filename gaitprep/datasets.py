@@ -16,7 +16,8 @@ from gaitprep.build import BuildPlan, BuildResult, ProcessResult, SourceItem, bu
 from gaitprep.errors import BadInputError
 from gaitprep.io.load import load_sequence
 from gaitprep.io.read_options import DEFAULT_READ, ReadOptions
-from gaitprep.manifest import ArraySpec, Layout
+from gaitprep.manifest import ArraySpec, Layout, Owner
+from gaitprep.ownership import check_output_path
 from gaitprep.partition import Partition
 from gaitprep.silhouette_stats import blank_frames, border_frames
 from gaitprep.sources import (
@@ -37,6 +38,18 @@ def layout_for(fmt: str, arrays: dict[str, ArraySpec], primary: str) -> Layout:
     except KeyError:
         raise BadInputError(f"unknown format {fmt!r}; expected zarr, pkl or both") from None
     return Layout(formats=formats, primary=primary, arrays=arrays)  # type: ignore[arg-type]
+
+
+def checked_inputs(
+    out: str | Path, paths: tuple[str | Path, ...], partition: Partition | None, force: bool
+) -> tuple[Path, ...]:
+    """The paths a build reads (``paths`` and the partition file), after checking ``out`` against them and
+    the ownership rule up front, before any input is read (``ownership.check_output_path``)."""
+    inputs = tuple(Path(p) for p in paths)
+    if partition is not None and partition.path:
+        inputs += (Path(partition.path),)
+    check_output_path(out, inputs=inputs, kind="dataset", force=force)
+    return inputs
 
 
 SILHOUETTE_ALGO_VERSION = "gaitprep-silhouettes-1"
@@ -80,6 +93,7 @@ def build_silhouettes(
     force: bool = False,
     read: ReadOptions = DEFAULT_READ,
     strict_partition: bool = False,
+    owner: Owner | None = None,
 ) -> BuildResult:
     """sil-raw PNG frames → upstream 64×64 silhouettes; sil-pkl → re-packaged as is. uint8 (T, 64, 64).
 
@@ -88,6 +102,7 @@ def build_silhouettes(
     """
     from gaitprep.silhouettes import SilhouetteSpec
 
+    inputs = checked_inputs(out, (input_path,), partition, force)
     tree = open_tree(input_path, ("sil-raw", "sil-pkl"), read)
     missing = partition_missing(partition, tree.ids, strict_partition, tree.root)
     items = tree_items(tree, partition, workers)
@@ -117,6 +132,8 @@ def build_silhouettes(
         source=tree_source_info(tree, items),
         partition=partition,
         partition_missing=missing,
+        inputs=inputs,
+        owner=owner,
     )
     return build_dataset(plan, workers=workers, quiet=quiet, dask_address=dask_address, force=force)
 
@@ -145,8 +162,10 @@ def build_poses(
     force: bool = False,
     read: ReadOptions = DEFAULT_READ,
     strict_partition: bool = False,
+    owner: Owner | None = None,
 ) -> BuildResult:
     """pose-raw or pose-pkl → a versioned float32 (T, 17, 3) pose dataset (x, y, confidence; image px)."""
+    inputs = checked_inputs(out, (input_path,), partition, force)
     tree = open_tree(input_path, ("pose-pkl", "pose-raw"), read)
     missing = partition_missing(partition, tree.ids, strict_partition, tree.root)
     items = tree_items(tree, partition, workers)
@@ -177,6 +196,8 @@ def build_poses(
         source=tree_source_info(tree, items),
         partition=partition,
         partition_missing=missing,
+        inputs=inputs,
+        owner=owner,
     )
     return build_dataset(plan, workers=workers, quiet=quiet, force=force)
 
@@ -262,6 +283,7 @@ def build_pav(
     force: bool = False,
     read: ReadOptions = DEFAULT_READ,
     strict_partition: bool = False,
+    owner: Owner | None = None,
 ) -> BuildResult:
     """Postural Asymmetry Vectors: raw and min-max normalised float32 (8, 3) per sequence.
 
@@ -277,6 +299,7 @@ def build_pav(
 
     if partition is None:
         raise BadInputError("gaitprep pav needs --partition: the normaliser is fitted on its TRAIN ids")
+    inputs = checked_inputs(out, (input_path,), partition, force)
     tree = open_tree(input_path, ("pose-pkl", "pose-raw"), read)
     missing = partition_missing(partition, tree.ids, strict_partition, tree.root)
     items = tree_items(tree, partition, workers)
@@ -330,6 +353,8 @@ def build_pav(
         partition=partition,
         partition_missing=missing,
         fitted=fitted,
+        inputs=inputs,
+        owner=owner,
     )
     return build_dataset(plan, workers=workers, quiet=quiet, dask_address=dask_address, force=force)
 
@@ -412,6 +437,7 @@ def build_registered_silhouettes(
     force: bool = False,
     read: ReadOptions = DEFAULT_READ,
     strict_partition: bool = False,
+    owner: Owner | None = None,
 ) -> BuildResult:
     """Silhouettes uint8 (T, 64, 64) cropped and scaled with the skeleton maps' hip-centred full-canvas box.
 
@@ -430,6 +456,7 @@ def build_registered_silhouettes(
     from gaitprep.skeleton import joint_set as named_joint_set
 
     span = list(range(17)) if span_joints == "all17" else list(named_joint_set(joint_set).joints)
+    inputs = checked_inputs(out, (sil_path, pose_path), partition, force)
     sil_tree = open_tree(sil_path, ("sil-raw",), read)
     pose_tree = open_tree(pose_path, ("pose-pkl", "pose-raw"), read)
     missing = partition_missing(partition, sil_tree.ids & pose_tree.ids, strict_partition, sil_tree.root)
@@ -503,6 +530,8 @@ def build_registered_silhouettes(
         source=source,
         partition=partition,
         partition_missing=missing,
+        inputs=inputs,
+        owner=owner,
     )
     return build_dataset(plan, workers=workers, quiet=quiet, dask_address=dask_address, force=force)
 
@@ -548,6 +577,7 @@ def build_heatmaps(
     force: bool = False,
     read: ReadOptions = DEFAULT_READ,
     strict_partition: bool = False,
+    owner: Owner | None = None,
 ) -> BuildResult:
     """Skeleton maps uint8 (T, C, size, size) from a pose tree, rendered with ``spec`` (a HeatmapSpec).
 
@@ -556,6 +586,7 @@ def build_heatmaps(
     """
     from gaitprep.heatmap_stats import aggregate_stats
 
+    inputs = checked_inputs(out, (input_path,), partition, force)
     tree = open_tree(input_path, ("pose-pkl", "pose-raw"), read)
     missing = partition_missing(partition, tree.ids, strict_partition, tree.root)
     items = tree_items(tree, partition, workers)
@@ -586,5 +617,7 @@ def build_heatmaps(
         partition=partition,
         partition_missing=missing,
         aggregate=aggregate_stats,
+        inputs=inputs,
+        owner=owner,
     )
     return build_dataset(plan, workers=workers, quiet=quiet, dask_address=dask_address, force=force)

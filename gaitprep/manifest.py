@@ -26,8 +26,8 @@ from gaitprep.errors import BadInputError
 from gaitprep.io.atomic import canonical_json
 
 SCHEMA_VERSION = 2
-# Version 1 manifests stay readable: every field added since is optional with a default.
-READABLE_SCHEMA_VERSIONS = (1, 2)
+# Version 2 adds optional fields only (``owner``), so version-1 manifests stay readable as they are.
+SUPPORTED_SCHEMA_VERSIONS = (1, 2)
 MANIFEST_NAME = "manifest.json"
 UPSTREAM_REFERENCE_COMMIT = "0efafd4"
 
@@ -143,6 +143,13 @@ class Generator(_Strict):
     algo_version: str
 
 
+class Owner(_Strict):
+    """Which recipe stage built a dataset (``gaitprep run``): the only one that may replace it unasked."""
+
+    recipe: str
+    stage: str
+
+
 class Provenance(BaseModel):
     """Not hashed: when, where, how long."""
 
@@ -181,6 +188,7 @@ class Manifest(_Strict):
     content_digest: str
     manifest_digest: str = ""
     provenance: Provenance | None = None
+    owner: Owner | None = None  # schema 2; None: built by a command, not by a recipe stage
 
     def record_by_key(self) -> dict[str, SequenceRecord]:
         return {r.key: r for r in self.records}
@@ -240,8 +248,9 @@ def derivation_id(
     )
 
 
-# Fields added after schema 1, hashed only when they differ from their default, so that a version-1
-# manifest (which lacks them) keeps its digest when read by this version.
+# Optional fields added after schema 1: left out of the digest while unset (``owner``) or at their default
+# (the raw-reader fields), so that a manifest written before they existed keeps its digest.
+_DIGEST_OPTIONAL = ("owner",)
 _ADDED_MANIFEST_FIELDS = {"partition_missing_ids": []}
 _ADDED_RECORD_FIELDS = {
     "person_frames": {},
@@ -260,7 +269,8 @@ def _drop_defaults(doc: dict[str, Any], added: dict[str, Any]) -> None:
 
 
 def compute_manifest_digest(manifest: Manifest) -> str:
-    body = manifest.model_dump(mode="json", exclude={"provenance", "manifest_digest"})
+    unset = {name for name in _DIGEST_OPTIONAL if getattr(manifest, name) is None}
+    body = manifest.model_dump(mode="json", exclude={"provenance", "manifest_digest", *unset})
     _drop_defaults(body, _ADDED_MANIFEST_FIELDS)
     _drop_defaults(body["source"], _ADDED_SOURCE_FIELDS)
     for record in body["records"]:
@@ -299,10 +309,10 @@ def load_manifest(path: str | Path) -> Manifest:
         raise BadInputError(f"manifest is not valid JSON ({exc})", path) from None
     if not isinstance(doc, dict):
         raise BadInputError("manifest is not a JSON object", path)
-    if doc.get("schema_version") not in READABLE_SCHEMA_VERSIONS:
+    if doc.get("schema_version") not in SUPPORTED_SCHEMA_VERSIONS:
+        supported = " or ".join(str(v) for v in SUPPORTED_SCHEMA_VERSIONS)
         raise BadInputError(
-            f"manifest schema_version {doc.get('schema_version')!r} is not supported "
-            f"(expected one of {', '.join(map(str, READABLE_SCHEMA_VERSIONS))})",
+            f"manifest schema_version {doc.get('schema_version')!r} is not supported (expected {supported})",
             path,
         )
     try:
