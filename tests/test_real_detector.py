@@ -484,7 +484,7 @@ def test_a_schema_1_manifest_still_verifies(walks, tmp_path: Path) -> None:
     res = build_heatmaps(tmp_path / "t", tmp_path / "maps", preset("recommended"), quiet=True)
     doc = json.loads((res.path / MANIFEST_NAME).read_text())
     doc["schema_version"] = 1
-    for key in ("partition_missing_ids",):
+    for key in ("partition_missing_ids", "owner"):  # fields added since schema 1
         doc.pop(key)
     doc["source"].pop("keypoint_format")
     for rec in doc["records"]:
