@@ -333,7 +333,7 @@ def test_one_id_under_two_classes_is_a_label_conflict_in_inspect_and_builds(walk
     write_pose_frames(tmp_path / "t" / "00000" / "negative" / "000_180", single(walks[0][0]))
     write_pose_frames(tmp_path / "t" / "00000" / "positive" / "180_000", single(walks[1][0]))
     problems = inspect_path(tmp_path / "t")["problems"]
-    assert any("00000 appears under two classes" in p for p in problems)
+    assert any("label conflict: id 00000 appears under two classes" in p for p in problems)
     with pytest.raises(BadInputError, match="00000 appears under two classes"):
         build_heatmaps(tmp_path / "t", tmp_path / "maps", preset("recommended"), quiet=True)
 

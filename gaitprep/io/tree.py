@@ -152,7 +152,7 @@ def discover_tree(
                 continue
             if id_dir.name in seen_ids and seen_ids[id_dir.name] != label:
                 problem(
-                    f"id {id_dir.name} appears under two classes ({seen_ids[id_dir.name]} and {label})",
+                    f"label conflict: id {id_dir.name} appears under two classes ({seen_ids[id_dir.name]} and {label})",
                     class_dir,
                 )
                 continue
