@@ -25,8 +25,14 @@ _TRAILING_INT = re.compile(r"(\d+)$")
 
 def frame_number(path: Path | str) -> int | None:
     """The integer at the end of the file stem, or None when the stem does not end in digits."""
-    match = _TRAILING_INT.search(Path(path).stem)
+    match = _TRAILING_INT.search(_stem(path))
     return int(match.group(1)) if match else None
+
+
+def _stem(path: Path | str) -> str:
+    name = path.name if isinstance(path, Path) else Path(path).name
+    dot = name.rfind(".")
+    return name[:dot] if dot > 0 else name
 
 
 def order_frame_files(paths: Iterable[Path], order: str = DEFAULT_FRAME_ORDER) -> list[Path]:
@@ -50,7 +56,7 @@ def unpadded_names(paths: Iterable[Path]) -> bool:
     when name order and frame order differ or could differ."""
     widths = set()
     for p in paths:
-        match = _TRAILING_INT.search(Path(p).stem)
+        match = _TRAILING_INT.search(_stem(p))
         if match is None:
             return False
         widths.add(len(match.group(1)))

@@ -32,9 +32,9 @@ def read_png(path: Path) -> np.ndarray:
     return img
 
 
-def read_png_frames(ref: SequenceRef) -> np.ndarray:
+def read_png_frames(ref: SequenceRef, files: list[Path] | None = None) -> np.ndarray:
     """All frames of a ``sil-raw`` sequence as uint8 (T, H, W), in frame order (``ref.read.frame_order``)."""
-    frames = [read_png(p) for p in ref.files()]
+    frames = [read_png(p) for p in (ref.files() if files is None else files)]
     shapes = {f.shape for f in frames}
     if len(shapes) > 1:
         raise BadInputError(f"frames have different sizes {sorted(shapes)}", ref.folder)
@@ -119,7 +119,7 @@ class PoseSequence:
     keypoint_format: str
 
 
-def read_pose_sequence(ref: SequenceRef) -> PoseSequence:
+def read_pose_sequence(ref: SequenceRef, files: list[Path] | None = None) -> PoseSequence:
     """Read a ``pose-raw`` sequence, choosing one person per frame (``ref.read.person``).
 
     Frames with no person (an empty ``people`` list, or only all-zero entries) are skipped as upstream
@@ -128,7 +128,7 @@ def read_pose_sequence(ref: SequenceRef) -> PoseSequence:
     file (upstream silently skips it). Non-finite coordinates of the chosen person are missing joints,
     counted.
     """
-    files = ref.files()
+    files = ref.files() if files is None else files
     parsed = [parse_pose_frame(path.read_bytes(), path) for path in files]
     chosen, counts = select_people([f.people for f in parsed], [f.listed for f in parsed], ref.read.person)
     kept = [t for t, i in enumerate(chosen) if i is not None]

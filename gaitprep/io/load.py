@@ -54,7 +54,7 @@ class LoadedSequence:
 def load_sequence(ref: SequenceRef) -> LoadedSequence:
     files = ref.files()
     if ref.layout == "pose-raw":
-        seq = read_pose_sequence(ref)
+        seq = read_pose_sequence(ref, files)
         return LoadedSequence(
             ref,
             seq.pose,
@@ -63,16 +63,16 @@ def load_sequence(ref: SequenceRef) -> LoadedSequence:
             frame_numbers=seq.frame_numbers,
             person=seq.person,
             nonfinite_joints=seq.nonfinite_joints,
-            unpadded_names=has_unpadded_names(ref),
+            unpadded_names=has_unpadded_names(ref, files),
             keypoint_format=seq.keypoint_format,
         )
     if ref.layout == "sil-raw":
         return LoadedSequence(
             ref,
-            read_png_frames(ref),
+            read_png_frames(ref, files),
             len(files),
             frame_numbers=source_frame_numbers(files),
-            unpadded_names=has_unpadded_names(ref),
+            unpadded_names=has_unpadded_names(ref, files),
         )
     path = files[0]
     arr = load_array_pickle(path)

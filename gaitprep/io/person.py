@@ -55,19 +55,28 @@ class PersonCounts:
         return out
 
 
-def _describe(person: np.ndarray) -> tuple[np.ndarray, float, float]:
-    """``(centre (2,), size px, mean confidence)`` of one ``(17, 3)`` detection."""
-    xy, c = person[:, :2], person[:, 2]
-    valid = (c > 0) & np.isfinite(xy).all(axis=1)
-    if not valid.any():
-        valid = np.isfinite(xy).all(axis=1) & (xy != 0).any(axis=1)
-    if not valid.any():
-        return np.zeros(2), 1.0, 0.0
-    pts = xy[valid]
-    lo, hi = pts.min(axis=0), pts.max(axis=0)
-    size = max(float(np.hypot(*(hi - lo))), 1.0)
-    conf = float(np.clip(c[valid], 0.0, None).mean()) if np.isfinite(c[valid]).all() else 0.0
-    return (lo + hi) / 2.0, size, conf
+def _describe_all(people: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Centres ``(N, 2)``, sizes ``(N,)`` (px, at least 1) and mean confidences ``(N,)`` of ``(N, 17, 3)``
+    detections, from their valid joints (confidence > 0, finite x and y); a detection without one falls
+    back to its finite non-zero joints, and one without those has centre (0, 0), size 1 and confidence 0."""
+    xy, c = people[..., :2], people[..., 2]
+    finite = np.isfinite(xy).all(axis=-1)
+    with np.errstate(invalid="ignore"):
+        valid = (c > 0) & finite
+    fallback = finite & (xy != 0).any(axis=-1)
+    use = np.where(valid.any(axis=1, keepdims=True), valid, fallback)  # (N, 17)
+    safe_xy = np.where(use[..., None], xy, 0.0)
+    lo = np.where(use[..., None], safe_xy, np.inf).min(axis=1)
+    hi = np.where(use[..., None], safe_xy, -np.inf).max(axis=1)
+    has = use.any(axis=1)
+    centre = np.where(has[:, None], (lo + hi) / 2.0, 0.0)
+    with np.errstate(invalid="ignore"):
+        size = np.where(has, np.hypot(*(hi - lo).T), 1.0)
+    size = np.maximum(np.nan_to_num(size, nan=1.0), 1.0)
+    conf_vals = np.where(valid, np.clip(np.nan_to_num(c, nan=0.0, posinf=0.0, neginf=0.0), 0.0, None), 0.0)
+    n_valid = valid.sum(axis=1)
+    conf = np.where(n_valid > 0, conf_vals.sum(axis=1) / np.maximum(n_valid, 1), 0.0)
+    return centre, size, conf
 
 
 def select_people(
@@ -91,7 +100,14 @@ def select_people(
     lost = 0
     multi = [t for t, people in enumerate(frames) if len(people) > 1]
     if mode == "auto" and multi:
-        desc = [[_describe(p) for p in people] for people in frames]
+        flat = np.stack([np.asarray(p, dtype=np.float64) for people in frames for p in people])
+        centres, sizes, confs = _describe_all(flat)
+        desc, k = [], 0
+        for people in frames:
+            desc.append(
+                [(centres[k + i], float(sizes[k + i]), float(confs[k + i])) for i in range(len(people))]
+            )
+            k += len(people)
         scores = [(d[1] * d[2], t, i) for t, ds in enumerate(desc) for i, d in enumerate(ds)]
         # Largest score; earliest frame and lowest index on ties.
         _, seed_t, seed_i = max(scores, key=lambda s: (s[0], -s[1], -s[2]))

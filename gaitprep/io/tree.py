@@ -210,9 +210,9 @@ def check_frame_names(ref: SequenceRef) -> str | None:
     return None
 
 
-def has_unpadded_names(ref: SequenceRef) -> bool:
+def has_unpadded_names(ref: SequenceRef, files: list[Path] | None = None) -> bool:
     """True for a raw sequence whose frame numbers are written with different widths (``9.json``, ``10.json``)."""
-    return ref.layout in ("sil-raw", "pose-raw") and unpadded_names(ref.files())
+    return ref.layout in ("sil-raw", "pose-raw") and unpadded_names(ref.files() if files is None else files)
 
 
 def validate_pose_array(arr: np.ndarray, path: object) -> np.ndarray:
