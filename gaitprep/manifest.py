@@ -271,11 +271,7 @@ def _drop_defaults(doc: dict[str, Any], added: dict[str, Any]) -> None:
 def compute_manifest_digest(manifest: Manifest) -> str:
     unset = {name for name in _DIGEST_OPTIONAL if getattr(manifest, name) is None}
     body = manifest.model_dump(mode="json", exclude={"provenance", "manifest_digest", *unset})
-    _drop_defaults(body, _ADDED_MANIFEST_FIELDS)
-    _drop_defaults(body["source"], _ADDED_SOURCE_FIELDS)
-    for record in body["records"]:
-        _drop_defaults(record, _ADDED_RECORD_FIELDS)
-    return json_digest(body)
+    return json_digest(_without_reader_defaults(body))
 
 
 def seal(manifest: Manifest) -> Manifest:
@@ -283,11 +279,20 @@ def seal(manifest: Manifest) -> Manifest:
     return manifest.model_copy(update={"manifest_digest": compute_manifest_digest(manifest)})
 
 
+def _without_reader_defaults(doc: dict[str, Any]) -> dict[str, Any]:
+    """``doc`` without the raw-reader fields that hold their defaults (they read back as the default)."""
+    _drop_defaults(doc, _ADDED_MANIFEST_FIELDS)
+    _drop_defaults(doc["source"], _ADDED_SOURCE_FIELDS)
+    for record in doc["records"]:
+        _drop_defaults(record, _ADDED_RECORD_FIELDS)
+    return doc
+
+
 def manifest_bytes(manifest: Manifest) -> bytes:
-    """The bytes written to ``manifest.json``: sorted keys so they are stable."""
-    return (
-        json.dumps(manifest.model_dump(mode="json"), sort_keys=True, indent=1, allow_nan=False) + "\n"
-    ).encode()
+    """The bytes written to ``manifest.json``: sorted keys so they are stable; reader fields that hold
+    their defaults are left out (every record of a pickle-tree build would otherwise repeat them)."""
+    doc = _without_reader_defaults(manifest.model_dump(mode="json"))
+    return (json.dumps(doc, sort_keys=True, indent=1, allow_nan=False) + "\n").encode()
 
 
 def resolve_manifest_path(path: str | Path) -> Path:

@@ -208,8 +208,8 @@ def test_a_version_1_manifest_stays_readable_and_keeps_its_digest(manifest_dir: 
     doc["schema_version"] = 1
     del doc["owner"]
     # ... nor the raw-reader fields (issue 14)
-    doc.pop("partition_missing_ids")
-    doc["source"].pop("keypoint_format")
+    doc.pop("partition_missing_ids", None)
+    doc["source"].pop("keypoint_format", None)
     for rec in doc["records"]:
         for key in (
             "person_frames",
@@ -218,7 +218,7 @@ def test_a_version_1_manifest_stays_readable_and_keeps_its_digest(manifest_dir: 
             "unpaired_frames",
             "source_frames",
         ):
-            rec.pop(key)
+            rec.pop(key, None)
     body = {k: v for k, v in doc.items() if k not in ("provenance", "manifest_digest")}
     doc["manifest_digest"] = hashlib.sha256(
         json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()

@@ -485,8 +485,8 @@ def test_a_schema_1_manifest_still_verifies(walks, tmp_path: Path) -> None:
     doc = json.loads((res.path / MANIFEST_NAME).read_text())
     doc["schema_version"] = 1
     for key in ("partition_missing_ids", "owner"):  # fields added since schema 1
-        doc.pop(key)
-    doc["source"].pop("keypoint_format")
+        doc.pop(key, None)
+    doc["source"].pop("keypoint_format", None)
     for rec in doc["records"]:
         for key in (
             "person_frames",
@@ -495,7 +495,7 @@ def test_a_schema_1_manifest_still_verifies(walks, tmp_path: Path) -> None:
             "unpaired_frames",
             "source_frames",
         ):
-            rec.pop(key)
+            rec.pop(key, None)
     body = {k: v for k, v in doc.items() if k not in ("provenance", "manifest_digest")}
     doc["manifest_digest"] = json_digest(body)
     (res.path / MANIFEST_NAME).write_text(json.dumps(doc))
