@@ -57,12 +57,12 @@ class HeatmapSpec(BaseModel):
         "per_frame",
         description=(
             "per_frame: the span of each frame (upstream; the map breathes with the stride); per_sequence: the "
-            "sequence median; smoothed: a centred moving median over scale_window frames (follows perspective, "
-            "not the stride)"
+            "sequence median; smoothed: a centred local-linear fit with triangular weights over scale_window "
+            "frames (follows perspective, not the stride; gaitprep.keypoints.smoothed_span)"
         ),
     )
     scale_window: int = Field(
-        31, ge=1, le=1001, description="frames of the centred moving-median window of scale='smoothed' (odd)"
+        45, ge=1, le=1001, description="frames of the centred smoothing window of scale='smoothed' (odd)"
     )
     placement: Literal["hip", "extent"] = Field(
         "hip",
@@ -200,7 +200,7 @@ class HeatmapSpec(BaseModel):
 # output grid (raster="output": the speed, see HeatmapSpec; raster="canvas" gives the 128-px canvas and its
 # 2x area downsample instead). Geometry that holds on real walking: the body's own vertical extent in the
 # middle with a 3-sigma margin for the Gaussian tails above and below (feet and shoulders never leave the
-# map), and the span smoothed over 31 frames (about one second: the scale follows a subject walking toward
+# map), and the span smoothed over 45 frames (1.5 s at 30 fps: the scale follows a subject walking toward
 # or away from the camera, not the stride). Gap filling leaves a never-observed joint alone and fills the
 # rest; a frame whose hip was never observed is blanked.
 _PRESETS: dict[str, dict[str, Any]] = {
@@ -212,7 +212,7 @@ _PRESETS: dict[str, dict[str, Any]] = {
         "impute_on": "all17",
         "knn_never_observed": "leave_joint",
         "scale": "smoothed",
-        "scale_window": 31,
+        "scale_window": 45,
         "placement": "extent",
         "margin_sigmas": 3.0,
         "hip_missing": "unnormalisable",

@@ -187,20 +187,46 @@ def interpolate_low_confidence(pose: np.ndarray, threshold: float) -> np.ndarray
     return out
 
 
-def moving_median(values: np.ndarray, valid: np.ndarray, window: int) -> np.ndarray:
-    """Centred moving median over ``window`` frames of the ``valid`` entries of ``values (T,)``.
+def smoothed_span(values: np.ndarray, valid: np.ndarray, window: int) -> np.ndarray:
+    """Per-frame spans smoothed by a centred local-linear fit with triangular weights over ``window`` frames.
 
-    Near the ends the window shrinks to the frames that exist; invalid frames are left out. Returns
-    ``(T,) float64``, NaN where a window holds no valid frame.
+    For frame t and offsets ``d = -h..h`` (``h = window // 2``), weights ``w_d = h + 1 - |d|`` on the valid
+    frames ``t + d`` that exist; the fitted line ``a + b d`` (weighted least squares) gives ``a``. A linear
+    trend (a subject walking toward the camera at constant speed) is followed exactly, even at the ends of
+    the sequence, while the stride-to-stride "breathing" of the span is averaged out (the triangular window
+    passes a 19-frame period at about 3% for ``window = 45``). A window with a single valid frame gives that
+    frame's span. The sums run over ``d`` in ascending order (documented so that a reference can reproduce the
+    bits).
+
+    Args:
+        values: ``(T,)`` spans (image px); valid: ``(T,) bool``.
+
+    Returns:
+        ``(T,) float64``, NaN where the window holds no valid frame.
     """
-    v = np.where(valid, np.asarray(values, dtype=np.float64), np.nan)
-    half = max(int(window), 1) // 2
-    padded = np.concatenate([np.full(half, np.nan), v, np.full(half, np.nan)])
-    view = np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1)
-    out = np.full(v.shape, np.nan)
-    has = ~np.isnan(view).all(axis=1)
-    if has.any():
-        out[has] = np.nanmedian(view[has], axis=1)
+    T = values.shape[0]
+    y = np.where(valid, np.asarray(values, dtype=np.float64), 0.0)
+    v = np.asarray(valid, dtype=np.float64)
+    h = max(int(window), 1) // 2
+    s0, s1, s2, t0, t1 = (np.zeros(T) for _ in range(5))
+    for d in range(-h, h + 1):
+        lo, hi = max(0, -d), min(T, T - d)
+        if lo >= hi:
+            continue
+        w = float(h + 1 - abs(d))
+        wd, wdd = w * d, w * d * d
+        vv, yy = v[lo + d : hi + d], y[lo + d : hi + d]
+        s0[lo:hi] += w * vv
+        s1[lo:hi] += wd * vv
+        s2[lo:hi] += wdd * vv
+        t0[lo:hi] += w * yy
+        t1[lo:hi] += wd * yy
+    den = s0 * s2 - s1 * s1
+    out = np.full(T, np.nan)
+    line = den > 0
+    out[line] = (s2[line] * t0[line] - s1[line] * t1[line]) / den[line]
+    single = ~line & (s0 > 0)
+    out[single] = t0[single] / s0[single]
     return out
 
 
@@ -227,9 +253,9 @@ def frame_transforms(
     bottom_t) / 2)`` and span ``bottom_t - top_t``. The body's extent, not the hip, sits in the middle.
 
     The scale is ``target / span_t`` (``per_frame``, upstream), ``target / median(span)`` over valid frames
-    (``per_sequence``) or ``target / moving_median(span, scale_window)`` (``smoothed``: a centred window of
-    ``scale_window`` frames; follows slow changes of apparent size such as a subject walking toward the
-    camera, not the stride-to-stride "breathing" of the span). ``target`` is ``span_target`` canvas px, or
+    (``per_sequence``) or ``target / smoothed_span(span, scale_window)`` (``smoothed``: a centred
+    local-linear fit over ``scale_window`` frames; follows slow changes of apparent size such as a subject
+    walking toward the camera, not the stride-to-stride "breathing" of the span). ``target`` is ``span_target`` canvas px, or
     upstream's ``canvas // 1.5`` (85 px for 128) when None.
 
     This exact function is shared with the silhouette registration, which crops silhouettes with the same
@@ -290,7 +316,7 @@ def frame_transforms(
         if valid.any():
             scale[valid] = target / np.median(span[valid])
     else:
-        smooth = moving_median(span, valid, scale_window)
+        smooth = smoothed_span(span, valid, scale_window)
         valid &= np.isfinite(smooth) & (smooth > 0)
         scale[valid] = target / smooth[valid]
     centre = np.where(valid[:, None], np.stack([hip[:, 0], mid_y], axis=1), 0.0)

@@ -226,8 +226,9 @@ def reference_render(
     same windows rule in output pixels; no resize follows.
 
     Geometry (gaitprep's variants): ``placement="extent"`` centres x on the hips and y on the middle of the span
-    joints' own vertical extent (joints at (0, 0) left out); ``scale_mode="smoothed"`` divides by the median
-    span of the valid frames within ``scale_window // 2`` frames either side; ``margin_sigmas`` maps the span to
+    joints' own vertical extent (joints at (0, 0) left out); ``scale_mode="smoothed"`` divides by the value at
+    frame t of the weighted least-squares line through the valid spans within ``h = scale_window // 2`` frames
+    either side, weights ``h + 1 - |d|``; ``margin_sigmas`` maps the span to
     ``canvas - 2 margin_sigmas max(sigmas)`` instead of ``canvas // 1.5``; ``hip_missing="draw"`` (upstream)
     renders a frame whose hip is (0, 0) centred on that midpoint, ``"blank"`` leaves it blank.
     """
@@ -264,9 +265,16 @@ def reference_render(
             span = spans[t]
         elif scale_mode == "per_sequence":
             span = med
-        else:
-            near = range(max(t - scale_window // 2, 0), min(t + scale_window // 2 + 1, T))
-            span = float(np.median([spans[u] for u in near if ok[u]]))
+        else:  # weighted least-squares line through the window's valid spans, weights h + 1 - |d|
+            h = scale_window // 2
+            s0 = s1 = s2 = t0 = t1 = 0.0
+            for d in range(-h, h + 1):
+                if 0 <= t + d < T and ok[t + d]:
+                    w = float(h + 1 - abs(d))
+                    s0, s1, s2 = s0 + w, s1 + (w * d), s2 + (w * d * d)
+                    t0, t1 = t0 + w * spans[t + d], t1 + (w * d) * spans[t + d]
+            den = s0 * s2 - s1 * s1
+            span = (s2 * t0 - s1 * t1) / den if den > 0 else t0 / s0
         s = target / span
         q = (pose[t, :, :2] - centres[t]) * s + canvas // 2
         c = np.where(np.isin(np.arange(17), joints), pose[t, :, 2], 0.0)

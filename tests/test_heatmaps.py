@@ -139,7 +139,7 @@ _RECOMMENDED_REFERENCE = {
     "limbs": BODY_LIMBS,
     "span_joints": BODY_JOINTS,
     "scale_mode": "smoothed",
-    "scale_window": 31,
+    "scale_window": 45,
     "placement": "extent",
     "margin_sigmas": 3.0,
     "hip_missing": "blank",
@@ -494,7 +494,7 @@ def test_presets_and_spec_validation():
     assert og.channel_names == ("limb", "joint")
     rec = preset("recommended")
     assert (rec.align, rec.scale, rec.crop, rec.joint_set) == ("shared", "smoothed", "full_canvas", "body")
-    assert (rec.placement, rec.scale_window, rec.margin_sigmas) == ("extent", 31, 3.0)
+    assert (rec.placement, rec.scale_window, rec.margin_sigmas) == ("extent", 45, 3.0)
     assert rec.span_target == 128 - 2 * 3.0 * 8.0 and og.span_target is None
     assert (rec.hip_missing, og.hip_missing) == ("unnormalisable", "draw")
     assert (rec.knn_never_observed, og.knn_never_observed) == ("leave_joint", "keep_all_raw")
