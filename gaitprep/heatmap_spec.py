@@ -80,6 +80,15 @@ class HeatmapSpec(BaseModel):
             "max(sigma_limb, sigma_joint), leaving a margin of m sigmas for the Gaussian tails above and below"
         ),
     )
+    min_margin_sigmas: float | None = Field(
+        None,
+        ge=0,
+        description=(
+            "placement='extent' only: cap a frame's scale so that its own extent keeps this many sigmas from the "
+            "top and bottom edges (a subject turning or coming close faster than the smoothing follows); "
+            "None: no cap"
+        ),
+    )
     hip_missing: Literal["draw", "unnormalisable"] = Field(
         "draw",
         description=(
@@ -136,6 +145,10 @@ class HeatmapSpec(BaseModel):
                 f"raster='output' renders the whole canvas straight onto the output grid, so it needs "
                 f"crop='full_canvas' (got crop={self.crop!r}); use raster='canvas' for a content crop"
             )
+        if self.min_margin_sigmas is not None and self.placement != "extent":
+            raise ValueError("min_margin_sigmas needs placement='extent' (the body's extent is centred)")
+        if self.fit_target is not None and self.fit_target <= 0:
+            raise ValueError(f"min_margin_sigmas={self.min_margin_sigmas} leaves no room on the canvas")
         if self.span_target is not None and self.span_target <= 0:
             raise ValueError(
                 f"margin_sigmas={self.margin_sigmas} leaves no room for the body on a {self.canvas}-px canvas "
@@ -171,6 +184,13 @@ class HeatmapSpec(BaseModel):
         return self.canvas - 2.0 * self.margin_sigmas * max(self.sigma_limb, self.sigma_joint)
 
     @property
+    def fit_target(self) -> float | None:
+        """Canvas px a frame's own extent may fill at most (None: no cap)."""
+        if self.min_margin_sigmas is None:
+            return None
+        return self.canvas - 2.0 * self.min_margin_sigmas * max(self.sigma_limb, self.sigma_joint)
+
+    @property
     def impute_joints(self) -> tuple[int, ...]:
         """Joints whose coordinates form the KNN-fill matrix (§4.1 A)."""
         return tuple(range(NUM_JOINTS)) if self.impute_on == "all17" else self.joints
@@ -201,7 +221,8 @@ class HeatmapSpec(BaseModel):
 # 2x area downsample instead). Geometry that holds on real walking: the body's own vertical extent in the
 # middle with a 3-sigma margin for the Gaussian tails above and below (feet and shoulders never leave the
 # map), and the span smoothed over 45 frames (1.5 s at 30 fps: the scale follows a subject walking toward
-# or away from the camera, not the stride). Gap filling leaves a never-observed joint alone and fills the
+# or away from the camera, not the stride), with a cap that keeps any frame's extent 2 sigmas from the
+# edges when the size changes faster than the smoothing follows (a subject turning close to the camera). Gap filling leaves a never-observed joint alone and fills the
 # rest; a frame whose hip was never observed is blanked.
 _PRESETS: dict[str, dict[str, Any]] = {
     "opengait": {},
@@ -215,6 +236,7 @@ _PRESETS: dict[str, dict[str, Any]] = {
         "scale_window": 45,
         "placement": "extent",
         "margin_sigmas": 3.0,
+        "min_margin_sigmas": 2.0,
         "hip_missing": "unnormalisable",
         "crop": "full_canvas",
         "raster": "output",

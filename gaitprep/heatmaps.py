@@ -131,6 +131,7 @@ def sequence_geometry(spec: HeatmapSpec, pose: np.ndarray) -> Geometry:
         span_target=spec.span_target,
         scale_window=spec.scale_window,
         hip_missing="draw" if spec.hip_missing == "draw" else "invalid",
+        fit_target=spec.fit_target,
     )
     hip_missing = missing_joints(pose)[:, [LEFT_HIP, RIGHT_HIP]].any(axis=1)
     return Geometry(pose, centre, scale, valid, hip_missing)

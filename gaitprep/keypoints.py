@@ -240,6 +240,7 @@ def frame_transforms(
     span_target: float | None = None,
     scale_window: int = 1,
     hip_missing: HipMissing = "invalid",
+    fit_target: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-frame centre and scale of the canvas transform (domain reference §4.1 B and its variants).
 
@@ -271,6 +272,9 @@ def frame_transforms(
         scale_window: frames of the ``smoothed`` window.
         hip_missing: ``"invalid"``: a frame with a hip at (0, 0) is invalid; ``"draw"`` (upstream): it is
             centred on the midpoint all the same (upstream never blanks such a frame).
+        fit_target: ``placement="extent"`` only: cap each frame's scale at ``fit_target / span_t``, so that
+            its own extent never exceeds ``fit_target`` canvas px even when it is much larger than the
+            smoothed span (a subject turning or coming close quickly); None: no cap.
 
     Returns:
         ``centre (T, 2) float64`` (image px), ``scale (T,) float64`` (canvas px per image px) and
@@ -319,6 +323,10 @@ def frame_transforms(
         smooth = smoothed_span(span, valid, scale_window)
         valid &= np.isfinite(smooth) & (smooth > 0)
         scale[valid] = target / smooth[valid]
+    if fit_target is not None:
+        if placement != "extent":
+            raise BadInputError("fit_target needs placement='extent' (the extent is centred)")
+        scale[valid] = np.minimum(scale[valid], float(fit_target) / span[valid])
     centre = np.where(valid[:, None], np.stack([hip[:, 0], mid_y], axis=1), 0.0)
     return centre, scale, valid
 

@@ -216,6 +216,7 @@ def reference_render(
     scale_window: int = 1,
     margin_sigmas: float | None = None,
     hip_missing: str = "draw",
+    min_margin_sigmas: float | None = None,
 ) -> np.ndarray:
     """Render ``pose (T, 17, 3)`` (already gap-free) to ``uint8 (T, C, size, size)``; frames that cannot be
     normalised come out blank.
@@ -230,7 +231,9 @@ def reference_render(
     frame t of the weighted least-squares line through the valid spans within ``h = scale_window // 2`` frames
     either side, weights ``h + 1 - |d|``; ``margin_sigmas`` maps the span to
     ``canvas - 2 margin_sigmas max(sigmas)`` instead of ``canvas // 1.5``; ``hip_missing="draw"`` (upstream)
-    renders a frame whose hip is (0, 0) centred on that midpoint, ``"blank"`` leaves it blank.
+    renders a frame whose hip is (0, 0) centred on that midpoint, ``"blank"`` leaves it blank;
+    ``min_margin_sigmas`` caps the scale so that the frame's own extent fills at most ``canvas - 2
+    min_margin_sigmas max(sigmas)``.
     """
     pose = np.asarray(pose, dtype=np.float64)
     T = pose.shape[0]
@@ -276,6 +279,8 @@ def reference_render(
             den = s0 * s2 - s1 * s1
             span = (s2 * t0 - s1 * t1) / den if den > 0 else t0 / s0
         s = target / span
+        if min_margin_sigmas is not None:  # the frame's own extent fills at most the room between 2 margins
+            s = min(s, (canvas - 2.0 * min_margin_sigmas * max(sigma_limb, sigma_joint)) / spans[t])
         q = (pose[t, :, :2] - centres[t]) * s + canvas // 2
         c = np.where(np.isin(np.arange(17), joints), pose[t, :, 2], 0.0)
         grid, k = canvas, 1.0

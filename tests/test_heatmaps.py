@@ -142,6 +142,7 @@ _RECOMMENDED_REFERENCE = {
     "scale_window": 45,
     "placement": "extent",
     "margin_sigmas": 3.0,
+    "min_margin_sigmas": 2.0,
     "hip_missing": "blank",
     "align": "shared",
     "crop": "full_canvas",
@@ -200,7 +201,10 @@ def test_direct_output_raster_puts_a_canvas_centre_joint_at_output_pixel_31_75()
     pose = walking_pose(2, seed=4)
     pose[:, 12, :2] = pose[:, 11, :2]
     pose = _only(pose, [11])
-    hip_placed = {"placement": "hip"}  # recommended places the body's extent, not the hips, in the middle
+    hip_placed = {
+        "placement": "hip",
+        "min_margin_sigmas": None,
+    }  # recommended places the body's extent, not the hips, in the middle
     direct = render_sequence(preset("recommended", **hip_placed), pose).maps
     assert not direct[:, 0].any()  # the only drawn joint has no drawn limb
     joint = direct[0, 1].astype(int)
