@@ -128,8 +128,15 @@ def init_exponent() -> np.float32:
     return np.float32(_exponent_tables()[2] + _FAR_E4_MARGIN)
 
 
+# The widest ambiguity band with a table; a wider error bound (absurd coordinates) re-evaluates every pixel.
+MAX_BAND = 0.25
+
+
 def band_ladder(delta: float) -> float:
-    """The smallest power of two >= ``delta`` (at least 2^-22): ambiguity bands come in a few cached sizes."""
+    """The smallest power of two >= ``delta`` (at least 2^-22, at most ``MAX_BAND``): ambiguity bands come in a
+    few cached sizes."""
+    if not delta <= MAX_BAND:
+        return MAX_BAND
     return 2.0 ** max(-22, math.ceil(math.log2(max(delta, 2.0**-22))))
 
 
@@ -372,8 +379,10 @@ class _Box:
 def _exact_grey(v: np.ndarray, table: np.ndarray) -> np.ndarray:
     """Upstream's quantiser on float64 intensities: stored into a float32 plane, then
     ``table[min(trunc(256 v), 255)]`` (matplotlib's colormap)."""
-    v32 = v.astype(np.float32)
-    return table[np.minimum(v32 * np.float32(256.0), np.float32(255.0)).astype(np.int64)]
+    with np.errstate(over="ignore", invalid="ignore"):
+        v32 = v.astype(np.float32)
+        scaled = np.minimum(v32 * np.float32(256.0), np.float32(255.0))
+    return table[np.where(np.isnan(scaled), 0, scaled).astype(np.int64)]  # NaN: matplotlib's "bad" colour, 0
 
 
 def _exact_point(x: np.ndarray, y: np.ndarray, mx: np.ndarray, my: np.ndarray, sigma: float) -> np.ndarray:
@@ -480,6 +489,8 @@ def _limb_band(
     x0, x1, y0, y1 = windows_
     if not draw.any():
         return 0.0
+    if not (np.isfinite(mx[draw]).all() and np.isfinite(my[draw]).all() and np.isfinite(lm4[draw]).all()):
+        return math.inf
     ext = np.maximum.reduce([np.abs(x0 - mx), np.abs(x1 - 1 - mx), np.abs(y0 - my), np.abs(y1 - 1 - my)])
     A = 2.0 * kappa * float(ext[draw].max())
     H = float(np.where(degen, 0.0, length * kappa)[draw].max())
@@ -642,7 +653,11 @@ def render_limbs(
             else:
                 box += np.exp(e4 * np.float32(-0.25), dtype=np.float64)
         target = levels[f0:f1, cy0:cy1, cx0:cx1]
-        if use_max:
+        if use_max and band > MAX_BAND:  # the float32 path cannot be trusted anywhere: evaluate it all
+            target[...] = _limb_resolver(
+                f0, cy0, cx0, acc.shape, seg, (x0, x1, y0, y1), draw, degen, sigma, table
+            )(np.arange(acc.size)).reshape(acc.shape)
+        elif use_max:
             resolve = None
             if band > 0:
                 resolve = _limb_resolver(
