@@ -82,7 +82,7 @@ class SilhouetteParams(_Strict):
     maps' hip-centred full-canvas box (needs a sil-raw input). ``scale``: that box's scale mode."""
 
     register_with: str | None = None
-    scale: Literal["per_sequence", "per_frame"] | None = None
+    scale: Literal["per_sequence", "per_frame", "smoothed"] | None = None
     span_joints: Literal["all17", "selected"] | None = None
     joints: Literal["coco17", "body", "head-lite"] | None = None
 
@@ -532,8 +532,7 @@ def _run_stage(
             pose = plan.inputs[params.register_with]
             return _call(
                 fn, ps.input_path, pose, ps.out, dask_address=dask_address, force=force,
-                scale_mode=params.scale or "per_sequence", span_joints=params.span_joints or "selected",
-                joint_set=params.joints or "body", **common,
+                scale_mode=params.scale, span_joints=params.span_joints, joint_set=params.joints, **common,
             )  # fmt: skip
         if s.kind == "skeleton_maps":
             return _call(fn, ps.input_path, ps.out, params, dask_address=dask_address, force=force, **common)

@@ -32,6 +32,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from gaitprep.errors import BadInputError
+from gaitprep.heatmap_spec import HeatmapSpec
 from gaitprep.keypoints import check_pose, frame_transforms
 from gaitprep.skeleton import NUM_JOINTS
 
@@ -111,12 +112,17 @@ def register_silhouettes(
     span_joints: tuple[int, ...] = tuple(range(NUM_JOINTS)),
     canvas: int = 128,
     size: int = 64,
+    spec: HeatmapSpec | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Crop and scale raw masks with the skeleton maps' hip-centred full-canvas box.
 
     frames: ``(T, H, W)`` uint8 raw camera-resolution masks (0 background, 255 person); pose:
     ``(T, 17, 3)`` x, y in the same image pixels, and c. ``scale_mode``, ``span_joints`` and ``canvas``
     are passed to :func:`gaitprep.keypoints.frame_transforms` and must equal the skeleton-map export's.
+    With ``spec`` (a full-canvas :class:`~gaitprep.heatmap_spec.HeatmapSpec`) the pose is cleaned and placed
+    by :func:`gaitprep.heatmaps.sequence_geometry`, exactly as the maps of that spec are (gap filling,
+    placement, smoothed scale, margins), and ``canvas``/``size`` come from the spec; the other geometry
+    arguments are then ignored.
 
     Returns ``(sil, valid)``: sil ``(T, size, size)`` uint8 greyscale (edges are interpolated, not
     binary) and valid ``(T,)`` bool, False where frame_transforms found no usable centre or scale (zero
@@ -130,12 +136,24 @@ def register_silhouettes(
     pose = check_pose(pose)  # (T, 17, 3) float64, T >= 1, finite
     if frames.shape[0] != pose.shape[0]:
         raise BadInputError(f"{frames.shape[0]} silhouette frames but {pose.shape[0]} pose frames")
+    if spec is not None:
+        if spec.crop != "full_canvas":
+            raise BadInputError(
+                f"silhouettes can only be registered with full-canvas skeleton maps (crop={spec.crop!r})"
+            )
+        canvas, size = spec.canvas, spec.size
     if not (isinstance(canvas, int) and isinstance(size, int) and 0 < size <= canvas and canvas % size == 0):
         raise BadInputError(f"canvas ({canvas}) must be a positive multiple of size ({size})")
 
-    centre, scale, valid = frame_transforms(
-        pose, scale_mode=scale_mode, span_joints=span_joints, canvas=canvas
-    )
+    if spec is not None:
+        from gaitprep.heatmaps import sequence_geometry
+
+        geo = sequence_geometry(spec, pose)
+        centre, scale, valid = geo.centre, geo.scale, geo.valid
+    else:
+        centre, scale, valid = frame_transforms(
+            pose, scale_mode=scale_mode, span_joints=span_joints, canvas=canvas
+        )
     valid = np.asarray(valid, dtype=bool) & np.isfinite(centre).all(axis=1) & np.isfinite(scale) & (scale > 0)
 
     out = np.zeros((frames.shape[0], size, size), dtype=np.uint8)
