@@ -25,7 +25,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from gaitprep.errors import BadInputError
 from gaitprep.io.atomic import canonical_json
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# Manifests this version reads: every field added since version 1 is optional with a default.
+SUPPORTED_SCHEMA_VERSIONS: tuple[int, ...] = (1, 2)
 MANIFEST_NAME = "manifest.json"
 UPSTREAM_REFERENCE_COMMIT = "0efafd4"
 
@@ -251,9 +253,10 @@ def load_manifest(path: str | Path) -> Manifest:
         raise BadInputError(f"manifest is not valid JSON ({exc})", path) from None
     if not isinstance(doc, dict):
         raise BadInputError("manifest is not a JSON object", path)
-    if doc.get("schema_version") != SCHEMA_VERSION:
+    if doc.get("schema_version") not in SUPPORTED_SCHEMA_VERSIONS:
         raise BadInputError(
-            f"manifest schema_version {doc.get('schema_version')!r} is not supported (expected {SCHEMA_VERSION})",
+            f"manifest schema_version {doc.get('schema_version')!r} is not supported "
+            f"(expected one of {', '.join(map(str, SUPPORTED_SCHEMA_VERSIONS))})",
             path,
         )
     try:

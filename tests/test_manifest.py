@@ -177,7 +177,7 @@ def test_manifest_bytes_round_trip_through_load_manifest(manifest_dir: Path, tmp
 @pytest.mark.parametrize(
     ("mutate", "message"),
     [
-        (lambda d: d.update(schema_version=2), "schema_version 2 is not supported"),
+        (lambda d: d.update(schema_version=3), "schema_version 3 is not supported"),
         (lambda d: d.pop("schema_version"), "schema_version None is not supported"),
         (lambda d: d.update(surprise=1), "does not match the schema"),
         (lambda d: d.pop("records"), "does not match the schema"),
