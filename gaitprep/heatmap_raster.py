@@ -133,14 +133,14 @@ MAX_BAND = 0.25
 
 
 def band_ladder(delta: float) -> float:
-    """The smallest power of two >= ``delta`` (at least 2^-22, at most ``MAX_BAND``): ambiguity bands come in a
-    few cached sizes."""
+    """The smallest ``2^(k/4)`` >= ``delta`` (at least 2^-22, at most ``MAX_BAND``): ambiguity bands come in a
+    few cached sizes, at most 19% wider than asked."""
     if not delta <= MAX_BAND:
         return MAX_BAND
-    return 2.0 ** max(-22, math.ceil(math.log2(max(delta, 2.0**-22))))
+    return 2.0 ** (max(-88, math.ceil(4.0 * math.log2(max(delta, 2.0**-22)))) / 4.0)
 
 
-@lru_cache(maxsize=16)
+@lru_cache(maxsize=32)
 def _key_tables(quantise: str, delta: float = 0.0) -> tuple[np.int32, np.ndarray, np.ndarray]:
     """A one-lookup version of :func:`_exact_indices` composed with the grey table of ``quantise``.
 
@@ -385,9 +385,21 @@ def _exact_grey(v: np.ndarray, table: np.ndarray) -> np.ndarray:
     return table[np.where(np.isnan(scaled), 0, scaled).astype(np.int64)]  # NaN: matplotlib's "bad" colour, 0
 
 
-def _exact_point(x: np.ndarray, y: np.ndarray, mx: np.ndarray, my: np.ndarray, sigma: float) -> np.ndarray:
-    """``exp(-((x - mx)^2 + (y - my)^2) / 2 / sigma^2)`` in float64, operation for operation as upstream."""
-    return np.exp(-((x - mx) ** 2 + (y - my) ** 2) / 2.0 / sigma**2)
+def _pairs(
+    f: np.ndarray, x: np.ndarray, y: np.ndarray, windows_: tuple[np.ndarray, ...], draw: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(pixel, primitive)`` index pairs whose drawing window holds the pixel: ``(P,)`` each."""
+    x0, x1, y0, y1 = windows_
+    xx, yy = x[:, None], y[:, None]
+    inside = draw[f] & (xx >= x0[f]) & (xx < x1[f]) & (yy >= y0[f]) & (yy < y1[f])  # (N, P)
+    return np.nonzero(inside)
+
+
+def _max_per_pixel(n: int, pix: np.ndarray, value: np.ndarray) -> np.ndarray:
+    """``(n,) float64``: the maximum of ``value`` over the pairs of each pixel, 0 for a pixel without any."""
+    best = np.zeros(n, np.float64)
+    np.maximum.at(best, pix, value)
+    return best
 
 
 def exact_limb_levels(
@@ -406,37 +418,29 @@ def exact_limb_levels(
 
     Upstream evaluates each limb's squared pixel-to-segment distance, the exponent and ``exp`` in float64,
     multiplies by the amplitude, stores into a float32 plane and takes the per-pixel maximum over limbs
-    (domain reference §4.1 C-E). ``seg = (ax, ay, bx, by, ca, m)`` and ``windows_ = (x0, x1, y0, y1)`` are the
-    chunk's ``(F, L)`` arrays; ``f, x, y`` index frames and grid pixels, shape ``(N,)``. Returns ``uint8 (N,)``.
+    (domain reference §4.1 C-E); a limb under ``point_below`` is a point Gaussian at ``a`` with amplitude
+    ``c_a``. ``seg = (ax, ay, bx, by, ca, m)`` and ``windows_ = (x0, x1, y0, y1)`` are the chunk's ``(F, L)``
+    arrays; ``f, x, y`` index frames and grid pixels, shape ``(N,)``. Returns ``uint8 (N,)``.
     """
     ax, ay, bx, by, ca, m = seg
-    x0, x1, y0, y1 = windows_
-    xf, yf = x.astype(np.float64), y.astype(np.float64)
-    best = np.zeros(x.shape, np.float64)
-    for limb in range(ax.shape[1]):
-        inside = (
-            draw[f, limb] & (x >= x0[f, limb]) & (x < x1[f, limb]) & (y >= y0[f, limb]) & (y < y1[f, limb])
-        )
-        if not inside.any():
-            continue
-        sel = np.flatnonzero(inside)
-        fs, xs, ys = f[sel], xf[sel], yf[sel]
-        sx, sy, ex, ey = ax[fs, limb], ay[fs, limb], bx[fs, limb], by[fs, limb]
-        d2_start = (xs - sx) ** 2 + (ys - sy) ** 2
-        d2_end = (xs - ex) ** 2 + (ys - ey) ** 2
-        d2_ab = (sx - ex) ** 2 + (sy - ey) ** 2
-        point = degen[fs, limb]
-        safe_ab = np.where(point, 1.0, d2_ab)
-        coeff = (d2_start - d2_end + d2_ab) / 2.0 / safe_ab
+    pix, limb = _pairs(f, x, y, windows_, draw)
+    fs = f[pix]
+    xs, ys = x[pix].astype(np.float64), y[pix].astype(np.float64)
+    sx, sy, ex, ey = ax[fs, limb], ay[fs, limb], bx[fs, limb], by[fs, limb]
+    d2_start = (xs - sx) ** 2 + (ys - sy) ** 2
+    d2_end = (xs - ex) ** 2 + (ys - ey) ** 2
+    d2_ab = (sx - ex) ** 2 + (sy - ey) ** 2
+    point = degen[fs, limb]
+    with np.errstate(invalid="ignore", over="ignore"):
+        coeff = (d2_start - d2_end + d2_ab) / 2.0 / np.where(point, 1.0, d2_ab)
         d2_line = (xs - (sx + coeff * (ex - sx))) ** 2 + (ys - (sy + coeff * (ey - sy))) ** 2
         d2 = np.where(coeff <= 0, d2_start, np.where(coeff >= 1, d2_end, d2_line))
         value = np.where(
             point,
-            _exact_point(xs, ys, sx, sy, sigma) * ca[fs, limb],
+            np.exp(-d2_start / 2.0 / sigma**2) * ca[fs, limb],
             np.exp(-d2 / 2.0 / sigma**2) * m[fs, limb],
         )
-        best[sel] = np.maximum(best[sel], value)
-    return _exact_grey(best, table)
+    return _exact_grey(_max_per_pixel(f.shape[0], pix, value), table)
 
 
 def exact_joint_levels(
@@ -451,53 +455,40 @@ def exact_joint_levels(
     table: np.ndarray,
 ) -> np.ndarray:
     """Grey levels of the joint channel at pixels ``(f, y, x)``, evaluated exactly as upstream does (float64
-    Gaussian times confidence, float32 plane, maximum over joints). ``centres = (mux, muy, c)`` and
-    ``windows_`` are the chunk's ``(F, J)`` arrays. Returns ``uint8 (N,)``."""
+    ``exp(-((x - mx)^2 + (y - my)^2) / 2 / sigma^2)`` times the confidence, float32 plane, maximum over joints).
+    ``centres = (mux, muy, c)`` and ``windows_`` are the chunk's ``(F, J)`` arrays. Returns ``uint8 (N,)``."""
     mux, muy, c = centres
-    x0, x1, y0, y1 = windows_
-    xf, yf = x.astype(np.float64), y.astype(np.float64)
-    best = np.zeros(x.shape, np.float64)
-    for j in range(mux.shape[1]):
-        inside = draw[f, j] & (x >= x0[f, j]) & (x < x1[f, j]) & (y >= y0[f, j]) & (y < y1[f, j])
-        if not inside.any():
-            continue
-        sel = np.flatnonzero(inside)
-        fs = f[sel]
-        value = _exact_point(xf[sel], yf[sel], mux[fs, j], muy[fs, j], sigma) * c[fs, j]
-        best[sel] = np.maximum(best[sel], value)
-    return _exact_grey(best, table)
+    pix, joint = _pairs(f, x, y, windows_, draw)
+    fs = f[pix]
+    xs, ys = x[pix].astype(np.float64), y[pix].astype(np.float64)
+    d2 = (xs - mux[fs, joint]) ** 2 + (ys - muy[fs, joint]) ** 2
+    value = np.exp(-d2 / 2.0 / sigma**2) * c[fs, joint]
+    return _exact_grey(_max_per_pixel(f.shape[0], pix, value), table)
 
 
 def _limb_band(
-    windows_: tuple[np.ndarray, ...],
-    mx: np.ndarray,
-    my: np.ndarray,
-    length: np.ndarray,
-    lm4: np.ndarray,
-    draw: np.ndarray,
-    degen: np.ndarray,
-    kappa: float,
+    length: np.ndarray, lm4: np.ndarray, draw: np.ndarray, degen: np.ndarray, kappa: float
 ) -> float:
-    """A bound (E4 units) on how far the float32 limb exponent can lie from the exact float64 one.
+    """A bound (E4 units) on how far the float32 limb exponent can lie from the exact float64 one, at the
+    pixels where it matters (within the bound of a quantisation threshold).
 
-    The float32 path rounds the 1-D factors ``a = 2 kappa (p - mid) u`` (each at most ``A`` in magnitude on
-    the frame's window), their sums ``2c`` and ``2w``, ``2h``, the squares and the sums of the exponent. Near a
-    threshold the exponent is below ``R^2 = 4 ln 256 + max(0, 4 ln m) + 1``, so ``|2c|, (2|w| - 2h)+ <= R``.
-    Summing the rounding errors (unit roundoff ``u``) gives ``u (2R (6A + 2H + 2R) + 8 R^2 + 4 L4)``; twice that
-    plus 2^-20 covers the float64 side and the float32 store of upstream's intensity (relative 2^-25).
+    In the limb's frame, ``2c`` (across) and ``2w`` (along) are sums of two float32-rounded 1-D terms, whose
+    magnitudes add up to at most ``|2w| + |2c|`` (a rotation). Near a threshold the exponent is at most
+    ``R^2 = 4 ln 256 + max(0, 4 ln m) + 1``, so ``|2c| <= R`` and ``|2w| <= H + R`` with ``H`` the largest
+    ``2h`` (the limb length in units of sqrt(2) sigma). Adding up the roundings (unit roundoff ``u``) of the
+    terms, their sums, ``2h``, the subtraction, the squares, the sums of the exponent and ``-4 ln m``:
+    ``u (8 R H + 19 R^2 + 2 L4)``, with ``L4`` the largest ``|4 ln m|``. 10% and 2^-20 more cover the float64
+    side and the float32 store of upstream's intensity (relative 2^-25).
     """
-    x0, x1, y0, y1 = windows_
     if not draw.any():
         return 0.0
-    if not (np.isfinite(mx[draw]).all() and np.isfinite(my[draw]).all() and np.isfinite(lm4[draw]).all()):
+    lm4_drawn = lm4[draw]
+    if not np.isfinite(lm4_drawn).all() or not np.isfinite(length[draw]).all():
         return math.inf
-    ext = np.maximum.reduce([np.abs(x0 - mx), np.abs(x1 - 1 - mx), np.abs(y0 - my), np.abs(y1 - 1 - my)])
-    A = 2.0 * kappa * float(ext[draw].max())
     H = float(np.where(degen, 0.0, length * kappa)[draw].max())
-    L4 = float(np.abs(lm4[draw]).max())
-    R = math.sqrt(4.0 * math.log(256.0) + max(0.0, -float(lm4[draw].min())) + 1.0)
-    bound = _U32 * (2.0 * R * (6.0 * A + 2.0 * H + 2.0 * R) + 8.0 * R * R + 4.0 * L4)
-    return 2.0 * bound + 2.0**-20
+    L4 = float(np.abs(lm4_drawn).max())
+    R = math.sqrt(4.0 * math.log(256.0) + max(0.0, -float(lm4_drawn.min())) + 1.0)
+    return 1.1 * _U32 * (8.0 * R * H + 19.0 * R * R + 2.0 * L4) + 2.0**-20
 
 
 # Relative band of the joint channel's float32 intensity (three float32 roundings, 3 u) in which a pixel is
@@ -595,7 +586,7 @@ def render_limbs(
     band = 0.0
     if exact and combine == "max":
         lm4_full = -4.0 * np.log(amp)
-        band = _limb_band((x0, x1, y0, y1), mx, my, length, lm4_full, draw, degen, kappa)
+        band = _limb_band(length, lm4_full, draw, degen, kappa)
     seg = (ax, ay, bx, by, ca, m)
     blocks = _Blocks.of(x0, x1, y0, y1, draw, block)
     B, L = block, len(limbs)
@@ -684,14 +675,22 @@ def _gaussian_factor(pos: np.ndarray, mu: np.ndarray, kappa: float, amp: np.ndar
     return d.astype(np.float32)
 
 
-def _joint_ambiguous(acc: np.ndarray, ws: Workspace) -> np.ndarray:
-    """Flat indices of the float32 intensities ``acc`` whose colormap index could change within the relative
-    band ``_JOINT_BAND`` (``trunc(256 M (1 - b)) != trunc(256 M (1 + b))`` below index 255)."""
-    lo = ws.get("joint_band_lo", acc.shape, np.int32)
-    hi = ws.get("joint_band_hi", acc.shape, np.int32)
-    np.multiply(acc, np.float32(256.0) * (1 - _JOINT_BAND), out=lo, casting="unsafe")
-    np.multiply(acc, np.float32(256.0) * (1 + _JOINT_BAND), out=hi, casting="unsafe")
-    return np.flatnonzero((lo != hi) & (lo < 255))
+def _joint_levels_and_ambiguous(
+    acc: np.ndarray, target: np.ndarray, table: np.ndarray, may_reach_one: bool, ws: Workspace
+) -> np.ndarray:
+    """Write the joint channel's grey levels of float32 intensities ``acc`` into ``target`` and return the flat
+    indices (into ``acc``) whose colormap index could change within the relative band ``_JOINT_BAND``: the
+    index is taken at ``M (1 - b)`` and compared with the one at ``M (1 + b)``; those pixels are re-evaluated.
+    """
+    if may_reach_one:
+        acc = np.minimum(acc, np.nextafter(np.float32(1), np.float32(0)))
+    hi = ws.get("joint_band_hi", acc.shape, np.uint8)
+    np.multiply(acc, np.float32(256.0) * (1 + _JOINT_BAND), out=hi, casting="unsafe")  # 256 wraps to 0
+    np.multiply(acc, np.float32(256.0) * (1 - _JOINT_BAND), out=target, casting="unsafe")
+    fix = np.flatnonzero(hi != target)
+    if not _is_identity(table):
+        target[...] = table.take(target)
+    return fix
 
 
 def render_joints(
@@ -761,9 +760,10 @@ def render_joints(
             else:
                 box += patch.reshape(h * nf, w)
         target = levels[f0:f1, cy0:cy1, cx0:cx1].transpose(1, 0, 2)
-        levels_from_linear(acc, target, table=table, may_reach_one=may_reach_one)
-        if exact and use_max:
-            fix = _joint_ambiguous(acc, ws)
+        if not (exact and use_max):
+            levels_from_linear(acc, target, table=table, may_reach_one=may_reach_one)
+        else:
+            fix = _joint_levels_and_ambiguous(acc, target, table, may_reach_one, ws)
             if fix.size:
                 yy, rest = np.divmod(fix, nf * (cx1 - cx0))
                 ff, xx = np.divmod(rest, cx1 - cx0)
