@@ -427,11 +427,11 @@ def exact_limb_levels(
     fs = f[pix]
     xs, ys = x[pix].astype(np.float64), y[pix].astype(np.float64)
     sx, sy, ex, ey = ax[fs, limb], ay[fs, limb], bx[fs, limb], by[fs, limb]
-    d2_start = (xs - sx) ** 2 + (ys - sy) ** 2
-    d2_end = (xs - ex) ** 2 + (ys - ey) ** 2
-    d2_ab = (sx - ex) ** 2 + (sy - ey) ** 2
     point = degen[fs, limb]
-    with np.errstate(invalid="ignore", over="ignore"):
+    with np.errstate(invalid="ignore", over="ignore"):  # absurd coordinates: upstream's inf/NaN, quantised
+        d2_start = (xs - sx) ** 2 + (ys - sy) ** 2
+        d2_end = (xs - ex) ** 2 + (ys - ey) ** 2
+        d2_ab = (sx - ex) ** 2 + (sy - ey) ** 2
         coeff = (d2_start - d2_end + d2_ab) / 2.0 / np.where(point, 1.0, d2_ab)
         d2_line = (xs - (sx + coeff * (ex - sx))) ** 2 + (ys - (sy + coeff * (ey - sy))) ** 2
         d2 = np.where(coeff <= 0, d2_start, np.where(coeff >= 1, d2_end, d2_line))
@@ -461,8 +461,9 @@ def exact_joint_levels(
     pix, joint = _pairs(f, x, y, windows_, draw)
     fs = f[pix]
     xs, ys = x[pix].astype(np.float64), y[pix].astype(np.float64)
-    d2 = (xs - mux[fs, joint]) ** 2 + (ys - muy[fs, joint]) ** 2
-    value = np.exp(-d2 / 2.0 / sigma**2) * c[fs, joint]
+    with np.errstate(invalid="ignore", over="ignore"):
+        d2 = (xs - mux[fs, joint]) ** 2 + (ys - muy[fs, joint]) ** 2
+        value = np.exp(-d2 / 2.0 / sigma**2) * c[fs, joint]
     return _exact_grey(_max_per_pixel(f.shape[0], pix, value), table)
 
 
