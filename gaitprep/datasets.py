@@ -324,19 +324,26 @@ def build_registered_silhouettes(
     dask_address: str | None = None,
     force: bool = False,
     spec: Any = None,
+    sigma: float | None = None,
 ) -> BuildResult:
     """Silhouettes uint8 (T, 64, 64) cropped and scaled with the skeleton maps' own full-canvas box.
 
     ``spec`` is the :class:`~gaitprep.heatmap_spec.HeatmapSpec` the maps were (or will be) rendered with;
-    without it the recommended preset is used with ``scale_mode``, ``span_joints`` and ``joint_set``
-    overriding it. The silhouettes then share the maps' gap filling, placement, scale and margins, so the
+    without it the recommended preset is used with ``scale_mode``, ``span_joints``, ``joint_set`` and ``sigma``
+    (both channels; it sets the margins) overriding it. The silhouettes then share the maps' gap filling, placement, scale and margins, so the
     pixels line up when stacked.
     """
     from gaitprep.heatmap_spec import preset
     from gaitprep.manifest import SourceInfo, json_digest
 
     if spec is None:
-        overrides = {"scale": scale_mode, "scale_span_joints": span_joints, "joint_set": joint_set}
+        overrides = {
+            "scale": scale_mode,
+            "scale_span_joints": span_joints,
+            "joint_set": joint_set,
+            "sigma_limb": sigma,
+            "sigma_joint": sigma,
+        }
         spec = preset(
             "recommended", knn_fill=knn_fill, **{k: v for k, v in overrides.items() if v is not None}
         )
