@@ -123,6 +123,16 @@ _U32 = 2.0**-24  # unit roundoff of float32
 _FAR_E4_MARGIN = 1.0
 
 
+@lru_cache(maxsize=1)
+def _threshold_bounds() -> np.ndarray:
+    """``(257,) float32``: ``[inf, 4 tau_1, ..., 4 tau_255, -inf]``: a float32 ``E4`` of colormap index ``k`` lies
+    in ``(bounds[k + 1], bounds[k]]``."""
+    _, thr4, _ = _exponent_tables()
+    taus = np.sort(thr4[np.isfinite(thr4)])[::-1]
+    assert taus.size == 255
+    return _frozen(np.concatenate([[np.inf], taus, [-np.inf]]).astype(np.float32))
+
+
 def init_exponent() -> np.float32:
     """Initial value of a max-combination exponent accumulator (``4 E``): grey level 0, never ambiguous."""
     return np.float32(_exponent_tables()[2] + _FAR_E4_MARGIN)
@@ -206,10 +216,18 @@ def levels_from_exponent(
     ambiguous = np.bitwise_and(code, 1, out=np.empty(code.shape, bool), casting="unsafe")
     if ambiguous.any():
         fix = np.flatnonzero(ambiguous)  # fast on bool, slow on integer arrays
+        e = E4.reshape(-1)[fix]
+        idx = _exact_indices(e)
+        exact = table.take(idx)
         if resolve is not None and delta > 0:
-            exact = resolve(fix)
-        else:
-            exact = table.take(_exact_indices(E4.reshape(-1)[fix]))
+            # Only the pixels within delta of a threshold need the geometry; the rest of their cells are decided.
+            bounds = _threshold_bounds()
+            near = np.flatnonzero(
+                (bounds.take(idx.astype(np.intp)) - e <= delta)
+                | (e - bounds.take(idx.astype(np.intp) + 1) <= delta)
+            )
+            if near.size:
+                exact[near] = resolve(fix[near])
         if out.flags.c_contiguous:
             out.reshape(-1)[fix] = exact
         else:
