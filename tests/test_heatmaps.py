@@ -409,7 +409,7 @@ def test_general_area_resample_is_bit_identical_to_opencv():
 
 
 def test_pixel_blocks_hold_more_frames_on_smaller_grids():
-    assert [block_frames(g) for g in (256, 128, 96, 64, 32)] == [16, 32, 32, 64, 64]
+    assert [block_frames(g) for g in (256, 128, 96, 64, 32)] == [16, 16, 16, 64, 64]
 
 
 def test_phase_plane_spans_the_two_leading_principal_axes():
