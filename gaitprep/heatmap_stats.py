@@ -93,11 +93,15 @@ def border_zones(size: int) -> dict[str, tuple[slice, slice]]:
     }
 
 
-def border_stats(maps: np.ndarray, channel_names: Sequence[str]) -> dict[str, float]:
+def border_stats(
+    maps: np.ndarray, channel_names: Sequence[str], sums: tuple[np.ndarray, np.ndarray] | None = None
+) -> dict[str, float]:
     """Per channel and side: frames that touch the border and the share of grey mass there.
 
     Args:
         maps: ``uint8 (T, C, S, S)``.
+        sums: optional ``(column sums, row sums)``, each ``(T, C, S)`` (as :func:`sequence_stats` has them), to
+            avoid summing the maps again.
 
     Returns:
         ``border_frames_<channel>_<side>``: frames with a grey level >= ``BORDER_GREY`` (64) in the side's zone
@@ -108,17 +112,34 @@ def border_stats(maps: np.ndarray, channel_names: Sequence[str]) -> dict[str, fl
         Gaussians that reaches the edge of the map, a lower bound on what lies beyond it.
     """
     maps = np.asarray(maps)
+    T, C, S = maps.shape[0], maps.shape[1], maps.shape[-1]
+    if sums is None:
+        wide = maps.astype(np.int64)
+        sums = (wide.sum(axis=2), wide.sum(axis=3))
+    cols, rows = sums
+    cut = max(cut_columns(S), 1)
+    zone_mass = {
+        "top": rows[:, :, 0],
+        "bottom": rows[:, :, S - 1],
+        "left": cols[:, :, :cut].sum(axis=2),
+        "right": cols[:, :, S - cut :].sum(axis=2),
+    }  # (T, C) each
+    if T and S:
+        peak = {
+            "top": maps[:, :, 0, :].max(axis=2),
+            "bottom": maps[:, :, S - 1, :].max(axis=2),
+            "left": maps[:, :, :, :cut].max(axis=(2, 3)),
+            "right": maps[:, :, :, S - cut :].max(axis=(2, 3)),
+        }
+    else:
+        peak = {side: np.zeros((T, C), np.uint8) for side in SIDES}
     out: dict[str, float] = {}
-    size = maps.shape[-1]
     for c, name in enumerate(channel_names):
-        channel = maps[:, c]
-        total = float(channel.sum(dtype=np.int64))
+        total = float(cols[:, c].sum())
         out[f"mass_{name}"] = total
-        for side, (rows, cols) in border_zones(size).items():
-            zone = channel[:, rows, cols]
-            touched = (zone >= BORDER_GREY).any(axis=(1, 2)) if zone.size else np.zeros(0, bool)
-            mass = float(zone.sum(dtype=np.int64))
-            out[f"border_frames_{name}_{side}"] = float(touched.sum())
+        for side in SIDES:
+            mass = float(zone_mass[side][:, c].sum())
+            out[f"border_frames_{name}_{side}"] = float((peak[side][:, c] >= BORDER_GREY).sum())
             out[f"border_mass_{name}_{side}"] = mass
             out[f"border_mass_fraction_{name}_{side}"] = mass / total if total > 0 else 0.0
     return out
@@ -195,10 +216,10 @@ def sequence_stats(
         "hip_missing_frames": float(hip_missing_frames),
     }
     names = list(channel_names)
-    out.update(border_stats(maps, names))
     jitter, torso_frames = torso_jitter(np.zeros(0) if torso is None else torso)
     out["torso_jitter"], out["torso_frames"] = jitter, float(torso_frames)
     cols_c, rows_c, cx, cy = _moments(maps)  # (T', C, S) and (T', C)
+    out.update(border_stats(maps, names, (cols_c, rows_c)))
     centroid = np.zeros(0)
     if "limb" in names and "joint" in names and n:
         li, ji = names.index("limb"), names.index("joint")
