@@ -16,7 +16,7 @@ Use::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -24,27 +24,16 @@ import pytest
 
 from gaitprep.partition import write_partition
 from gaitprep.synth.realwalk import (
-    VIEWS,
     RealWalk,
     RealWalkingUnavailable,
-    fetch_lafan1_bvh,
+    load_real_walking,
     silhouettes_from_pose,
-    walking_sequences,
 )
 from gaitprep.synth.release import VIEW, choose_partition, class_blocks, ratio_code, write_sequence_layouts
 
 RealWalking = dict[tuple[str, bool], list[RealWalk]]
+__all__ = ["REAL_LAYOUTS", "RealWalking", "load_real_walking", "real_walking", "write_real_release"]
 REAL_LAYOUTS: tuple[str, ...] = ("pose-raw", "pose-pkl", "sil-raw", "sil-pkl")
-
-
-def load_real_walking() -> RealWalking:
-    """All four camera set-ups; raises :class:`RealWalkingUnavailable` when the take cannot be fetched."""
-    path = fetch_lafan1_bvh()
-    return {
-        (view, travel): walking_sequences(path, view, travel)  # type: ignore[arg-type]
-        for view in VIEWS
-        for travel in (False, True)
-    }
 
 
 @pytest.fixture(scope="session")
@@ -54,9 +43,15 @@ def real_walking() -> RealWalking:
     Read-only (shared by the session): copy a pose before editing it.
     """
     try:
-        return load_real_walking()
+        walks = load_real_walking()
     except RealWalkingUnavailable as exc:
         pytest.skip(f"real-walking data unavailable: {exc.reason}")
+    for group in walks.values():
+        for walk in group:
+            walk.pose.flags.writeable = False  # shared by the session: edits need a copy
+            if walk.distance is not None:
+                walk.distance.flags.writeable = False
+    return walks
 
 
 def write_real_release(
@@ -69,6 +64,8 @@ def write_real_release(
     views: Sequence[str] | None = None,
     ratio: str = "1:1:8",
     seed: int = 0,
+    frame_name: Callable[[int], str] = lambda k: f"{k + 1:06d}",
+    no_person: Sequence[np.ndarray] | None = None,
 ) -> Path:
     """Write ``walks`` in the Scoliosis1K layouts under ``root`` and return ``root``.
 
@@ -78,7 +75,9 @@ def write_real_release(
     uint8 ``(T, 64, 64)``), plus ``Scoliosis1K_<code>.json`` (upstream partition format). Defaults: ids
     ``00000``…, classes class-blocked like the release (:func:`class_blocks`), view folder ``000_180``,
     the partition chosen by :func:`choose_partition` at ``ratio``. ``ids`` may repeat an id (e.g. one id
-    with several ``views``). ``root`` must be absent or empty.
+    with several ``views``). ``frame_name(k)`` names frame ``k`` (0-based; default ``000001``…; e.g.
+    ``str`` for unpadded ``0.json … 175.json``). ``no_person``: per walk, bool ``(T,)`` frames written as
+    ``{"people": []}`` and left out of the pose pickle. ``root`` must be absent or empty.
     """
     root = Path(root)
     if root.exists() and any(root.iterdir()):
@@ -90,19 +89,20 @@ def write_real_release(
     labels = list(labels) if labels is not None else class_blocks(n)
     ids = list(ids) if ids is not None else [f"{i:05d}" for i in range(n)]
     views = list(views) if views is not None else [VIEW] * n
-    if not len(labels) == len(ids) == len(views) == n:
-        raise ValueError("labels, ids and views need one entry per walk")
+    absent = list(no_person) if no_person is not None else [np.zeros(w.n_frames, dtype=bool) for w in walks]
+    if not len(labels) == len(ids) == len(views) == len(absent) == n:
+        raise ValueError("labels, ids, views and no_person need one entry per walk")
     need_masks = bool({"sil-raw", "sil-pkl"} & set(layouts))
-    for walk, seq_id, label, view in zip(walks, ids, labels, views, strict=True):
+    for walk, seq_id, label, view, empty in zip(walks, ids, labels, views, absent, strict=True):
         t = walk.n_frames
         masks = silhouettes_from_pose(walk.pose) if need_masks else None
         write_sequence_layouts(
             root,
             Path(seq_id) / label / view,
-            [f"{k + 1:06d}" for k in range(t)],
+            [frame_name(k) for k in range(t)],
             walk.pose.astype(np.float64),
             masks,
-            np.zeros(t, dtype=bool),
+            np.asarray(empty, dtype=bool).reshape(t),
             tuple(layouts),
         )
     r, code = ratio_code(ratio)

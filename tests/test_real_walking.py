@@ -279,6 +279,28 @@ def test_lafan1_ankles_and_hips_have_real_body_dimensions(lafan1: Path):
     assert np.median(hip_gap) == pytest.approx(21.1, abs=0.3)
 
 
+def test_lafan1_forward_kinematics_equals_an_independent_scipy_reference(lafan1: Path):
+    """Per-frame recursion with scipy's intrinsic ``"ZYX"`` Euler rotations (upper case = intrinsic)."""
+    from scipy.spatial.transform import Rotation
+
+    motion = load_motion(lafan1)
+    frames = [0, 2631, 4100, 7183]
+    ours = forward_kinematics(motion, frames)
+    cols = motion.channel_columns()
+    for row, f in enumerate(frames):
+        world: list[tuple[np.ndarray, np.ndarray]] = []
+        for j, parent in enumerate(motion.parents):
+            values = motion.frames[f, cols[j]]
+            local = Rotation.from_euler("ZYX", values[-3:], degrees=True).as_matrix()
+            if parent < 0:
+                rot, pos = local, values[:3]
+            else:
+                prot, ppos = world[parent]
+                rot, pos = prot @ local, ppos + prot @ motion.offsets[j]
+            world.append((rot, pos))
+            np.testing.assert_allclose(ours[motion.names[j]][row], pos, atol=1e-9, err_msg=motion.names[j])
+
+
 def _body_height(pose: np.ndarray) -> np.ndarray:
     """Per frame, the vertical extent of the 17 keypoints in pixels."""
     return pose[..., 1].max(axis=1) - pose[..., 1].min(axis=1)
@@ -441,3 +463,31 @@ def test_write_real_release_puts_several_views_under_one_id(real_walking, tmp_pa
     ]
     part = load_partition(root / "Scoliosis1K_118.json")
     assert part.train + part.test == ("00007",)
+
+
+def test_write_real_release_names_frames_and_drops_no_person_frames(real_walking, tmp_path: Path):
+    walk = _short(real_walking[("back", False)][1], 12)
+    empty = np.zeros(12, dtype=bool)
+    empty[[0, 10]] = True
+    root = write_real_release(
+        tmp_path / "rel",
+        [walk],
+        ("pose-raw", "pose-pkl"),
+        frame_name=str,
+        no_person=[empty],
+        labels=["positive"],
+    )
+    folder = root / "pose-raw" / "00000" / "positive" / "000_180"
+    assert sorted(p.name for p in folder.iterdir()) == sorted(f"{k}.json" for k in range(12))
+    assert json.loads((folder / "10.json").read_text()) == {"people": []}
+    assert (
+        json.loads((folder / "11.json").read_text())["people"][0]["pose_keypoints_2d"]
+        == walk.pose[11].ravel().tolist()
+    )
+    pkl = load_array_pickle(root / "pose-pkl" / "00000" / "positive" / "000_180" / "000_180.pkl")
+    np.testing.assert_array_equal(pkl, walk.pose[~empty])
+
+
+def test_the_session_fixture_is_read_only(real_walking):
+    with pytest.raises(ValueError):
+        real_walking[("front", False)][0].pose[0, 0, 0] = 1.0

@@ -407,6 +407,20 @@ def walking_sequences(
     return walks
 
 
+def load_real_walking(
+    cache_dir: Path | None = None, *, seed: int = 0
+) -> dict[tuple[str, bool], list[RealWalk]]:
+    """``{(view, travel): [RealWalk, ...]}`` for the four camera set-ups (front/back × fixed/travel), one
+    walk per run of :data:`WALKING_RUNS`, from the cached take (:func:`fetch_lafan1_bvh`; raises
+    :class:`RealWalkingUnavailable` when it cannot be fetched). About 0.4 s once the take is cached."""
+    path = fetch_lafan1_bvh(cache_dir)
+    return {
+        (view, travel): walking_sequences(path, view, travel, seed=seed)  # type: ignore[arg-type]
+        for view in VIEWS
+        for travel in (False, True)
+    }
+
+
 # --- silhouettes ----------------------------------------------------------------------------------------
 
 _SHIFT = 4  # cv2 sub-pixel drawing: coordinates in 1/16 pixel
