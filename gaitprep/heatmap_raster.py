@@ -416,7 +416,8 @@ def _pairs(
 def _max_per_pixel(n: int, pix: np.ndarray, value: np.ndarray) -> np.ndarray:
     """``(n,) float64``: the maximum of ``value`` over the pairs of each pixel, 0 for a pixel without any."""
     best = np.zeros(n, np.float64)
-    np.maximum.at(best, pix, value)
+    with np.errstate(invalid="ignore"):  # NaN from absurd coordinates propagates, as in upstream's planes
+        np.maximum.at(best, pix, value)
     return best
 
 
