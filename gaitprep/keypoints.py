@@ -1,4 +1,4 @@
-"""Keypoint cleaning and the hip-centred, span-scaled canvas transform (domain reference §4.1 A–B).
+"""Keypoint cleaning and the centred, span-scaled canvas transform (domain reference §4.1 A–B and variants).
 
 Every function is pure numpy over a pose array ``P (T, 17, 3)``: x, y in image pixels and a confidence c,
 for T frames and the 17 COCO joints. A coordinate exactly 0.0 is *missing* (the upstream convention).
@@ -7,9 +7,10 @@ for T frames and the 17 COCO joints. A coordinate exactly 0.0 is *missing* (the 
   n_neighbors=4, weights="distance")``), reimplemented without scikit-learn.
 - :func:`interpolate_low_confidence` is a non-upstream option: linear interpolation over time of joints
   whose confidence is below a threshold.
-- :func:`frame_transforms` and :func:`to_canvas` are the per-frame hip centring and span scaling onto the
-  square canvas that the skeleton-map renderer draws on. The silhouette registration uses the same
-  :func:`frame_transforms` so silhouettes and maps share one hip-centred box.
+- :func:`frame_transforms` and :func:`to_canvas` are the per-frame centring (on the hips, upstream, or on the
+  body's own vertical extent) and span scaling (per frame, per sequence, or smoothed by :func:`smoothed_span`)
+  onto the square canvas that the skeleton-map renderer draws on. The silhouette registration uses the same
+  transform (through :func:`gaitprep.heatmaps.sequence_geometry`) so silhouettes and maps share one box.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Silhouettes registered with the skeleton maps: the same hip-centred, span-scaled box per frame.
+"""Silhouettes registered with the skeleton maps: the same centred, span-scaled box per frame.
 
 Upstream silhouettes (domain §3) are centred on the mask's mass median and scaled to the mask height,
 so they do not line up with skeleton maps, which are centred on the hips and scaled by the joint span
@@ -8,8 +8,9 @@ so they do not line up with skeleton maps, which are centred on the hips and sca
     q = (p - centre_t) * scale_t + canvas // 2        image pixel p -> canvas pixel q (canvas x canvas)
     output = INTER_AREA resize of the canvas to size x size (an exact 2x block mean for 128 -> 64)
 
-with ``centre_t, scale_t`` from :func:`gaitprep.keypoints.frame_transforms`, the function the renderer
-uses. Pixel centres are integer positions in both the image and the canvas (as in the renderer), so a
+with ``centre_t, scale_t`` from :func:`gaitprep.heatmaps.sequence_geometry` (given the maps' HeatmapSpec:
+gap filling, hip or extent placement, per-frame/per-sequence/smoothed scale, margins), the function the
+renderer uses, or from :func:`gaitprep.keypoints.frame_transforms` directly. Pixel centres are integer positions in both the image and the canvas (as in the renderer), so a
 joint at image position p lands at output pixel-centre coordinate ``(q + 0.5) * size / canvas - 0.5``,
 i.e. ``q / 2 - 0.25`` for 128 -> 64: the hips (q = 64) land at (31.75, 31.75), within half a pixel of
 (32, 32), and exactly where the maps put their hip Gaussians.
