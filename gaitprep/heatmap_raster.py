@@ -246,7 +246,16 @@ def levels_from_linear(
         M = np.minimum(M, np.nextafter(M.dtype.type(1), M.dtype.type(0)))
     np.multiply(M, M.dtype.type(256), out=out, casting="unsafe")
     if not _is_identity(table):
-        out[...] = table.take(out)
+        apply_table(out, table)
+
+
+def apply_table(levels: np.ndarray, table: np.ndarray) -> None:
+    """``levels[...] = table[levels]`` for uint8 ``levels`` of any layout, through OpenCV's LUT (numpy's take
+    widens every index to intp first, several times slower)."""
+    if levels.size == 0:
+        return
+    flat = np.ascontiguousarray(levels).reshape(-1, 1)
+    levels[...] = cv2.LUT(flat, table.reshape(1, 256)).reshape(levels.shape)
 
 
 def _is_identity(table: np.ndarray) -> bool:
@@ -709,7 +718,7 @@ def _joint_levels_and_ambiguous(
     np.multiply(acc, np.float32(256.0) * (1 - _JOINT_BAND), out=target, casting="unsafe")
     fix = np.flatnonzero(hi != target)
     if not _is_identity(table):
-        target[...] = table.take(target)
+        apply_table(target, table)
     return fix
 
 
