@@ -181,9 +181,11 @@ def _resume_settings(resume: str, model: str, given: dict, out: str | None):
     options a resumed run may change (``RESUME_MAY_CHANGE``) taken from the command line when given;
     any other explicit option must agree with the run."""
     from gaitmodels.checkpoint import load_checkpoint
-    from gaitmodels.train import RESUME_MAY_CHANGE, TrainConfig
+    from gaitmodels.train import RESUME_MAY_CHANGE, TrainConfig, refuse_imported
 
-    saved = load_checkpoint(resume)["train_config"]
+    ckpt = load_checkpoint(resume)
+    refuse_imported(ckpt, resume)
+    saved = ckpt["train_config"]
     for field, value in given.items():
         old = tuple(saved[field]) if isinstance(saved[field], list) else saved[field]
         if field not in RESUME_MAY_CHANGE and old != value:

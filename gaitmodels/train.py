@@ -160,8 +160,19 @@ RESUME_MAY_CHANGE = ("iterations", "save_every", "log_every", "loader_workers")
 """What a resumed run takes from the new configuration: how long it runs, how it logs, saves and loads."""
 
 
+def refuse_imported(ckpt: dict[str, Any], path: str | Path) -> None:
+    """An imported OpenGait checkpoint carries weights only: no optimizer, scheduler or data to resume."""
+    if "opengait" in ckpt:
+        raise BadInputError(
+            "--resume: this run was imported from OpenGait and has no optimizer state or training data "
+            "to resume; start a new run from its weights with --init",
+            path,
+        )
+
+
 def _resumed_config(cfg: TrainConfig, ckpt: dict[str, Any], path: str | Path) -> TrainConfig:
     """The run's own configuration, with ``RESUME_MAY_CHANGE`` from ``cfg``; the new total must lie ahead."""
+    refuse_imported(ckpt, path)
     resumed = TrainConfig(**ckpt["train_config"])
     if cfg.model != resumed.model:
         raise BadInputError(
