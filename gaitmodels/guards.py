@@ -179,3 +179,8 @@ def check_init(ckpt: dict[str, Any], config: ModelConfig) -> None:
         raise MismatchError(
             f"--init checkpoint has backbone widths {other.widths}, the model {config.widths}"
         )
+    if (other.embed_dim, other.parts) != (config.embed_dim, config.parts):
+        raise MismatchError(
+            f"--init checkpoint has {other.parts} parts of {other.embed_dim}-d embeddings, "
+            f"the model {config.parts} of {config.embed_dim}-d"
+        )

@@ -196,7 +196,7 @@ def opengait_config(
 def _check_dataset(config: ModelConfig, ckpt: dict[str, Any], dataset: str | Path) -> ManifestData:
     data = ManifestData.open(dataset)
     check_model_data(config, data)
-    if "pkl" not in data.manifest.layout.formats:
+    if "opengait-pkl" not in data.manifest.layout.formats:
         raise BadInputError(
             "OpenGait reads the pickle tree: build or export the dataset with --format pkl", data.root
         )
