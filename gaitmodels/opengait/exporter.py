@@ -97,6 +97,7 @@ def _recipe(train_config: dict[str, Any]) -> dict[str, Any]:
             optimizer = {"solver": "AdamW", "lr": lr, "weight_decay": wd}
             scheduler = {"scheduler": "CosineAnnealingLR", "T_max": tc.iterations}
         triplet = tc.model != "sconet"
+        total = tc.iterations
     else:  # an imported OpenGait run: upstream's recipe
         p, k = 8, 8
         frames, sampling = (
@@ -107,6 +108,7 @@ def _recipe(train_config: dict[str, Any]) -> dict[str, Any]:
         optimizer = {"solver": "SGD", "lr": 0.1, "momentum": 0.9, "weight_decay": 0.0005}
         scheduler = {"scheduler": "MultiStepLR", "milestones": [10000, 14000, 18000], "gamma": 0.1}
         triplet = True
+        total = 20000
     losses = [
         {
             "loss_term_weight": 1.0,
@@ -129,7 +131,13 @@ def _recipe(train_config: dict[str, Any]) -> dict[str, Any]:
         "sample_type": sampling,
         "type": "TripletSampler",
     }
-    return {"loss_cfg": losses, "optimizer_cfg": optimizer, "scheduler_cfg": scheduler, "sampler": sampler}
+    return {
+        "loss_cfg": losses,
+        "optimizer_cfg": optimizer,
+        "scheduler_cfg": scheduler,
+        "sampler": sampler,
+        "total_iter": total,
+    }
 
 
 def opengait_config(
@@ -137,7 +145,6 @@ def opengait_config(
 ) -> dict[str, Any]:
     """The whole OpenGait YAML config (as a dict) for continuing or evaluating the run in OpenGait."""
     config = ModelConfig(**ckpt["model_config"])
-    iteration = int(ckpt["iteration"])
     recipe = _recipe(ckpt["train_config"])
     transforms = [{"type": "BaseSilCuttingTransform"}]
     if config.use_pga:
@@ -168,7 +175,7 @@ def opengait_config(
                 "type": "InferenceSampler",
             },
             "metric": "euc",
-            "transform": transforms,
+            "transform": [dict(t) for t in transforms],
         },
         "loss_cfg": recipe["loss_cfg"],
         "model_cfg": model_cfg(config),
@@ -186,9 +193,9 @@ def opengait_config(
             "save_iter": 1000,
             "save_name": save_name,
             "sync_BN": True,
-            "total_iter": max(iteration, 1),
+            "total_iter": recipe["total_iter"],
             "sampler": recipe["sampler"],
-            "transform": transforms,
+            "transform": [dict(t) for t in transforms],
         },
     }
 
@@ -250,7 +257,7 @@ def export_opengait(run: str | Path, out: str | Path, *, dataset: str | Path | N
 
     def fill(staging: Path) -> None:
         save_checkpoint(upstream, staging / ckpt_rel)
-        text = yaml.safe_dump(doc, sort_keys=False, default_flow_style=None, width=100)
+        text = yaml.safe_dump(doc, sort_keys=False, default_flow_style=False, width=100)
         (staging / f"{save_name}.yaml").write_text(header + text, encoding="utf-8")
         if data is not None and partition_name:
             from gaitprep.export import export_opengait_partition
