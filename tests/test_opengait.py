@@ -332,3 +332,30 @@ def test_export_refuses_a_dataset_of_another_modality_or_not_stored_as_pickles(
     assert result.exit_code == 0, result.stderr
     config = yaml.safe_load(Path(json.loads(result.stdout)["config"]).read_text())
     assert config["data_cfg"]["dataset_root"].startswith("REPLACE_WITH")
+
+
+def test_a_checkpoint_that_runs_code_on_load_is_refused_without_running_it(tmp_path: Path):
+    import os
+
+    from corpus.make_corpus import CallOnLoad
+
+    marker = tmp_path / "PWNED"
+    state = torch.load(GOLDEN / "sconet_c1.pt", map_location="cpu", weights_only=True)
+    state["iteration"] = CallOnLoad(os.system, (f"touch {marker}",))
+    torch.save(state, tmp_path / "evil.pt")
+    line = one_error_line(run_cli("import-opengait", tmp_path / "evil.pt", "--out", tmp_path / "run"))
+    assert "not a readable checkpoint" in line
+    assert not marker.exists() and not (tmp_path / "run").exists()
+
+
+def test_a_three_channel_checkpoint_imports_as_a_stacked_model(tmp_path: Path):
+    torch.manual_seed(2)
+    model = build_model(ModelConfig(name="sconet-mt-ske", in_channels=3, widths=(4, 8, 16, 32), embed_dim=8))
+    source = save_upstream(model.eval(), tmp_path / "stacked.pt", 100)
+    run, summary = import_cli(tmp_path, source)
+    assert (summary["modality"], summary["in_channels"], summary["embed_dim"]) == ("stacked", 3, 8)
+    ckpt = load_checkpoint(run)
+    assert ckpt["data"]["channels"] == ["silhouette", "limb", "joint"]
+    x = torch.rand(1, 5, 3, 64, 44, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        torch.testing.assert_close(model_of(run)(x)["logits"], model(x)["logits"], rtol=0, atol=0)
