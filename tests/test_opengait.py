@@ -289,7 +289,8 @@ def test_export_then_import_gives_identical_predictions(
     summary = json.loads(result.stdout)
 
     exported = torch.load(summary["checkpoint"], map_location="cpu", weights_only=True)
-    assert set(exported) == {"model", "optimizer", "scheduler", "iteration"} and exported["iteration"] == 2
+    assert set(exported) == {"model", "optimizer", "scheduler", "iteration", "class_order"}
+    assert exported["iteration"] == 2 and exported["class_order"] == list(UPSTREAM_ORDER)
     golden = torch.load(GOLDEN / "sconet_c2.pt", map_location="cpu", weights_only=True)["model"]
     assert list(exported["model"]) == list(
         golden
@@ -359,3 +360,43 @@ def test_a_three_channel_checkpoint_imports_as_a_stacked_model(tmp_path: Path):
     x = torch.rand(1, 5, 3, 64, 44, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         torch.testing.assert_close(model_of(run)(x)["logits"], model(x)["logits"], rtol=0, atol=0)
+
+
+def test_drf_run_exports_with_pga_names_and_imports_back_to_the_same_predictions(
+    data: SmallData, runs: Path, tmp_path: Path
+):
+    run = tiny_run(data, "drf", runs)
+    result = run_cli("export-opengait", run, "--out", tmp_path / "og", "--json")
+    assert result.exit_code == 0, result.stderr
+    summary = json.loads(result.stdout)
+    exported = torch.load(summary["checkpoint"], map_location="cpu", weights_only=True)
+    assert {k for k in exported["model"] if not k.startswith(("Backbone.", "FCs.", "BNNecks."))} == {
+        "PGA.channel_attention.weight",
+        "PGA.channel_attention.bias",
+        "PGA.spatial_attention.weight",
+        "PGA.spatial_attention.bias",
+    }
+    config = yaml.safe_load(Path(summary["config"]).read_text())
+    assert config["model_cfg"]["model"] == "DRF" and config["data_cfg"]["data_in_use"] == [True, True]
+    wrong = run_cli(
+        "import-opengait",
+        summary["checkpoint"],
+        "--out",
+        tmp_path / "x",
+        "--class-order",
+        "negative,positive,neutral",
+    )
+    assert "contradicts the order the checkpoint records" in one_error_line(wrong)
+    back, imported = import_cli(
+        tmp_path, Path(summary["checkpoint"])
+    )  # the recorded order is the declaration
+    assert imported["model"] == "drf"
+    assert load_checkpoint(back)["opengait"]["class_order_from"].startswith("recorded in the checkpoint")
+    args = ("--input", data.maps, "--pav-manifest", data.pav, "--device", "cpu", "--json")
+    before, after = (
+        run_cli("predict", "--checkpoint", run, *args),
+        run_cli("predict", "--checkpoint", back, *args),
+    )
+    assert before.exit_code == after.exit_code == 0, after.stderr
+    assert "PAV's fit cannot be checked" in after.stderr
+    assert before.stdout == after.stdout

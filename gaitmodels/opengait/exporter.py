@@ -3,7 +3,8 @@
 The output folder holds
 
     DIR/<save_name>.yaml                         model_cfg, data_cfg, loss/optimizer/scheduler/trainer/evaluator
-    DIR/checkpoints/<save_name>-<iter:05d>.pt    {'model', 'optimizer': {}, 'scheduler': {}, 'iteration'}
+    DIR/checkpoints/<save_name>-<iter:05d>.pt    {'model', 'optimizer': {}, 'scheduler': {}, 'iteration',
+                                                  'class_order'}
     DIR/<partition>.json                         the TRAIN_SET/TEST_SET file (with ``dataset``)
 
 The checkpoint's ``model`` uses upstream's parameter names (``Backbone.forward_block.*``, ``FCs``,
@@ -243,6 +244,8 @@ def export_opengait(run: str | Path, out: str | Path, *, dataset: str | Path | N
         "optimizer": {},
         "scheduler": {},
         "iteration": iteration,
+        # Not read by OpenGait; import-opengait takes it as the declared logit order (DRF needs one).
+        "class_order": list(CLASS_ORDER),
     }
     header = (
         f"# OpenGait config written by gaitmodels export-opengait from {run}\n"

@@ -61,6 +61,12 @@ def read_opengait_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor],
 
     A bare state dict (a file holding only the tensors) is accepted too; its iteration is None.
     """
+    state, iteration, _ = _read(path)
+    return state, iteration
+
+
+def _read(path: str | Path) -> tuple[dict[str, torch.Tensor], int | None, tuple[str, ...] | None]:
+    """State dict, iteration and the class order the file itself records (``export-opengait`` writes one)."""
     path = Path(path)
     try:
         raw = torch.load(path, map_location="cpu", weights_only=True)
@@ -83,7 +89,12 @@ def read_opengait_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor],
     iteration = raw.get("iteration") if "model" in raw else None
     if iteration is not None and (not isinstance(iteration, int) or isinstance(iteration, bool)):
         raise BadInputError(f"the checkpoint's iteration is {iteration!r}, not an integer", path)
-    return strip_ddp_prefix(state), iteration
+    recorded = raw.get("class_order") if "model" in raw else None
+    if recorded is not None:
+        recorded = parse_class_order(recorded) if isinstance(recorded, list | tuple) else recorded
+        if not isinstance(recorded, tuple):
+            raise BadInputError(f"the checkpoint's class_order is {recorded!r}, not a list of names", path)
+    return strip_ddp_prefix(state), iteration, recorded
 
 
 def read_config(path: str | Path) -> dict[str, Any]:
@@ -215,7 +226,7 @@ def import_opengait(
     or an ``out`` that already holds files.
     """
     checkpoint, out = Path(checkpoint), Path(out)
-    state, iteration = read_opengait_checkpoint(checkpoint)
+    state, iteration, recorded = _read(checkpoint)
     arch = infer_architecture(state, checkpoint)
     cfg_doc = read_config(config) if config is not None else None
     name = resolve_model(arch, cfg_doc, model, checkpoint)
@@ -223,6 +234,15 @@ def import_opengait(
         raise BadInputError(
             f"the classifier has {arch.num_classes} classes; Scoliosis1K models have 3", checkpoint
         )
+    if class_order is not None and recorded is not None and parse_class_order(class_order) != recorded:
+        raise MismatchError(
+            f"{checkpoint}: --class-order {class_order} contradicts the order the checkpoint records "
+            f"({','.join(recorded)})"
+        )
+    if class_order is None and recorded is not None:
+        class_order, origin = recorded, "recorded in the checkpoint (gaitmodels export-opengait)"
+    else:
+        origin = "--class-order" if class_order is not None else "default (upstream ScoNet)"
     if class_order is None and name == "drf":
         raise BadInputError(
             "declare the DRF checkpoint's class order with --class-order: the author bundle uses "
@@ -258,7 +278,7 @@ def import_opengait(
         "config_file": str(config) if config is not None else None,
         "config_sha256": sha256_file(Path(config)) if config is not None else None,
         "declared_class_order": list(declared),
-        "class_order_from": "--class-order" if class_order is not None else "default (upstream ScoNet)",
+        "class_order_from": origin,
         "logit_permutation": perm,
         "pga_prefix": arch.pga_prefix,
         "modality": arch.modality,
