@@ -400,3 +400,20 @@ def test_drf_run_exports_with_pga_names_and_imports_back_to_the_same_predictions
     assert before.exit_code == after.exit_code == 0, after.stderr
     assert "PAV's fit cannot be checked" in after.stderr
     assert before.stdout == after.stdout
+
+
+def test_tensors_that_do_not_fit_the_inferred_network_are_one_line(tmp_path: Path):
+    raw = torch.load(GOLDEN / "sconet_c1.pt", map_location="cpu", weights_only=True)
+    bad_shape = {**raw, "model": {**raw["model"]}}
+    bad_shape["model"]["Backbone.forward_block.layer1.0.conv2.weight"] = torch.zeros(8, 8, 5, 5)
+    torch.save(bad_shape, tmp_path / "shape.pt")
+    line = one_error_line(run_cli("import-opengait", tmp_path / "shape.pt", "--out", tmp_path / "a"))
+    assert (
+        "layer1.conv2.weight is torch.float32 (8, 8, 5, 5), the inferred network needs torch.float32 (8, 8, 3, 3)"
+        in line
+    )
+    extra = {**raw, "model": {**raw["model"], "Head.extra": torch.zeros(3)}}
+    torch.save(extra, tmp_path / "extra.pt")
+    line = one_error_line(run_cli("import-opengait", tmp_path / "extra.pt", "--out", tmp_path / "b"))
+    assert "the weights do not fit sconet-mt (unknown tensor Head.extra)" in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["extra.pt", "shape.pt"]

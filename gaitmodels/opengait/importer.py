@@ -260,12 +260,8 @@ def import_opengait(
     )
     net = build_model(model_cfg)
     ours = to_gaitmodels_state_dict(state)
-    result = net.load_state_dict(ours, strict=False)
-    if result.missing_keys or result.unexpected_keys:
-        odd = (result.unexpected_keys or result.missing_keys)[0]
-        what = "unknown tensor" if result.unexpected_keys else "missing tensor"
-        raise BadInputError(f"the weights do not fit {name} ({what} {odd})", checkpoint)
-    _check_shapes(net, ours, checkpoint)
+    _check_fit(net, ours, name, checkpoint)
+    net.load_state_dict(ours, strict=True)
     # Logit row i is class declared[i]; reorder the classifier columns into ours.
     perm = [declared.index(c) for c in CLASS_ORDER]
     model_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
@@ -322,11 +318,22 @@ def import_opengait(
     }
 
 
-def _check_shapes(net: torch.nn.Module, ours: Mapping[str, torch.Tensor], path: object) -> None:
-    for key, value in net.state_dict().items():
-        if tuple(ours[key].shape) != tuple(value.shape):
+def _check_fit(net: torch.nn.Module, ours: Mapping[str, torch.Tensor], name: str, path: object) -> None:
+    """Every tensor the network needs, no other, each of the needed shape (else one sentence)."""
+    needed = net.state_dict()
+    unknown = [k for k in ours if k not in needed]
+    missing = [k for k in needed if k not in ours]
+    if unknown or missing:
+        what = f"unknown tensor {unknown[0]}" if unknown else f"missing tensor {missing[0]}"
+        raise BadInputError(f"the weights do not fit {name} ({what})", path)
+    for key, value in needed.items():
+        if (
+            tuple(ours[key].shape) != tuple(value.shape)
+            or ours[key].dtype.is_floating_point != value.dtype.is_floating_point
+        ):
             raise BadInputError(
-                f"tensor {key} has shape {tuple(ours[key].shape)}, the inferred network needs {tuple(value.shape)}",
+                f"tensor {key} is {ours[key].dtype} {tuple(ours[key].shape)}, the inferred network needs "
+                f"{value.dtype} {tuple(value.shape)}",
                 path,
             )
 
