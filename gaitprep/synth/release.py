@@ -158,6 +158,39 @@ def _write_sequence(
     seq_id = f"{index:05d}"
     rel = Path(seq_id) / label / VIEW
     names = [f"{k + 1:06d}" for k in range(n_frames)]
+    sil_frames, pose_frames, drops, missing = write_sequence_layouts(
+        root, rel, names, pose, masks, no_person, layouts
+    )
+    return {
+        "id": seq_id,
+        "class": label,
+        "frames": n_frames,
+        "sil_frames": sil_frames,
+        "pose_frames": pose_frames,
+        "drops": drops,
+        "missing_joints": missing,
+    }
+
+
+def write_sequence_layouts(
+    root: Path,
+    rel: Path,
+    names: Sequence[str],
+    pose: np.ndarray,
+    masks: np.ndarray | None,
+    no_person: np.ndarray,
+    layouts: Sequence[str],
+) -> tuple[int, int, dict[str, int], int]:
+    """Write one sequence's frames into each of ``layouts`` under ``root/<layout>/<rel>``.
+
+    ``names``: T frame file stems. ``pose``: float64 ``(T, 17, 3)``; ``masks``: uint8 ``(T, H, W)`` 0/255 (``None``
+    when no silhouette layout is asked for: then 0 frames and no drops are reported); ``no_person``: bool ``(T,)``, frames written with an empty ``people`` list and left out of the pose
+    pickle. The pickles are named after ``rel``'s last part (the view), as upstream names them. Returns
+    ``(silhouette frames kept, pose frames kept, silhouette drops by reason, missing joints)``.
+    """
+    view = rel.name
+    if masks is None and ({"sil-raw", "sil-pkl"} & set(layouts)):
+        raise BadInputError("silhouette layouts need masks")
     if "sil-raw" in layouts:
         for name, mask in zip(names, masks, strict=True):
             ok, png = cv2.imencode(".png", mask, PNG_PARAMS)
@@ -169,21 +202,17 @@ def _write_sequence(
             atomic_write_bytes(
                 root / "pose-raw" / rel / f"{name}.json", _frame_json(row, absent), fsync=False
             )
-    sil, drops = pretreat_sequence(masks)
+    if masks is not None:
+        sil, drops = pretreat_sequence(masks)
+    else:
+        sil, drops = np.zeros((0, 64, 64), dtype=np.uint8), dict.fromkeys(DROP_REASONS, 0)
     if "sil-pkl" in layouts and len(sil):  # upstream writes no pickle when every frame is dropped
-        dump_array_pickle(sil, root / "sil-pkl" / rel / f"{VIEW}.pkl")
+        dump_array_pickle(sil, root / "sil-pkl" / rel / f"{view}.pkl")
     kept_pose = pose[~no_person]
     if "pose-pkl" in layouts and len(kept_pose):
-        dump_array_pickle(kept_pose.astype(np.float64), root / "pose-pkl" / rel / f"{VIEW}.pkl")
-    return {
-        "id": seq_id,
-        "class": label,
-        "frames": n_frames,
-        "sil_frames": int(len(sil)),
-        "pose_frames": int(len(kept_pose)),
-        "drops": drops,
-        "missing_joints": int(np.all(kept_pose == 0.0, axis=-1).sum()),
-    }
+        dump_array_pickle(kept_pose.astype(np.float64), root / "pose-pkl" / rel / f"{view}.pkl")
+    missing = int(np.all(kept_pose == 0.0, axis=-1).sum())
+    return int(len(sil)), int(len(kept_pose)), drops, missing
 
 
 def _check_args(
