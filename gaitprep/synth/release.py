@@ -31,6 +31,7 @@ import numpy as np
 from gaitprep.errors import BadInputError
 from gaitprep.io.atomic import atomic_write_bytes
 from gaitprep.io.safe_pickle import dump_array_pickle
+from gaitprep.ownership import check_output_path, write_tree_marker
 from gaitprep.partition import write_partition
 from gaitprep.silhouettes import DROP_REASONS, pretreat_sequence
 from gaitprep.skeleton import CLASS_ORDER
@@ -269,7 +270,9 @@ def write_release(
     ``no_person_rate`` / ``empty_mask_rate`` (default 0) inject frames with an empty ``people`` list or
     an empty mask, which the upstream converters drop, so silhouette and pose T differ (domain §1.3).
     The tree is built in a sibling ``<out>.tmp-*`` directory and renamed into place, so ``out`` is never
-    seen half-written. An existing non-empty ``out`` is refused unless ``force`` (then replaced).
+    seen half-written. An existing non-empty ``out`` is refused unless ``force``, and then replaced only when
+    it is a release this function wrote (it carries the hidden marker ``.gaitprep-tree.json``, which counts
+    its files) and holds nothing else: never someone's folder (``gaitprep.ownership``).
 
     Summary keys: ``root``, ``sequences``, ``frames``, ``image_size``, ``seed``, ``layouts``, ``ratio``,
     ``classes`` (count per class), ``splits`` (per split, per class and ``total``), ``partition`` (path),
@@ -292,9 +295,13 @@ def write_release(
     r, code = ratio_code(ratio)
     if out.exists() and not out.is_dir():
         raise BadInputError("output exists and is not a directory", out)
+    # Never inside a dataset; --force replaces only a release this command wrote (ownership.py).
+    check_output_path(out, kind="tree", force=force)
     if _is_nonempty_dir(out) and not force:
         raise BadInputError(
-            "output directory is not empty; choose another or pass --force to replace it", out
+            "output directory is not empty; choose another or pass --force to replace a release "
+            "gaitprep synth wrote",
+            out,
         )
 
     labels = class_blocks(sequences)
@@ -310,7 +317,8 @@ def write_release(
         records = list(progress_bar(results, total=sequences, desc="synth", quiet=not progress))
         train, test = choose_partition(labels, r, seed)
         partition = write_partition(tmp / f"Scoliosis1K_{code}.json", train, test)
-        _swap_into_place(tmp, out)
+        write_tree_marker(tmp, "synth")
+        _swap_into_place(tmp, out, force)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -339,9 +347,10 @@ def write_release(
     }
 
 
-def _swap_into_place(tmp: Path, out: Path) -> None:
-    """Rename the finished ``tmp`` tree to ``out``, replacing whatever ``out`` held."""
+def _swap_into_place(tmp: Path, out: Path, force: bool) -> None:
+    """Rename the finished ``tmp`` tree to ``out``, replacing an empty folder or a release of ours."""
     old: Path | None = None
+    check_output_path(out, kind="tree", force=force)  # the last look before anything is moved
     if out.exists():
         old = Path(tempfile.mkdtemp(prefix=f"{out.name}.old-", dir=out.parent))
         os.rmdir(old)
