@@ -417,3 +417,11 @@ def test_tensors_that_do_not_fit_the_inferred_network_are_one_line(tmp_path: Pat
     line = one_error_line(run_cli("import-opengait", tmp_path / "extra.pt", "--out", tmp_path / "b"))
     assert "the weights do not fit sconet-mt (unknown tensor Head.extra)" in line
     assert sorted(p.name for p in tmp_path.iterdir()) == ["extra.pt", "shape.pt"]
+
+
+def test_outputs_never_go_inside_a_dataset_or_an_input(data: SmallData, runs: Path, tmp_path: Path):
+    line = one_error_line(run_cli("import-opengait", GOLDEN / "sconet_c1.pt", "--out", data.sil / "imported"))
+    assert "lies inside the gaitprep dataset" in line and not (data.sil / "imported").exists()
+    run = tiny_run(data, "sconet-mt-ske", runs)
+    line = one_error_line(run_cli("export-opengait", run, "--out", run / "opengait"))
+    assert "lies inside the input" in line and not (run / "opengait").exists()

@@ -32,6 +32,7 @@ from gaitmodels.opengait.staging import write_new_folder
 from gaitmodels.train import TrainConfig
 from gaitprep.cliutil import log
 from gaitprep.errors import BadInputError
+from gaitprep.ownership import check_output_path
 from gaitprep.skeleton import CLASS_ORDER
 
 PLACEHOLDER_ROOT = "REPLACE_WITH_a_gaitprep_dataset_built_with_--format_pkl"
@@ -224,6 +225,7 @@ def export_opengait(run: str | Path, out: str | Path, *, dataset: str | Path | N
     import yaml
 
     run, out = Path(run), Path(out)
+    check_output_path(out, inputs=[run, dataset], kind="folder")
     ckpt = load_checkpoint(run)
     config = ModelConfig(**ckpt["model_config"])
     data = _check_dataset(config, ckpt, dataset) if dataset is not None else None

@@ -35,6 +35,7 @@ from gaitmodels.opengait.names import (
 )
 from gaitmodels.opengait.staging import write_new_folder
 from gaitprep.errors import BadInputError, MismatchError
+from gaitprep.ownership import check_output_path
 from gaitprep.skeleton import CLASS_ORDER
 
 CHANNELS_BY_MODALITY = {
@@ -226,6 +227,7 @@ def import_opengait(
     or an ``out`` that already holds files.
     """
     checkpoint, out = Path(checkpoint), Path(out)
+    check_output_path(out, inputs=[checkpoint, config], kind="folder")
     state, iteration, recorded = _read(checkpoint)
     arch = infer_architecture(state, checkpoint)
     cfg_doc = read_config(config) if config is not None else None
