@@ -92,7 +92,7 @@ def test_gathered_triplet_loss_on_two_ranks_equals_the_one_process_loss(tmp_path
     full = embed.clone().requires_grad_(True)
     reference = triplet_loss(full, labels)
     reference.loss.backward()
-    # Each rank alone (upstream without the gather) would see no positive pair on this split.
+    # Each rank alone (no gather) would see no positive pair on this split: its triplet term would be 0.
     assert float(triplet_loss(embed[0::2], labels[0::2]).loss) == 0.0
 
     outs = [str(tmp_path / f"rank{r}.pt") for r in range(2)]
