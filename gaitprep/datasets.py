@@ -361,12 +361,30 @@ def build_pav(
 
 # --- silhouettes registered with the skeleton maps ------------------------------------------------------
 
+# HeatmapSpec fields that place a frame on the canvas: registered silhouettes record them and stacking
+# demands that the maps' match.
+REGISTRATION_GEOMETRY: tuple[str, ...] = (
+    "placement",
+    "scale",
+    "scale_window",
+    "margin_sigmas",
+    "min_margin_sigmas",
+    "sigma_limb",
+    "sigma_joint",
+    "scale_span_joints",
+    "impute_on",
+    "knn_fill",
+    "knn_never_observed",
+    "low_conf_interpolate",
+    "hip_missing",
+)
+
 
 def process_registered(opts: dict[str, Any], item: SourceItem) -> ProcessResult:
-    """Pair the mask and pose frames, drop the masks plain mode drops, clean the pose as the renderer does
-    (KNN fill on all 17 joints), then crop with its box."""
+    """Pair mask and pose frames, drop the masks plain mode drops, then crop with the box of the skeleton
+    maps of ``opts["spec"]`` (the pose cleaned and placed exactly as those maps do, from every pose frame)."""
     from gaitprep.frame_ids import to_runs
-    from gaitprep.keypoints import knn_fill
+    from gaitprep.heatmap_spec import HeatmapSpec
     from gaitprep.silhouette_registration import pair_by_name, pair_frames, register_silhouettes
 
     sil_ref, pose_ref = item.inputs
@@ -383,12 +401,12 @@ def process_registered(opts: dict[str, Any], item: SourceItem) -> ProcessResult:
                 f"sequence {item.key}: no silhouette frame has a pose frame of the same number",
                 sil_ref.folder,
             )
-        frame_ids = pose.frame_numbers[pose_idx]
+        frame_ids = pose.frame_numbers
     else:  # a pose pickle carries no frame names: the counts must match, frame i with frame i
         pair_frames(int(sil.array.shape[0]), int(pose.array.shape[0]), item.key)
         sil_idx = pose_idx = np.arange(sil.array.shape[0])
         unpaired = {}
-        frame_ids = pose_idx
+        frame_ids = np.arange(pose.array.shape[0])
     masks = sil.array[sil_idx]
     mass = masks.reshape(masks.shape[0], -1).sum(axis=1, dtype=np.uint64)
     keep = mass > opts["min_mass"]  # plain mode's low_mass rule
@@ -397,19 +415,18 @@ def process_registered(opts: dict[str, Any], item: SourceItem) -> ProcessResult:
             "every frame was dropped by the silhouette pretreatment (empty sequence)", sil_ref.folder
         )
     dropped = {"low_mass": int((~keep).sum())} if (~keep).any() else {}
-    cleaned = knn_fill(pose.array) if opts["knn_fill"] else pose.array
-    out, valid = register_silhouettes(
-        masks[keep],
-        cleaned[pose_idx[keep]],
-        scale_mode=opts["scale_mode"],
-        span_joints=tuple(opts["span_joints"]),
-    )
+    # The maps place every pose frame from the whole pose sequence (gap filling, scale): so does this.
+    aligned = np.zeros((pose.array.shape[0], *masks.shape[1:]), dtype=np.uint8)
+    aligned[pose_idx] = masks
+    out_all, valid_all = register_silhouettes(aligned, pose.array, spec=HeatmapSpec(**opts["spec"]))
+    chosen = pose_idx[keep]
+    out, valid = out_all[chosen], valid_all[chosen]
     stats = {
         "blank_frames": float(blank_frames(out)),
         "unnormalisable_frames": float((~valid).sum()),
         "border_frames": float(border_frames(masks[keep])),
     }
-    record = {**sil.reader_record(), "source_frames": to_runs(frame_ids[keep])}
+    record = {**sil.reader_record(), "source_frames": to_runs(frame_ids[chosen])}
     pose_facts = pose.reader_record()  # which person the pose frames were read from
     for key in ("person_frames", "nonfinite_joints"):
         if key in pose_facts:
@@ -429,20 +446,24 @@ def build_registered_silhouettes(
     workers: int = 1,
     quiet: bool = False,
     name: str | None = None,
-    scale_mode: str = "per_sequence",
-    span_joints: str = "selected",
-    joint_set: str = "body",
+    scale_mode: str | None = None,
+    span_joints: str | None = None,
+    joint_set: str | None = None,
     knn_fill: bool = True,
     dask_address: str | None = None,
     force: bool = False,
+    spec: Any = None,
+    sigma: float | None = None,
     read: ReadOptions = DEFAULT_READ,
     strict_partition: bool = False,
     owner: Owner | None = None,
 ) -> BuildResult:
-    """Silhouettes uint8 (T, 64, 64) cropped and scaled with the skeleton maps' hip-centred full-canvas box.
+    """Silhouettes uint8 (T, 64, 64) cropped and scaled with the skeleton maps' own full-canvas box.
 
-    The defaults follow the recommended map preset (per-sequence scale set by the body joints, KNN-filled
-    pose); pass the options your maps were rendered with, so that the pixels line up when stacked.
+    ``spec`` is the :class:`~gaitprep.heatmap_spec.HeatmapSpec` the maps were (or will be) rendered with;
+    without it the recommended preset is used with ``scale_mode``, ``span_joints``, ``joint_set`` and
+    ``sigma`` (both channels; it sets the margins) overriding it. The silhouettes then share the maps' gap
+    filling, placement, scale and margins, so the pixels line up when stacked.
 
     Frame pairing: with a ``pose-raw`` tree, mask and pose frames are paired by the number in their file
     names (``12.png`` with ``000012.json``); frames present on one side only are left out and counted
@@ -451,11 +472,22 @@ def build_registered_silhouettes(
     is <= 10,000 are then dropped (``low_mass``, as plain mode). Each record keeps the source frame ids of
     its frames (``source_frames``), which stacking uses to pair with the maps.
     """
+    from gaitprep.heatmap_spec import preset
     from gaitprep.manifest import SourceInfo, json_digest
     from gaitprep.silhouettes import UPSTREAM
-    from gaitprep.skeleton import joint_set as named_joint_set
 
-    span = list(range(17)) if span_joints == "all17" else list(named_joint_set(joint_set).joints)
+    if spec is None:
+        overrides = {
+            "scale": scale_mode,
+            "scale_span_joints": span_joints,
+            "joint_set": joint_set,
+            "sigma_limb": sigma,
+            "sigma_joint": sigma,
+        }
+        spec = preset(
+            "recommended", knn_fill=knn_fill, **{k: v for k, v in overrides.items() if v is not None}
+        )
+    span = list(spec.span_joints)
     inputs = checked_inputs(out, (sil_path, pose_path), partition, force)
     sil_tree = open_tree(sil_path, ("sil-raw",), read)
     pose_tree = open_tree(pose_path, ("pose-pkl", "pose-raw"), read)
@@ -488,20 +520,15 @@ def build_registered_silhouettes(
         keypoint_format=keypoint_format(pose_tree),
     )
     by_name = pose_tree.layout == "pose-raw"
-    opts = {
-        "scale_mode": scale_mode,
-        "span_joints": span,
-        "knn_fill": knn_fill,
-        "min_mass": UPSTREAM.min_mass,
-    }
+    opts = {"spec": spec.model_dump(mode="json"), "min_mass": UPSTREAM.min_mass}
     params = {
         "transform": "register-with-skeleton-box",
-        "scale_mode": scale_mode,
+        "scale_mode": spec.scale,
         "span_joints": span,
-        "joint_set": joint_set,
-        "knn_fill": knn_fill,
-        "canvas": 128,
-        "size": 64,
+        "joint_set": spec.joint_set,
+        "knn_fill": spec.knn_fill,
+        "canvas": spec.canvas,
+        "size": spec.size,
         "crop": "full_canvas",
         "frame_pairing": "by_frame_name" if by_name else "equal_count_by_index",
         "frame_ids": FRAME_IDS[pose_tree.layout],
@@ -509,6 +536,7 @@ def build_registered_silhouettes(
         "pose_source_digest": json_digest(sorted((k, i.source_digest) for k, i in pose_items.items())),
         "min_mass": UPSTREAM.min_mass,
         "unnormalisable": "blank",
+        "geometry": {key: spec.record()[key] for key in REGISTRATION_GEOMETRY},
         **read_params(sil_tree),
         **{f"pose_{k}": v for k, v in read_params(pose_tree).items()},
     }
@@ -522,7 +550,7 @@ def build_registered_silhouettes(
         name=name or Path(out).name,
         version="1.0.0",
         modality="silhouette",
-        algo_version="gaitprep-registered-silhouettes-3",
+        algo_version="gaitprep-registered-silhouettes-4",
         layout=layout_for(fmt, arrays, "silhouette"),
         params=params,
         items=items,
