@@ -640,3 +640,15 @@ def test_frames_where_only_the_bystander_was_detected_are_dropped(walks, tmp_pat
     assert rec.frames_dropped == {"no_subject": 2} and rec.person_frames["lost"] == 2
     got = read_sequence(res.path, rec, res.manifest.layout)["pose"]
     np.testing.assert_array_equal(got, np.delete(pose, [5, 6], axis=0).astype(np.float32))
+
+
+def test_two_files_with_one_frame_number_are_reported_and_read_in_file_order(walks, tmp_path: Path) -> None:
+    pose, _ = walks[0]
+    folder = tmp_path / "t" / "00000" / "negative" / VIEW
+    write_pose_frames(folder, single(pose[:12]), padded=False)
+    (folder / "3.json").rename(folder / "03.json")
+    (folder / "4.json").rename(folder / "3.json")
+    problems = inspect_path(tmp_path / "t")["problems"]
+    assert any("same frame number" in p for p in problems)
+    res = build_heatmaps(tmp_path / "t", tmp_path / "maps", preset("recommended"), quiet=True)
+    assert from_runs(res.manifest.records[0].source_frames).tolist() == list(range(12))

@@ -149,9 +149,10 @@ def read_pose_sequence(ref: SequenceRef, files: list[Path] | None = None) -> Pos
 
 
 def source_frame_numbers(files: list[Path]) -> np.ndarray:
-    """int64 (T,): each file's frame number, or its position when some name carries no number."""
+    """int64 (T,): each file's frame number, or its position when some name carries no number or two
+    names carry the same one (``1.json`` and ``01.json``; ``inspect`` reports that)."""
     numbers = [frame_number(p) for p in files]
-    if any(n is None for n in numbers):
+    if any(n is None for n in numbers) or len(set(numbers)) != len(numbers):
         return np.arange(len(files), dtype=np.int64)
     return np.asarray(numbers, dtype=np.int64)
 

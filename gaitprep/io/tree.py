@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from gaitprep.errors import BadInputError
-from gaitprep.io.frame_order import order_frame_files, unpadded_names
+from gaitprep.io.frame_order import frame_number, order_frame_files, unpadded_names
 from gaitprep.io.read_options import DEFAULT_READ, ReadOptions
 from gaitprep.io.safe_pickle import load_array_pickle
 from gaitprep.skeleton import CLASS_INDEX, canonical_class
@@ -200,12 +200,17 @@ def sequence_fingerprint(ref: SequenceRef) -> str:
 
 
 def check_frame_names(ref: SequenceRef) -> str | None:
-    """A problem when frames are read in name order although their numbers have different widths."""
-    if (
-        ref.layout in ("sil-raw", "pose-raw")
-        and ref.read.frame_order == "lexical"
-        and unpadded_names(ref.files())
-    ):
+    """A problem when two frame files carry the same number, or when frames are read in name order although
+    their numbers have different widths."""
+    if ref.layout not in ("sil-raw", "pose-raw"):
+        return None
+    files = ref.files()
+    numbers = [frame_number(p) for p in files]
+    if None not in numbers and len(set(numbers)) != len(numbers):
+        return (
+            "two frame files carry the same frame number (e.g. 1 and 01), so they are read in file-name order"
+        )
+    if ref.read.frame_order == "lexical" and unpadded_names(files):
         return "frame names are numbers of different widths, so name order (--frame-order lexical) is not frame order"
     return None
 
