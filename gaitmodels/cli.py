@@ -11,6 +11,7 @@ COMMANDS = {
     "train": "gaitmodels.commands:train",
     "evaluate": "gaitmodels.commands:evaluate",
     "predict": "gaitmodels.commands:predict",
+    "compare": "gaitmodels.commands:compare",
 }
 
 
