@@ -77,8 +77,8 @@ def render_reliability(rows: Sequence[dict[str, Any]], ece: float, bins: int, ti
     """Reliability diagram: per confidence bin, a bar up to the bin's accuracy, a red gap to its mean
     confidence, and the diagonal of perfect calibration. ``rows`` as from
     :func:`gaitmodels.calibration.reliability` (percent values); a counts strip below."""
-    img = np.full((560, 560, 3), 255, np.uint8)
-    ax = _Axes(img, 70, 60, 440, 380)
+    img = np.full((600, 560, 3), 255, np.uint8)
+    ax = _Axes(img, 70, 80, 440, 360)
     ax.frame("confidence (probability of the predicted class)", "accuracy")
     cv2.line(img, ax.px(0, 0), ax.px(1, 1), GREY, 1, cv2.LINE_AA)
     width = 1.0 / bins
@@ -90,12 +90,12 @@ def render_reliability(rows: Sequence[dict[str, Any]], ece: float, bins: int, ti
         lo, hi = sorted((acc, conf))
         cv2.rectangle(img, ax.px(x0, lo), ax.px(x1, hi), GAP, 1)
         h = int(round(40 * r["count"] / peak))
-        base = ax.top + ax.h + 100
+        base = ax.top + ax.h + 125
         cv2.rectangle(img, (ax.px(x0, 0)[0], base - h), (ax.px(x1, 0)[0], base), GREY, -1)
         _text(img, str(r["count"]), (ax.px((x0 + x1) / 2, 0)[0], base - h - 8), 0.35, anchor="center")
     _text(img, title, (280, 16), 0.5, anchor="center")
-    _text(img, f"ECE {ece:.2f}% ({bins} bins)   blue: accuracy  red box: gap to confidence", (70, 36), 0.42)
-    _text(img, "sequences per bin", (ax.left, ax.top + ax.h + 110), 0.38, GREY)
+    _text(img, f"ECE {ece:.2f}% ({bins} bins)   blue: accuracy  red box: gap to confidence", (70, 38), 0.42)
+    _text(img, "sequences per bin", (ax.left, ax.top + ax.h + 140), 0.38, GREY)
     return img
 
 
@@ -107,8 +107,8 @@ def render_roc(curves: dict[str, tuple[np.ndarray, np.ndarray, tuple[float, floa
                title: str = "") -> np.ndarray:  # fmt: skip
     """ROC curves: {label: (fpr (K,), tpr (K,), operating point (fpr, tpr) or None, auc % or None)}; the
     operating point (the decision rule) is a filled circle."""
-    img = np.full((560, 560, 3), 255, np.uint8)
-    ax = _Axes(img, 70, 60, 440, 380)
+    img = np.full((600, 560, 3), 255, np.uint8)
+    ax = _Axes(img, 70, 80, 440, 360)
     ax.frame("false-positive rate (1 - specificity)", "true-positive rate (sensitivity)")
     cv2.line(img, ax.px(0, 0), ax.px(1, 1), GREY, 1, cv2.LINE_AA)
     for i, (label, (fpr, tpr, point, auc)) in enumerate(curves.items()):
@@ -120,7 +120,7 @@ def render_roc(curves: dict[str, tuple[np.ndarray, np.ndarray, tuple[float, floa
         auc_text = "n/a" if auc is None else f"{auc:.2f}%"
         _text(img, f"{label} (AUC {auc_text})", (ax.left + 10, ax.top + ax.h + 70 + 20 * i), 0.45, color)
     _text(img, title, (280, 16), 0.5, anchor="center")
-    _text(img, "dot: the decision rule (argmax)", (70, 36), 0.42)
+    _text(img, "dot: the decision rule (argmax)", (70, 38), 0.42)
     return img
 
 

@@ -68,6 +68,8 @@ def _label(folder: Path) -> str:
 
 
 def _fmt(value: Any) -> str:
+    if value is None:
+        return "default"
     if isinstance(value, list | tuple):
         return "[" + ", ".join(_fmt(v) for v in value) + "]"
     if isinstance(value, float) and value.is_integer():

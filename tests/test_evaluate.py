@@ -163,7 +163,7 @@ def test_evaluate_json_has_the_screening_fields_and_macro_auc_is_sklearns_on_pre
     assert "all_classes" in report and report["macro_convention"].startswith("macro over the classes present")
     for png in ("reliability", "roc"):
         image = cv2.imread(report["outputs"][png])
-        assert image is not None and image.shape == (560, 560, 3)
+        assert image is not None and image.shape == (600, 560, 3)
 
 
 def test_a_subject_map_warns_when_training_and_test_share_a_subject(
