@@ -167,3 +167,35 @@ def subject_split(
         "ratio": ":".join(str(ratio[c]) for c in ("positive", "neutral", "negative")),
         "seed": seed,
     }
+
+
+def split_release(
+    input_path: str | Path, subjects_csv: str | Path, ratio: str, seed: int, out: str | Path
+) -> dict[str, Any]:
+    """``gaitprep split``: read the tree's ids and classes and the subject map, split by subject, and
+    write an upstream-format partition to ``out`` (which must not exist: nothing is replaced)."""
+    from gaitprep.io.tree import LAYOUTS
+    from gaitprep.partition import write_partition
+    from gaitprep.sources import open_tree
+
+    out = Path(out)
+    if out.exists():
+        raise BadInputError("already exists; a partition is never replaced: choose another --out", out)
+    wanted = parse_ratio(ratio)
+    tree = open_tree(input_path, tuple(LAYOUTS))
+    labels: dict[str, str] = {}
+    for ref in tree.sequences:
+        labels.setdefault(ref.id, ref.label)
+    if not labels:
+        raise BadInputError("holds no sequences", input_path)
+    subjects = load_subject_map(subjects_csv)
+    missing = sorted(set(labels) - set(subjects))
+    if missing:
+        raise BadInputError(
+            f"the subject map does not name {len(missing)} of the tree's ids (e.g. {missing[0]})",
+            subjects_csv,
+        )
+    result = subject_split(labels, subjects, wanted, seed)
+    partition = write_partition(out, result["train"], result["test"])
+    result.update({"out": str(out), "sha256": partition.sha256, "sequences": len(labels)})
+    return result
