@@ -94,16 +94,17 @@ def _check(truth: Any, probabilities: Any) -> tuple[np.ndarray, np.ndarray]:
 
 
 def bootstrap_ci(
-    truth: Any, probabilities: Any, *, resamples: int = RESAMPLES, seed: int = SEED
+    truth: Any, probabilities: Any, *, pred: Any = None, resamples: int = RESAMPLES, seed: int = SEED
 ) -> dict[str, Any]:
     """95 % intervals (percent) of accuracy, macro-F1 (upstream convention) and macro AUC.
 
-    truth: int (N,) class indices; probabilities: float (N, C); the prediction is their argmax.
+    truth: int (N,) class indices; probabilities: float (N, C); pred: int (N,) the predictions (default
+    the argmax of the probabilities).
     Returns {accuracy, macro_f1, macro_auc: [low, high] or None, resamples, seed, method,
     macro_auc_resamples (how many resamples had a defined AUC)}.
     """
     t, p = _check(truth, probabilities)
-    pred = p.argmax(axis=1)
+    pred = p.argmax(axis=1) if pred is None else np.asarray(pred, dtype=np.int64)
     w = resample_counts(t.size, resamples, seed)
     auc = weighted_macro_auc(w, t, p)
     return {

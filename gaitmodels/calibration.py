@@ -31,12 +31,16 @@ def confidence_bins(confidence: np.ndarray, n_bins: int = ECE_BINS) -> np.ndarra
     return np.searchsorted(bin_edges(n_bins)[1:-1], confidence).astype(np.int64)
 
 
-def reliability(y_true: Any, probabilities: Any, n_bins: int = ECE_BINS) -> dict[str, Any]:
+def reliability(
+    y_true: Any, probabilities: Any, n_bins: int = ECE_BINS, y_pred: Any = None
+) -> dict[str, Any]:
     """ECE and the reliability diagram's bins.
 
     Args:
         y_true: int (N,) true class indices.
         probabilities: float (N, C) class probabilities.
+        y_pred: int (N,) the predictions (default: the argmax of ``probabilities``; pass the model's own
+            decision when probabilities were rounded and could tie).
 
     Returns ``ece`` (percent, 2 decimals), ``bins`` (the number of bins) and ``reliability``: one entry
     per non-empty bin, {``low``, ``high`` (confidence range), ``count``, ``confidence`` (mean), ``accuracy``}
@@ -46,8 +50,9 @@ def reliability(y_true: Any, probabilities: Any, n_bins: int = ECE_BINS) -> dict
     probs = np.asarray(probabilities, dtype=np.float64)
     if probs.ndim != 2 or probs.shape[0] != truth.size or truth.size == 0:
         raise InvalidInputError(f"expected (N, C) probabilities for {truth.size} labels, got {probs.shape}")
-    confidence = probs.max(axis=1)
-    correct = (probs.argmax(axis=1) == truth).astype(np.float64)
+    pred = probs.argmax(axis=1) if y_pred is None else np.asarray(y_pred, dtype=np.int64)
+    confidence = probs[np.arange(truth.size), pred]
+    correct = (pred == truth).astype(np.float64)
     which = confidence_bins(confidence, n_bins)
     edges = bin_edges(n_bins)
     count = np.bincount(which, minlength=n_bins).astype(np.float64)

@@ -56,9 +56,18 @@ def load_evaluation(path: str | Path) -> dict[str, Any]:
     pred_path = folder / "predictions.json"
     predictions = _read_json(pred_path) if pred_path.exists() else None
     if predictions is not None and (
-        not isinstance(predictions, dict) or not isinstance(predictions.get("sequences"), list)
+        not isinstance(predictions, dict)
+        or not isinstance(predictions.get("sequences"), list)
+        or not isinstance(predictions.get("class_names"), list)
+        or not all(
+            isinstance(r, dict)
+            and isinstance(r.get("key"), str)
+            and r.get("truth") in predictions["class_names"]
+            and r.get("prediction") in predictions["class_names"]
+            for r in predictions["sequences"]
+        )
     ):
-        raise BadInputError("predictions.json holds no 'sequences' list", pred_path)
+        raise BadInputError("predictions.json is not an evaluation's predictions", pred_path)
     return {"folder": folder, "metrics": metrics, "predictions": predictions}
 
 
@@ -143,8 +152,8 @@ def _paired(base: dict[str, Any], other: dict[str, Any], resamples: int, seed: i
     names = pa["class_names"]
     keys = sorted(rows_a)
     truth = np.array([names.index(rows_a[k]["truth"]) for k in keys])
-    pred_a = np.array([int(np.argmax(rows_a[k]["probabilities"])) for k in keys])
-    pred_b = np.array([int(np.argmax(rows_b[k]["probabilities"])) for k in keys])
+    pred_a = np.array([names.index(rows_a[k]["prediction"]) for k in keys])
+    pred_b = np.array([names.index(rows_b[k]["prediction"]) for k in keys])
     # other minus baseline: a positive difference means the run beats the baseline
     return paired_macro_f1_difference(truth, pred_b, pred_a, len(names), resamples=resamples, seed=seed)
 

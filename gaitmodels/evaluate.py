@@ -112,14 +112,14 @@ def evaluate(
     arrays = load_split(data, split, pav)
     logits = mean_logits(load_model(ckpt, dev), arrays, dev, quiet)
     probs = probabilities(logits, ckpt)
-    pred = probs.argmax(1)
+    pred = logits.argmax(1)  # upstream's rule, on the unrounded logits
     names = list(ckpt["class_order"])
     report = classification_report(arrays.labels, pred, names, probs)
     m = data.manifest
     label = SPLIT_LABELS.get(split, split)
-    report.update(reliability(arrays.labels, probs))
-    report["screening"] = screening_views(arrays.labels, probs, names)
-    report["ci95"] = bootstrap_ci(arrays.labels, probs, resamples=resamples, seed=seed)
+    report.update(reliability(arrays.labels, probs, y_pred=pred))
+    report["screening"] = screening_views(arrays.labels, probs, names, y_pred=pred)
+    report["ci95"] = bootstrap_ci(arrays.labels, probs, pred=pred, resamples=resamples, seed=seed)
     report.update(
         {
             "kind": EVALUATION_KIND,
@@ -156,7 +156,7 @@ def evaluate(
                 f"the {label} (e.g. {overlap['shared_subjects'][0]}); the scores are optimistic",
             )
     if out is not None or run_dir is not None:
-        report["outputs"] = _write_outputs(report, arrays, probs, out, run_dir, force, title=(
+        report["outputs"] = _write_outputs(report, arrays, probs, pred, out, run_dir, force, title=(
             f"{config.name} on {m.name} ({label}, iteration {ckpt['iteration']})"
         ))  # fmt: skip
     return report
@@ -166,6 +166,7 @@ def _write_outputs(
     report: dict[str, Any],
     arrays: SplitArrays,
     probs: np.ndarray,
+    pred: np.ndarray,
     out: str | Path | None,
     run_dir: str | Path | None,
     force: bool,
@@ -192,8 +193,13 @@ def _write_outputs(
         predictions = {
             "class_names": names,
             "sequences": [
-                {"key": k, "truth": names[int(t)], "probabilities": [float(v) for v in p]}
-                for k, t, p in zip(arrays.keys, arrays.labels, probs, strict=True)
+                {
+                    "key": k,
+                    "truth": names[int(t)],
+                    "prediction": names[int(d)],
+                    "probabilities": [float(v) for v in p],
+                }
+                for k, t, d, p in zip(arrays.keys, arrays.labels, pred, probs, strict=True)
             ],
         }
         atomic_write_json(stage / "predictions.json", predictions, indent=None)

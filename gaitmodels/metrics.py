@@ -281,19 +281,22 @@ SCREENING_VIEWS = {
 }
 
 
-def screening_views(y_true: Any, probabilities: Any, class_names: Sequence[str]) -> dict[str, dict[str, Any]]:
+def screening_views(
+    y_true: Any, probabilities: Any, class_names: Sequence[str], y_pred: Any = None
+) -> dict[str, dict[str, Any]]:
     """The two screening questions as binary problems, at the model's decision rule (argmax).
 
     ``positive_vs_rest``: truth "positive", flagged when the argmax is positive, scored by p(positive).
     ``positive_or_neutral_vs_negative``: truth "not negative", flagged when the argmax is not negative,
-    scored by 1 - p(negative). Each gives :func:`binary_screening`'s fields plus ``description``.
+    scored by 1 - p(negative). ``y_pred``: the model's decisions (default: the argmax of the
+    probabilities). Each gives :func:`binary_screening`'s fields plus ``description``.
     """
     names = list(class_names)
     if "positive" not in names or "negative" not in names:
         raise InvalidInputError(f"screening needs 'positive' and 'negative' classes, got {names}")
     truth = _as_labels(y_true, "y_true")
     probs = _check_probabilities(probabilities, truth.size, len(names))
-    pred = probs.argmax(1)
+    pred = probs.argmax(1) if y_pred is None else _as_labels(y_pred, "y_pred")
     pos, neg = names.index("positive"), names.index("negative")
     out = {}
     for key, (t, p, s) in {
