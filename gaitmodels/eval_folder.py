@@ -28,6 +28,15 @@ METRICS_NAME = "metrics.json"
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
+def _dir_mode() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o777 & ~mask
+
+
+_DIR_MODE = _dir_mode()  # read once at import: os.umask is process-wide
+
+
 def default_name(dataset: str, split: str, iteration: int) -> str:
     """``eval-<split>-<dataset>-iter<000000>`` with the dataset name reduced to safe characters."""
     return f"eval-{split}-{_SAFE.sub('_', dataset).strip('._') or 'dataset'}-iter{iteration:06d}"
@@ -70,7 +79,9 @@ def check_target(out: Path, force: bool, owns: Callable[[Path], bool] | None = N
 def staging(parent: Path) -> Path:
     """A new hidden folder in ``parent`` to write an evaluation into."""
     parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=".eval-", suffix=".partial", dir=parent))
+    stage = Path(tempfile.mkdtemp(prefix=".eval-", suffix=".partial", dir=parent))
+    os.chmod(stage, _DIR_MODE)  # mkdtemp gives 0o700; a published folder gets what mkdir would give
+    return stage
 
 
 def publish(stage: Path, out: Path, force: bool, owns: Callable[[Path], bool] | None = None) -> None:

@@ -94,6 +94,7 @@ def test_each_evaluation_gets_its_own_folder_in_the_run_and_json_prints_one_docu
         "confusion.png", "metrics.json", "predictions.json", "reliability.png", "roc.png"
     ]  # fmt: skip
     assert not [p for p in run.iterdir() if p.name.startswith(".")]  # no staging folder left behind
+    assert (run / name).stat().st_mode & 0o777 == (run / "checkpoints").stat().st_mode & 0o777
 
 
 def test_out_refuses_an_earlier_evaluation_unless_forced_and_never_replaces_other_files(
