@@ -65,7 +65,7 @@ class _Axes:
 
 
 def _save(image: np.ndarray, path: str | Path) -> Path:
-    ok, encoded = cv2.imencode(".png", image)
+    ok, encoded = cv2.imencode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, 9])
     if not ok:  # pragma: no cover - cv2 fails only on impossible images
         raise InvalidInputError("OpenCV could not encode the image", path)
     path = Path(path)
