@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import cv2
@@ -84,4 +85,22 @@ def test_compare_names_dataset_differences_through_the_manifests(data: SmallData
 def test_compare_refuses_a_folder_without_an_evaluation(tmp_path: Path):
     (tmp_path / "empty-run").mkdir()
     result = run_cli("compare", tmp_path / "empty-run")
+    assert result.exit_code == 1 and "holds no test evaluation" in one_error_line(result)
+
+
+def test_a_damaged_evaluation_is_one_error_naming_the_file(data: SmallData, runs: Path, tmp_path: Path):
+    base = tiny_run(data, "sconet-mt-ske", runs)
+    good = tmp_path / "good"
+    _evaluate(base, data, "--out", good)
+    bad = tmp_path / "bad"
+    shutil.copytree(good, bad)
+    (bad / "predictions.json").write_text('{"class_names": ["negative"], "sequences": [{"key": 1}]}')
+    result = run_cli("compare", good, bad)
+    assert result.exit_code == 1
+    assert (
+        one_error_line(result)
+        == f"error: {bad / 'predictions.json'}: predictions.json is not an evaluation's predictions"
+    )
+    (bad / "metrics.json").write_text("{not json")
+    result = run_cli("compare", good, bad)
     assert result.exit_code == 1 and "holds no test evaluation" in one_error_line(result)
