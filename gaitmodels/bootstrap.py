@@ -6,8 +6,8 @@ values (percentile bootstrap). A resample is a vector of counts ``w`` (how often
 so every statistic is a weighted one: accuracy and macro-F1 from weighted confusion matrices, AUC as the
 weighted Mann-Whitney statistic (ties count one half), which is what scikit-learn's ``accuracy_score``,
 ``f1_score`` and ``roc_auc_score`` return with ``sample_weight=w`` (``tests/test_bootstrap.py`` holds the
-two equal). Computing all resamples at once takes milliseconds where 2,000 scikit-learn calls per
-statistic take seconds.
+two equal). All 2,000 resamples of a 748-sequence test split take 0.9 s at once, where a loop of
+scikit-learn calls takes 17 s (``benchmarks/bench_bootstrap.py``, 2-core VM).
 """
 
 from __future__ import annotations
