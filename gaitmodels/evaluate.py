@@ -36,6 +36,7 @@ from gaitmodels.sampling import ALL_ORDERED_MAX_FRAMES
 from gaitmodels.train import resolve_device
 from gaitprep.cliutil import log
 from gaitprep.io.atomic import atomic_write_json
+from gaitprep.ownership import check_output_path
 from gaitprep.subjects import load_subject_map, subject_overlap
 
 SUBJECT_NOTE = (
@@ -97,9 +98,14 @@ def evaluate(
 
     Writes metrics.json, confusion.png, reliability.png, roc.png and predictions.json to ``out`` (refused
     when it holds an earlier evaluation, unless ``force``), or, with ``run_dir``, to a new folder there
-    named by dataset, split and iteration (:mod:`gaitmodels.eval_folder`). ``subjects``: a CSV mapping
-    sequence ids to subjects; training and evaluated sequences that share a subject are warned about.
+    named by dataset, split and iteration (:mod:`gaitmodels.eval_folder`). Neither may be a dataset, lie
+    inside one or touch an input (:func:`gaitprep.ownership.check_output_path`). ``subjects``: a CSV
+    mapping sequence ids to subjects; training and evaluated sequences that share a subject are warned
+    about.
     """
+    for where in (out, run_dir):
+        if where is not None:
+            check_output_path(where, inputs=[manifest, pav_manifest], kind="folder")
     ckpt = load_checkpoint(checkpoint)
     data = ManifestData.open(manifest)
     if out is not None:
@@ -147,7 +153,10 @@ def evaluate(
             "note": SUBJECT_NOTE,
         }
     )
-    if subject_map is not None:
+    if subject_map is not None and ckpt["data"].get("train_ids") is None:
+        report["subject_overlap"] = None  # imported: the training data is not recorded
+        log("warning: the checkpoint records no training data, so shared subjects cannot be checked")
+    elif subject_map is not None:
         report["subject_overlap"] = subject_overlap(ckpt["data"]["train_ids"], arrays.ids, subject_map)
         if split != "train" and report["subject_overlap"]["shared_subjects"]:
             overlap = report["subject_overlap"]

@@ -71,7 +71,7 @@ def data_root(tmp_path_factory: pytest.TempPathFactory, synth_release: Path) -> 
     return base
 
 
-RECOMMENDED = "recommended preset: sigma 8/8 body, align shared, scale per_sequence, crop full_canvas"
+RECOMMENDED = "recommended preset: sigma 8/8 body, align shared, scale smoothed, crop full_canvas"
 
 
 def test_find_datasets_does_not_descend_into_datasets_or_hidden_folders(tmp_path):
@@ -120,7 +120,7 @@ def test_params_summary_names_preset_alignment_scale_and_crop_of_skeleton_maps(
     variant = preset("recommended", sigma_limb=15.0, align="per_channel", combine="sum", raster="canvas")
     varied = build_heatmaps(poses, tmp_path / "var", variant, quiet=True).manifest
     assert params_summary(varied) == (
-        "recommended preset: sigma 15/8 body, align per_channel, scale per_sequence, crop full_canvas; "
+        "recommended preset: sigma 15/8 body, align per_channel, scale smoothed, crop full_canvas; "
         "also combine=sum raster=canvas"
     )
     # a parameter the spec does not know (the old catalogue's align_mode) is named, not summarised wrongly
