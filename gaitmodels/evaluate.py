@@ -103,10 +103,10 @@ def evaluate(
     mapping sequence ids to subjects; training and evaluated sequences that share a subject are warned
     about.
     """
+    ckpt = load_checkpoint(checkpoint)  # a bad checkpoint is the first thing to say (it is read, never run)
     for where in (out, run_dir):
         if where is not None:
             check_output_path(where, inputs=[manifest, pav_manifest], kind="folder")
-    ckpt = load_checkpoint(checkpoint)
     data = ManifestData.open(manifest)
     if out is not None:
         check_target(Path(out), force)
