@@ -213,8 +213,7 @@ def _write_outputs(
         }
         atomic_write_json(stage / "predictions.json", predictions, indent=None)
         files = ("metrics.json", "confusion.png", "reliability.png", "roc.png", "predictions.json")
-        report_body = {**report}
-        atomic_write_json(stage / METRICS_NAME, report_body)
+        atomic_write_json(stage / METRICS_NAME, report)
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
         raise
