@@ -34,7 +34,13 @@ from typing import Any
 import numpy as np
 
 from gaitprep import __version__
-from gaitprep.errors import BadInputError, BuildLockedError, GaitprepError, VerificationError
+from gaitprep.errors import (
+    BadInputError,
+    BuildInterrupted,
+    BuildLockedError,
+    GaitprepError,
+    VerificationError,
+)
 from gaitprep.io.atomic import atomic_write_bytes, canonical_json
 from gaitprep.io.tree import sha256_file
 from gaitprep.manifest import (
@@ -324,7 +330,7 @@ def _run_parallel(
 ) -> list[SequenceRecord]:
     from joblib import Parallel, delayed, parallel_config
 
-    from gaitprep.cliutil import progress
+    from gaitprep.progress import progress
 
     tasks = (delayed(build_one)(item, plan.process, stage, plan.layout) for item in todo)
     if dask_address:
@@ -387,7 +393,10 @@ def build_dataset(
             init_zarr_root(stage)
         reused = {i.key: r for i in plan.items if (r := _reusable(stage, i)) is not None}
         todo = [i for i in plan.items if i.key not in reused]
-        built = _run_parallel(todo, plan, stage, workers, quiet, dask_address)
+        try:
+            built = _run_parallel(todo, plan, stage, workers, quiet, dask_address)
+        except KeyboardInterrupt:
+            raise _interrupted(stage, out, len(plan.items)) from None
         records = sorted([*reused.values(), *built], key=lambda r: r.key)
         manifest = _assemble(plan, records, stage, deriv, started, workers)
         # The manifest first: if writing it fails (a full disk), the done-records still let a re-run reuse
@@ -396,6 +405,16 @@ def build_dataset(
         shutil.rmtree(stage / DONE_DIR)
         _commit(stage, out)
     return BuildResult(manifest, out, up_to_date=False, reused=len(reused), built=len(built))
+
+
+def _interrupted(stage: Path, out: Path, total: int) -> BuildInterrupted:
+    """Ctrl-C: say what is kept and that running the same command again resumes."""
+    finished = sum(1 for _ in (stage / DONE_DIR).glob("*.json")) if (stage / DONE_DIR).is_dir() else 0
+    return BuildInterrupted(
+        f"interrupted with {finished} of {total} sequences finished; run the same command again to "
+        f"resume (finished sequences are kept in {stage.name} and reused)",
+        out,
+    )
 
 
 def _existing_output(out: Path, deriv: str, force: bool) -> BuildResult | None:

@@ -227,7 +227,7 @@ def export_hdf5(dataset: str | Path, out: str | Path, *, quiet: bool = False) ->
     """Write every array of ``dataset`` into one HDF5 file ``out`` (layout in the module docstring)."""
     import h5py
 
-    from gaitprep.cliutil import progress
+    from gaitprep.progress import progress
     from gaitprep.store import read_sequence
 
     manifest, root = _open_dataset(dataset)
@@ -623,7 +623,7 @@ def import_keypoints(
     """
     import h5py
 
-    from gaitprep.cliutil import progress
+    from gaitprep.progress import progress
 
     h5_path, out = Path(h5_path), Path(out)
     if out.exists() and not force and (not out.is_dir() or any(out.iterdir())):
