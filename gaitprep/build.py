@@ -64,7 +64,7 @@ from gaitprep.manifest import (
 )
 from gaitprep.partition import Partition
 from gaitprep.skeleton import CLASS_INDEX, CLASS_ORDER
-from gaitprep.store import init_zarr_root, remove_sequence, write_sequence
+from gaitprep.store import finalize_zarr_root, init_zarr_root, remove_sequence, write_sequence
 
 DONE_DIR = ".done"
 STALE_UNREADABLE_LOCK_S = 60.0
@@ -265,7 +265,13 @@ def build_one(
     result = plan_process(item)
     _check_result(result, item, layout)
     remove_sequence(stage, item.id, item.label, item.view)
-    files = write_sequence(stage, item.id, item.label, item.view, result.arrays, layout)
+    attrs = {
+        "class_index": CLASS_INDEX[item.label],
+        "class_folder": item.class_folder,
+        "split": item.split,
+        "frames": result.frames,
+    }
+    files = write_sequence(stage, item.id, item.label, item.view, result.arrays, layout, attrs)
     record = SequenceRecord(
         id=item.id,
         label=item.label,
@@ -398,6 +404,8 @@ def build_dataset(
         except KeyboardInterrupt:
             raise _interrupted(stage, out, len(plan.items)) from None
         records = sorted([*reused.values(), *built], key=lambda r: r.key)
+        if "zarr" in plan.layout.formats:
+            finalize_zarr_root(stage, zarr_root_attrs(plan, records, deriv))
         manifest = _assemble(plan, records, stage, deriv, started, workers)
         # The manifest first: if writing it fails (a full disk), the done-records still let a re-run reuse
         # every sequence. They go only once the manifest is safely written.
@@ -405,6 +413,24 @@ def build_dataset(
         shutil.rmtree(stage / DONE_DIR)
         _commit(stage, out)
     return BuildResult(manifest, out, up_to_date=False, reused=len(reused), built=len(built))
+
+
+def zarr_root_attrs(plan: BuildPlan, records: list[SequenceRecord], deriv: str) -> dict[str, Any]:
+    """What the Zarr store's root says about the dataset (the manifest beside it says everything)."""
+    spec = plan.layout.arrays[plan.layout.primary]
+    return {
+        "name": plan.name,
+        "version": plan.version,
+        "modality": plan.modality,
+        "content_digest": content_digest(records),
+        "derivation_id": deriv,
+        "primary_array": plan.layout.primary,
+        "channels": list(spec.channels),
+        "class_order": dict(CLASS_INDEX),
+        "sequences": len(records),
+        "manifest": f"../{MANIFEST_NAME}",
+        "generator": f"gaitprep {__version__}",
+    }
 
 
 def _interrupted(stage: Path, out: Path, total: int) -> BuildInterrupted:

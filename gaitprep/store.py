@@ -10,11 +10,13 @@ any other array of a sequence goes beside it as ``<view>.<array>.pkl``.
 
 from __future__ import annotations
 
+import json
 import shutil
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -25,6 +27,23 @@ from gaitprep.manifest import ArraySpec, FileEntry, Layout, SequenceRecord
 
 ZARR_DIR = "data.zarr"
 ZSTD_LEVEL = 3
+# Zarr ``dimension_names`` for the manifest's axis letters, so that xarray and other readers name them.
+DIMENSION_NAMES = {
+    "T": "frame",
+    "C": "channel",
+    "H": "y",
+    "W": "x",
+    "J": "joint",
+    "xyc": "component",
+    "pair": "pair",
+    "metric": "metric",
+}
+
+
+def dimension_names(spec: ArraySpec) -> tuple[str, ...]:
+    """``("frame", "channel", "y", "x")`` for maps, ``("frame", "y", "x")`` silhouettes, ``("pair", "metric")``
+    PAV: the manifest's axes spelled out (an unknown letter is kept as it is)."""
+    return tuple(DIMENSION_NAMES.get(axis, axis) for axis in spec.axes)
 
 
 def seq_path(seq_id: str, label: str, view: str) -> str:
@@ -42,6 +61,31 @@ def init_zarr_root(dataset_dir: Path) -> None:
 
     if not (dataset_dir / ZARR_DIR / "zarr.json").exists():
         zarr.open_group(LocalStore(dataset_dir / ZARR_DIR), mode="w-")
+
+
+def finalize_zarr_root(dataset_dir: Path, attrs: dict[str, Any]) -> None:
+    """Describe the store at its root and consolidate its metadata, deterministically.
+
+    ``attrs`` (the dataset's name, modality, content digest ...) become the root group's attributes; every
+    node's metadata is then consolidated into the root ``zarr.json`` (so a reader opens the store with one
+    file read) and that file is rewritten with sorted keys, so its bytes depend only on what the store
+    holds, never on the order in which workers wrote sequences or the file system lists them.
+    """
+    import zarr
+    from zarr.storage import LocalStore
+
+    from gaitprep.io.atomic import atomic_write_bytes
+
+    root_dir = dataset_dir / ZARR_DIR
+    store = LocalStore(root_dir)
+    with warnings.catch_warnings(), _name_os_errors(root_dir):
+        warnings.simplefilter("ignore")  # "consolidated metadata is not part of the v3 specification"
+        group = zarr.open_group(store, mode="r+", use_consolidated=False)
+        group.attrs.put(dict(attrs))
+        zarr.consolidate_metadata(store)
+    meta = root_dir / "zarr.json"
+    doc = json.loads(meta.read_bytes())
+    atomic_write_bytes(meta, (json.dumps(doc, sort_keys=True, separators=(",", ":")) + "\n").encode())
 
 
 def remove_sequence(dataset_dir: Path, seq_id: str, label: str, view: str) -> None:
@@ -72,9 +116,20 @@ def _name_os_errors(path: Path) -> Iterator[None]:
 
 
 def write_sequence(
-    dataset_dir: Path, seq_id: str, label: str, view: str, arrays: dict[str, np.ndarray], layout: Layout
+    dataset_dir: Path,
+    seq_id: str,
+    label: str,
+    view: str,
+    arrays: dict[str, np.ndarray],
+    layout: Layout,
+    attrs: dict[str, Any] | None = None,
 ) -> list[FileEntry]:
-    """Write one sequence's arrays in every format of ``layout``; returns the files written."""
+    """Write one sequence's arrays in every format of ``layout``; returns the files written.
+
+    The sequence's Zarr group carries attributes ``id``, ``class``, ``view`` and the caller's ``attrs`` (the
+    build adds ``class_index``, ``class_folder``, ``split``, ``frames``); each array carries the same plus
+    ``array`` and ``channels`` (the channel names in order), and ``dimension_names`` from the layout's axes.
+    """
     files: list[FileEntry] = []
     if "zarr" in layout.formats:
         import zarr
@@ -82,14 +137,25 @@ def write_sequence(
         from zarr.storage import LocalStore
 
         store = LocalStore(dataset_dir / ZARR_DIR)
+        sequence = {"id": seq_id, "class": label, "view": view, **(attrs or {})}
+        group_dir = dataset_dir / ZARR_DIR / seq_path(seq_id, label, view)
+        with warnings.catch_warnings(), _name_os_errors(group_dir):
+            warnings.simplefilter("ignore")
+            group = zarr.create_group(store, path=seq_path(seq_id, label, view), attributes=sequence)
         for name in sorted(arrays):
             arr = np.ascontiguousarray(arrays[name])
-            target = dataset_dir / ZARR_DIR / seq_path(seq_id, label, view) / name
+            target = group_dir / name
+            spec = layout.arrays.get(name)
+            dims = dimension_names(spec) if spec is not None else ()
+            described = {
+                **sequence,
+                "array": name,
+                "channels": list(spec.channels) if spec is not None else [],
+            }
             with warnings.catch_warnings(), _name_os_errors(target):
                 warnings.simplefilter("ignore")
-                z = zarr.create_array(
-                    store,
-                    name=f"{seq_path(seq_id, label, view)}/{name}",
+                z = group.create_array(
+                    name=name,
                     shape=arr.shape,
                     dtype=arr.dtype,
                     chunks=arr.shape if arr.size else None,
@@ -97,6 +163,8 @@ def write_sequence(
                     # Write every chunk, even all-zero ones, so the file list never depends on content.
                     config={"write_empty_chunks": True},
                     overwrite=False,
+                    dimension_names=dims if len(dims) == arr.ndim else None,
+                    attributes=described,
                 )
                 z[...] = arr
         files += _files_under(dataset_dir, dataset_dir / ZARR_DIR / seq_id)
