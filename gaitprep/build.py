@@ -17,6 +17,7 @@ are sorted before hashing.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import platform
@@ -331,6 +332,25 @@ def partition_info(partition: Partition, items: list[SourceItem]) -> PartitionIn
     )
 
 
+def absolute_paths(value: Any) -> Any:
+    """``value`` with every ``Path`` in it made absolute, inside tuples, lists, dicts and dataclasses (a
+    ``SourceItem`` and the ``SequenceRef`` it holds): what is sent to workers in another directory."""
+    if isinstance(value, Path):
+        return value.absolute()
+    if isinstance(value, tuple) and hasattr(value, "_fields"):  # a namedtuple
+        return type(value)(*(absolute_paths(v) for v in value))
+    if isinstance(value, tuple | list):
+        return type(value)(absolute_paths(v) for v in value)
+    if isinstance(value, dict):
+        return {k: absolute_paths(v) for k, v in value.items()}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        changes = {
+            f.name: absolute_paths(getattr(value, f.name)) for f in dataclasses.fields(value) if f.init
+        }
+        return dataclasses.replace(value, **changes)
+    return value
+
+
 def _run_parallel(
     todo: list[SourceItem], plan: BuildPlan, stage: Path, workers: int, quiet: bool, dask_address: str | None
 ) -> list[SequenceRecord]:
@@ -340,6 +360,9 @@ def _run_parallel(
 
     tasks = (delayed(build_one)(item, plan.process, stage, plan.layout) for item in todo)
     if dask_address:
+        # dask workers may have been started in another working directory: send absolute paths only.
+        stage = stage.absolute()
+        tasks = (delayed(build_one)(absolute_paths(item), plan.process, stage, plan.layout) for item in todo)
         try:
             from dask.distributed import Client
         except ImportError:
