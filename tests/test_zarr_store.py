@@ -111,3 +111,44 @@ def test_xarray_opens_a_sequence_group_with_named_dimensions(data) -> None:
         pds = xr.open_zarr(data.pav / ZARR_DIR, group=pkey)
     assert pds["pav"].dims == ("pair", "metric") and set(pds.data_vars) == {"pav", "raw"}
     np.testing.assert_array_equal(pds["raw"].values, pav.read(pkey, "raw"))
+
+
+@pytest.mark.parametrize(
+    ("which", "names"), [("maps", ["maps"]), ("sil", ["silhouette"]), ("pav", ["pav", "raw"])]
+)
+def test_the_direct_chunk_reader_gives_what_zarr_reads(data, which, names) -> None:
+    from gaitprep.store import _read_single_chunk
+
+    dataset = getattr(data, which)
+    m = load_manifest(dataset)
+    store = LocalStore(dataset / ZARR_DIR, read_only=True)
+    for rec in m.records[:4]:
+        for name in names:
+            fast = _read_single_chunk(dataset / ZARR_DIR / rec.key / name)
+            assert fast is not None, "the store's own layout takes the direct path"
+            expected = zarr.open_array(store, path=f"{rec.key}/{name}", mode="r")[...]
+            assert fast.dtype == expected.dtype and fast.shape == expected.shape and fast.flags.writeable
+            np.testing.assert_array_equal(fast, expected)
+
+
+def test_arrays_in_another_layout_are_read_by_zarr(tmp_path: Path) -> None:
+    from gaitprep.manifest import SequenceRecord
+    from gaitprep.store import _read_single_chunk, read_sequence
+    from tests._trees import MAPS_SPEC, synthetic_maps
+
+    maps = synthetic_maps(0, 1, 9)
+    store = LocalStore(tmp_path / ZARR_DIR)
+    zarr.open_group(store, mode="w-")
+    # two chunks along the frames and no compression: not what write_sequence writes
+    arr = zarr.create_array(store, name="00001/positive/000_180/maps", shape=maps.shape, dtype="uint8",
+                            chunks=(5, 2, 64, 64), compressors=None)  # fmt: skip
+    arr[...] = maps
+    assert _read_single_chunk(tmp_path / ZARR_DIR / "00001/positive/000_180/maps") is None
+    from gaitprep.manifest import Layout
+
+    layout = Layout(formats=("zarr",), primary="maps", arrays={"maps": MAPS_SPEC})
+    rec = SequenceRecord(
+        id="00001", label="positive", class_folder="positive", view="000_180", split=None, frames_in=9,
+        frames=9, source_digest="x", arrays={}, files=(),
+    )  # fmt: skip
+    np.testing.assert_array_equal(read_sequence(tmp_path, rec, layout)["maps"], maps)
