@@ -175,7 +175,9 @@ def write_sequence(
     return sorted(files, key=lambda f: f.path)
 
 
-_FAST_DTYPES = frozenset({"uint8", "int8", "uint16", "int16", "uint32", "int32", "int64", "float32", "float64"})
+_FAST_DTYPES = frozenset(
+    {"uint8", "int8", "uint16", "int16", "uint32", "int32", "int64", "float32", "float64"}
+)
 
 
 def _read_single_chunk(array_dir: Path) -> np.ndarray | None:
