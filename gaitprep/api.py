@@ -1,11 +1,10 @@
 """The Python API: open a gaitprep dataset and read its sequences as numpy arrays, verified as they are read.
 
-    >>> import gaitprep
-    >>> ds = gaitprep.open_dataset("demo/datasets/skeleton-maps")
-    >>> ds.keys("train")[:2]                       # sequence keys "id/class/view"
-    ['00000/positive/000_180', '00001/positive/000_180']
-    >>> ds["00000/positive/000_180"].shape         # uint8 (T, 2, 64, 64) [limb, joint]
-    >>> x, y = ds.load("train", transform=True)    # float32 (T, 2, 64, 44) arrays and class indices
+    import gaitprep
+    ds = gaitprep.open_dataset("demo/datasets/skeleton-maps")
+    ds.keys("train")                           # sequence keys "id/class/view"
+    ds["00000/positive/000_180"]               # uint8 (T, 2, 64, 64) [limb, joint], as stored
+    x, y = ds.load("train", transform=True)    # float32 (T, 2, 64, 44) arrays, int64 class indices
 
 Opening checks the manifest (its self-hash, every listed file present with its size: the quick level);
 every read then checks the sha256 of the files it reads against the manifest, so a changed file is an
