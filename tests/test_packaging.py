@@ -161,3 +161,24 @@ def test_a_dask_build_sends_workers_absolute_paths(tmp_path: Path, monkeypatch) 
     np.testing.assert_array_equal(
         open_dataset(tmp_path / "out" / "ds")[items[1].key], synthetic_maps(0, 1, 5)
     )
+
+
+# --- opencv without cv2.utils.logging ----------------------------------------------------------------------
+
+
+def test_opencv_is_quietened_through_whichever_logging_api_the_wheel_has(monkeypatch) -> None:
+    from types import SimpleNamespace
+
+    from gaitprep.io import frames
+
+    calls = []
+    with_utils = SimpleNamespace(
+        utils=SimpleNamespace(
+            logging=SimpleNamespace(LOG_LEVEL_ERROR=2, setLogLevel=lambda v: calls.append(("utils", v)))
+        )
+    )
+    only_top = SimpleNamespace(setLogLevel=lambda v: calls.append(("top", v)))  # e.g. 4.11 with numpy 1.x
+    for fake in (with_utils, only_top, SimpleNamespace(utils=SimpleNamespace())):
+        monkeypatch.setattr(frames, "cv2", fake)
+        frames.quiet_opencv()  # never raises, whatever the wheel lacks
+    assert calls == [("utils", 2), ("top", 2)]
