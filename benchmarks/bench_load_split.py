@@ -10,8 +10,9 @@
      checked against the manifest as it is read;
    - the same with the pickle copy (``format="opengait-pkl"``);
    - the straightforward reference: ``pickle.load`` of each ``.pkl`` in turn, as OpenGait does (no checks);
-   - the store's plain reader one sequence after another (``gaitprep.store.read_sequence``, no checks):
-     what ``gaitmodels`` called before.
+   - the store's plain reader one sequence after another (``gaitprep.store.read_sequence``, no checks:
+     what ``gaitmodels`` calls), and zarr's own reader likewise (``zarr.open_array(...)[...]``: what
+     ``read_sequence`` did before it decoded the store's one-chunk arrays directly).
 3. Prints seconds, GB/s of array data and the ratio Zarr / pickle (target: at most 2x warm).
 
     python benchmarks/bench_load_split.py                    # full scale (about 5 GB of disk under --work)
@@ -128,22 +129,31 @@ def drop_cache(files: list[Path]) -> None:
 
 
 def timed(fn, files: list[Path], repeats: int) -> dict[str, float]:
-    """Cold (cache dropped first) once, then warm ``repeats`` times; seconds."""
+    """Cold (cache dropped first) once, then warm ``repeats`` times: wall seconds, and CPU seconds of the
+    process (all threads: what the wall time would be on one otherwise idle core)."""
     drop_cache(files)
     gc.collect()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     out = fn()
-    cold = time.perf_counter() - t0
+    cold, cold_cpu = time.perf_counter() - t0, time.process_time() - c0
     nbytes = sum(a.nbytes for a in out)
     del out
-    warm = []
+    warm, warm_cpu = [], []
     for _ in range(repeats):
         gc.collect()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         out = fn()
         warm.append(time.perf_counter() - t0)
+        warm_cpu.append(time.process_time() - c0)
         del out
-    return {"cold_s": cold, "warm_s": statistics.median(warm), "warm_min_s": min(warm), "bytes": nbytes}
+    return {
+        "cold_s": cold,
+        "cold_cpu_s": cold_cpu,
+        "warm_s": statistics.median(warm),
+        "warm_min_s": min(warm),
+        "warm_cpu_s": statistics.median(warm_cpu),
+        "bytes": nbytes,
+    }
 
 
 def main() -> None:
@@ -189,11 +199,19 @@ def main() -> None:
         def store_sequential() -> list[np.ndarray]:
             return [read_sequence(path, r, m.layout, names=["maps"], fmt="zarr")["maps"] for r in records]
 
+        def zarr_api_sequential() -> list[np.ndarray]:
+            import zarr
+            from zarr.storage import LocalStore
+
+            store = LocalStore(path / ZARR_DIR, read_only=True)
+            return [zarr.open_array(store, path=f"{r.key}/maps", mode="r")[...] for r in records]
+
         cases = {
             "zarr: open_dataset().load (sha256-checked)": (lambda: z.load(args.split, threads=args.threads)[0], zarr_files),
             "pickle: open_dataset().load (sha256-checked)": (lambda: p.load(args.split, threads=args.threads)[0], pkl_files),
             "pickle: plain pickle.load per file (reference)": (pickle_reference, pkl_files),
             "zarr: store.read_sequence per sequence (unchecked)": (store_sequential, zarr_files),
+            "zarr: zarr.open_array per sequence (zarr's reader)": (zarr_api_sequential, zarr_files),
         }  # fmt: skip
         results = {name: timed(fn, files, args.repeats) for name, (fn, files) in cases.items()}
         disk = {
@@ -201,13 +219,20 @@ def main() -> None:
             "pickle": sum(f.stat().st_size for f in pkl_files),
         }
         names = list(results)
+
+        def ratio(a: int, b: int, what: str) -> float:
+            return results[names[a]][what] / results[names[b]][what]
+
         ratios = {
-            "zarr/pickle, open_dataset, warm": results[names[0]]["warm_s"] / results[names[1]]["warm_s"],
-            "zarr/pickle, open_dataset, cold": results[names[0]]["cold_s"] / results[names[1]]["cold_s"],
-            "zarr open_dataset / plain pickle reference, warm": results[names[0]]["warm_s"] / results[names[2]]["warm_s"],
-            "zarr open_dataset / plain pickle reference, cold": results[names[0]]["cold_s"] / results[names[2]]["cold_s"],
-            "zarr unchecked sequential / plain pickle reference, warm": results[names[3]]["warm_s"] / results[names[2]]["warm_s"],
-        }  # fmt: skip
+            "zarr/pickle, open_dataset, warm": ratio(0, 1, "warm_s"),
+            "zarr/pickle, open_dataset, cold": ratio(0, 1, "cold_s"),
+            "zarr/pickle, open_dataset, warm CPU": ratio(0, 1, "warm_cpu_s"),
+            "zarr open_dataset / plain pickle reference, warm": ratio(0, 2, "warm_s"),
+            "zarr open_dataset / plain pickle reference, cold": ratio(0, 2, "cold_s"),
+            "zarr unchecked sequential / plain pickle reference, warm": ratio(3, 2, "warm_s"),
+            "zarr unchecked sequential / plain pickle reference, warm CPU": ratio(3, 2, "warm_cpu_s"),
+            "zarr.open_array sequential / plain pickle reference, warm": ratio(4, 2, "warm_s"),
+        }
         doc = {
             "sequences": len(m.records),
             "split": args.split,
@@ -233,7 +258,7 @@ def main() -> None:
         )
         for name, r in results.items():
             print(
-                f"  {name:<52} warm {r['warm_s']:6.2f} s ({gb / r['warm_s']:5.2f} GB/s)"
+                f"  {name:<52} warm {r['warm_s']:6.2f} s ({gb / r['warm_s']:5.2f} GB/s, CPU {r['warm_cpu_s']:5.2f} s)"
                 f"   cold {r['cold_s']:6.2f} s ({gb / r['cold_s']:5.2f} GB/s)"
             )
         for name, v in ratios.items():

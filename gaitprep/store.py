@@ -10,6 +10,7 @@ any other array of a sequence goes beside it as ``<view>.<array>.pkl``.
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 import warnings
@@ -180,6 +181,27 @@ _FAST_DTYPES = frozenset(
 )
 
 
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+
+def zstd_content_size(frame: bytes) -> int | None:
+    """The decompressed size a zstd frame header declares (RFC 8878 §3.1.1.1), or None when it declares
+    none (or is not a zstd frame)."""
+    if len(frame) < 6 or frame[:4] != _ZSTD_MAGIC:
+        return None
+    descriptor = frame[4]
+    fcs_flag, single_segment, dict_flag = descriptor >> 6, (descriptor >> 5) & 1, descriptor & 3
+    size = (1 if single_segment else 0, 2, 4, 8)[fcs_flag]
+    if size == 0:
+        return None
+    start = 5 + (0 if single_segment else 1) + (0, 1, 2, 4)[dict_flag]
+    field = frame[start : start + size]
+    if len(field) != size:
+        return None
+    value = int.from_bytes(field, "little")
+    return value + 256 if size == 2 else value
+
+
 def _read_single_chunk(array_dir: Path) -> np.ndarray | None:
     """Decode an array exactly as :func:`write_sequence` stores it (one chunk holding the whole array,
     ``bytes`` little-endian then ``zstd``) straight from its two files, or None for anything else (the
@@ -199,18 +221,27 @@ def _read_single_chunk(array_dir: Path) -> np.ndarray | None:
             and [c.get("name") for c in meta.get("codecs", ())] == ["bytes", "zstd"]
             and meta["codecs"][0].get("configuration", {}).get("endian", "little") == "little"
             and chunk_file is not None
-            and chunk_file.is_file()
             and all(n > 0 for n in shape)
         )
         if not simple:
             return None
-        from numcodecs import Zstd
-
+        data = chunk_file.read_bytes()
         out = np.empty(shape, dtype=np.dtype(meta["data_type"]).newbyteorder("<"))
-        Zstd().decode(chunk_file.read_bytes(), out=out)
+        # Decoding into ``out`` saves a copy, but zstd fills only what the frame holds: the frame must
+        # declare exactly out's size (a second frame would then overflow ``out`` and fail).
+        if zstd_content_size(data) != out.nbytes:
+            return None
+        _zstd().decode(data, out=out)
     except (OSError, ValueError, KeyError, TypeError, AttributeError, RuntimeError):
         return None  # let zarr read it, or say why it cannot
     return out
+
+
+@functools.cache
+def _zstd() -> Any:
+    from numcodecs import Zstd
+
+    return Zstd()
 
 
 def read_sequence(

@@ -152,3 +152,35 @@ def test_arrays_in_another_layout_are_read_by_zarr(tmp_path: Path) -> None:
         frames=9, source_digest="x", arrays={}, files=(),
     )  # fmt: skip
     np.testing.assert_array_equal(read_sequence(tmp_path, rec, layout)["maps"], maps)
+
+
+def test_zstd_content_size_reads_every_header_size_class() -> None:
+    from numcodecs import Zstd
+
+    from gaitprep.store import zstd_content_size
+
+    # 1-, 2-, 4- and 8-byte... sizes: the header's field width changes at 256 and 65,792 bytes
+    for n in (0, 1, 255, 256, 300, 65791, 65792, 70000, 3_000_000):
+        assert zstd_content_size(Zstd(level=3).encode(np.zeros(n, np.uint8))) == n
+    assert zstd_content_size(b"not a zstd frame") is None
+
+
+def test_a_chunk_whose_frame_holds_another_size_is_never_half_decoded(data, tmp_path: Path) -> None:
+    import shutil
+
+    from numcodecs import Zstd
+
+    from gaitprep.errors import BadInputError
+    from gaitprep.store import _read_single_chunk, read_sequence
+
+    copy = tmp_path / "maps"
+    shutil.copytree(data.maps, copy)
+    m = load_manifest(copy)
+    rec = m.records[0]
+    array_dir = copy / ZARR_DIR / rec.key / "maps"
+    (chunk,) = [p for p in array_dir.rglob("*") if p.is_file() and p.name != "zarr.json"]
+    short = np.full(2 * 64 * 64, 7, np.uint8)  # one frame's worth where rec.frames are expected
+    chunk.write_bytes(Zstd(level=3).encode(short))
+    assert _read_single_chunk(array_dir) is None
+    with pytest.raises(BadInputError, match="cannot read array"):
+        read_sequence(copy, rec, m.layout)
