@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from gaitprep.cliutil import emit, json_option, quiet_option
-from gaitprep.errors import BadInputError
+from gaitprep.errors import BadInputError, GaitprepError
 
 MODELS = ["sconet", "sconet-mt", "sconet-mt-ske", "drf"]
 
@@ -166,9 +166,16 @@ def train(
             log_every=log_every,
             loader_workers=loader_workers,
         )
-    summary = run_train(
-        cfg, manifest, out, pav_path=pav_manifest, device=device, resume=resume, init=init, quiet=quiet
-    )
+    try:
+        summary = run_train(
+            cfg, manifest, out, pav_path=pav_manifest, device=device, resume=resume, init=init, quiet=quiet
+        )
+    except KeyboardInterrupt:
+        raise GaitprepError(
+            f"interrupted; 'gaitmodels train --resume {out}' continues from the last saved checkpoint "
+            "(saved every --save-every iterations)",
+            out,
+        ) from None
     emit(
         summary,
         as_json,
