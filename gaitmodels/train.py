@@ -27,6 +27,7 @@ from gaitmodels.models import ModelConfig, build_model
 from gaitmodels.sampling import TripletSampler
 from gaitprep.cliutil import log
 from gaitprep.errors import BadInputError
+from gaitprep.ownership import check_output_path
 from gaitprep.skeleton import CLASS_ORDER
 
 CSV_FIELDS = ("iteration", "loss", "ce", "triplet", "triplet_nonzero", "accuracy", "lr")
@@ -178,10 +179,15 @@ def _resumed_config(cfg: TrainConfig, ckpt: dict[str, Any], path: str | Path) ->
 
 
 def _check_fresh_run_dir(out: Path) -> None:
-    """A new run must not mix its checkpoints and logs with an earlier run's."""
+    """A new run must not mix its checkpoints and logs with an earlier run's, nor overwrite a file of that
+    name that someone else put there (``metrics.csv``: a new run starts it afresh)."""
     if (out / "train_config.json").exists() or any((out / "checkpoints").glob("*.pt")):
         raise BadInputError(
             "the run directory already holds a run; continue it with --resume or choose another --out", out
+        )
+    if (out / "metrics.csv").exists() or (out / "metrics.csv").is_symlink():
+        raise BadInputError(
+            "the run directory holds a metrics.csv that a new run would overwrite; choose another --out", out
         )
 
 
@@ -213,6 +219,8 @@ def train(
     for the new total from the current iteration.
     """
     out = Path(out)
+    # The run directory is ours (train --resume writes into it again) but never a dataset, nor an input.
+    check_output_path(out, inputs=[maps_path, pav_path], kind="folder")
     start = 0
     ckpt = None
     if resume is not None:

@@ -15,7 +15,8 @@ import numpy as np
 from gaitprep.build import BuildPlan, BuildResult, ProcessResult, SourceItem, build_dataset
 from gaitprep.errors import BadInputError
 from gaitprep.io.load import load_sequence
-from gaitprep.manifest import ArraySpec, Layout
+from gaitprep.manifest import ArraySpec, Layout, Owner
+from gaitprep.ownership import check_output_path
 from gaitprep.partition import Partition
 from gaitprep.sources import open_tree, tree_items, tree_source_info
 
@@ -28,6 +29,18 @@ def layout_for(fmt: str, arrays: dict[str, ArraySpec], primary: str) -> Layout:
     except KeyError:
         raise BadInputError(f"unknown format {fmt!r}; expected zarr, pkl or both") from None
     return Layout(formats=formats, primary=primary, arrays=arrays)  # type: ignore[arg-type]
+
+
+def checked_inputs(
+    out: str | Path, paths: tuple[str | Path, ...], partition: Partition | None, force: bool
+) -> tuple[Path, ...]:
+    """The paths a build reads (``paths`` and the partition file), after checking ``out`` against them and
+    the ownership rule up front, before any input is read (``ownership.check_output_path``)."""
+    inputs = tuple(Path(p) for p in paths)
+    if partition is not None and partition.path:
+        inputs += (Path(partition.path),)
+    check_output_path(out, inputs=inputs, kind="dataset", force=force)
+    return inputs
 
 
 SILHOUETTE_ALGO_VERSION = "gaitprep-silhouettes-1"
@@ -64,10 +77,12 @@ def build_silhouettes(
     name: str | None = None,
     dask_address: str | None = None,
     force: bool = False,
+    owner: Owner | None = None,
 ) -> BuildResult:
     """sil-raw PNG frames → upstream 64×64 silhouettes; sil-pkl → re-packaged as is. uint8 (T, 64, 64)."""
     from gaitprep.silhouettes import SilhouetteSpec
 
+    inputs = checked_inputs(out, (input_path,), partition, force)
     tree = open_tree(input_path, ("sil-raw", "sil-pkl"))
     items = tree_items(tree, partition, workers)
     spec = SilhouetteSpec()
@@ -94,6 +109,8 @@ def build_silhouettes(
         process=functools.partial(process_silhouettes, spec.model_dump()),
         source=tree_source_info(tree, items),
         partition=partition,
+        inputs=inputs,
+        owner=owner,
     )
     return build_dataset(plan, workers=workers, quiet=quiet, dask_address=dask_address, force=force)
 
@@ -116,8 +133,10 @@ def build_poses(
     quiet: bool = False,
     name: str | None = None,
     force: bool = False,
+    owner: Owner | None = None,
 ) -> BuildResult:
     """pose-raw or pose-pkl → a versioned float32 (T, 17, 3) pose dataset (x, y, confidence; image px)."""
+    inputs = checked_inputs(out, (input_path,), partition, force)
     tree = open_tree(input_path, ("pose-pkl", "pose-raw"))
     items = tree_items(tree, partition, workers)
     arrays = {
@@ -141,6 +160,8 @@ def build_poses(
         process=process_poses,
         source=tree_source_info(tree, items),
         partition=partition,
+        inputs=inputs,
+        owner=owner,
     )
     return build_dataset(plan, workers=workers, quiet=quiet, force=force)
 
@@ -211,6 +232,7 @@ def build_pav(
     name: str | None = None,
     dask_address: str | None = None,
     force: bool = False,
+    owner: Owner | None = None,
 ) -> BuildResult:
     """Postural Asymmetry Vectors: raw and min-max normalised float32 (8, 3) per sequence.
 
@@ -223,6 +245,7 @@ def build_pav(
 
     if partition is None:
         raise BadInputError("gaitprep pav needs --partition: the normaliser is fitted on its TRAIN ids")
+    inputs = checked_inputs(out, (input_path,), partition, force)
     tree = open_tree(input_path, ("pose-pkl", "pose-raw"))
     items = tree_items(tree, partition, workers)
     spec = PavSpec()
@@ -268,6 +291,8 @@ def build_pav(
         source=tree_source_info(tree, items),
         partition=partition,
         fitted=fitted,
+        inputs=inputs,
+        owner=owner,
     )
     return build_dataset(plan, workers=workers, quiet=quiet, dask_address=dask_address, force=force)
 
@@ -308,6 +333,7 @@ def build_registered_silhouettes(
     knn_fill: bool = True,
     dask_address: str | None = None,
     force: bool = False,
+    owner: Owner | None = None,
 ) -> BuildResult:
     """Silhouettes uint8 (T, 64, 64) cropped and scaled with the skeleton maps' hip-centred full-canvas box.
 
@@ -318,6 +344,7 @@ def build_registered_silhouettes(
     from gaitprep.skeleton import joint_set as named_joint_set
 
     span = list(range(17)) if span_joints == "all17" else list(named_joint_set(joint_set).joints)
+    inputs = checked_inputs(out, (sil_path, pose_path), partition, force)
     sil_tree = open_tree(sil_path, ("sil-raw",))
     pose_tree = open_tree(pose_path, ("pose-pkl", "pose-raw"))
     sil_items = {i.key: i for i in tree_items(sil_tree, partition, workers)}
@@ -376,6 +403,8 @@ def build_registered_silhouettes(
         process=functools.partial(process_registered, opts),
         source=source,
         partition=partition,
+        inputs=inputs,
+        owner=owner,
     )
     return build_dataset(plan, workers=workers, quiet=quiet, dask_address=dask_address, force=force)
 
@@ -416,10 +445,12 @@ def build_heatmaps(
     name: str | None = None,
     dask_address: str | None = None,
     force: bool = False,
+    owner: Owner | None = None,
 ) -> BuildResult:
     """Skeleton maps uint8 (T, C, size, size) from a pose tree, rendered with ``spec`` (a HeatmapSpec)."""
     from gaitprep.heatmap_stats import aggregate_stats
 
+    inputs = checked_inputs(out, (input_path,), partition, force)
     tree = open_tree(input_path, ("pose-pkl", "pose-raw"))
     items = tree_items(tree, partition, workers)
     channels = tuple(spec.channel_names)
@@ -446,5 +477,7 @@ def build_heatmaps(
         source=tree_source_info(tree, items),
         partition=partition,
         aggregate=aggregate_stats,
+        inputs=inputs,
+        owner=owner,
     )
     return build_dataset(plan, workers=workers, quiet=quiet, dask_address=dask_address, force=force)

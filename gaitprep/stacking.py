@@ -24,7 +24,7 @@ import numpy as np
 
 from gaitprep.build import BuildPlan, BuildResult, ProcessResult, SourceItem, build_dataset
 from gaitprep.errors import BadInputError
-from gaitprep.manifest import ArraySpec, Layout, Manifest, SequenceRecord, json_digest
+from gaitprep.manifest import ArraySpec, Layout, Manifest, Owner, SequenceRecord, json_digest
 from gaitprep.partition import Partition
 from gaitprep.skeleton import NUM_JOINTS
 
@@ -161,14 +161,17 @@ def build_stacked(
     name: str | None = None,
     dask_address: str | None = None,
     force: bool = False,
+    owner: Owner | None = None,
 ) -> BuildResult:
     """Stack a registered-silhouette dataset and a skeleton-map dataset into uint8 (T, 3, S, S).
 
     ``silhouettes`` and ``maps``: dataset directories (or their manifest.json). Both must hold the same
     sequences; ``partition`` (optional) re-assigns splits and is recorded.
     """
-    from gaitprep.datasets import layout_for
+    from gaitprep.datasets import checked_inputs, layout_for
     from gaitprep.sources import dataset_items, dataset_source_info
+
+    inputs = checked_inputs(out, (silhouettes, maps), partition, force)
 
     sil_m, sil_root, sil_items = dataset_items(silhouettes, partition)
     maps_m, maps_root, maps_items = dataset_items(maps, partition)
@@ -240,5 +243,7 @@ def build_stacked(
         ),
         source=dataset_source_info([(sil_m, sil_root), (maps_m, maps_root)], items),
         partition=partition,
+        inputs=inputs,
+        owner=owner,
     )
     return build_dataset(plan, workers=workers, quiet=quiet, dask_address=dask_address, force=force)

@@ -52,7 +52,12 @@ def build_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             click.option(
                 "--name", help="Dataset name recorded in the manifest (default: the --out folder name)."
             ),
-            click.option("--force", is_flag=True, help="Replace an existing, different dataset at --out."),
+            click.option(
+                "--force",
+                is_flag=True,
+                help="Replace a different or damaged gaitprep dataset at --out (never a folder holding "
+                "anything else, nor an input).",
+            ),
             click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout."),
             click.option("--quiet", "-q", is_flag=True, help="No progress bars."),
         ]
