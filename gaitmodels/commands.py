@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -166,16 +167,26 @@ def train(
             log_every=log_every,
             loader_workers=loader_workers,
         )
+    from gaitmodels.distributed import is_main_process
+
     try:
         summary = run_train(
             cfg, manifest, out, pav_path=pav_manifest, device=device, resume=resume, init=init, quiet=quiet
         )
     except KeyboardInterrupt:
+        if not is_main_process():
+            sys.exit(1)
         raise GaitprepError(
             f"interrupted; 'gaitmodels train --resume {out}' continues from the last saved checkpoint "
             "(saved every --save-every iterations)",
             out,
         ) from None
+    except GaitprepError as exc:
+        if not is_main_process():  # under torchrun every rank fails alike; rank 0 alone says why
+            sys.exit(exc.exit_code)
+        raise
+    if not is_main_process():
+        return  # rank 0 alone prints the summary: one --json document
     emit(
         summary,
         as_json,
@@ -188,9 +199,11 @@ def _resume_settings(resume: str, model: str, given: dict, out: str | None):
     options a resumed run may change (``RESUME_MAY_CHANGE``) taken from the command line when given;
     any other explicit option must agree with the run."""
     from gaitmodels.checkpoint import load_checkpoint
-    from gaitmodels.train import RESUME_MAY_CHANGE, TrainConfig
+    from gaitmodels.train import RESUME_MAY_CHANGE, TrainConfig, refuse_imported
 
-    saved = load_checkpoint(resume)["train_config"]
+    ckpt = load_checkpoint(resume)
+    refuse_imported(ckpt, resume)
+    saved = ckpt["train_config"]
     for field, value in given.items():
         old = tuple(saved[field]) if isinstance(saved[field], list) else saved[field]
         if field not in RESUME_MAY_CHANGE and old != value:
