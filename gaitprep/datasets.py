@@ -299,20 +299,35 @@ def build_pav(
 
 # --- silhouettes registered with the skeleton maps ------------------------------------------------------
 
+# HeatmapSpec fields that place a frame on the canvas: registered silhouettes record them and stacking
+# demands that the maps' match.
+REGISTRATION_GEOMETRY: tuple[str, ...] = (
+    "placement",
+    "scale",
+    "scale_window",
+    "margin_sigmas",
+    "min_margin_sigmas",
+    "sigma_limb",
+    "sigma_joint",
+    "scale_span_joints",
+    "impute_on",
+    "knn_fill",
+    "knn_never_observed",
+    "low_conf_interpolate",
+    "hip_missing",
+)
+
 
 def process_registered(opts: dict[str, Any], item: SourceItem) -> ProcessResult:
-    """Clean the pose as the renderer does (KNN fill on all 17 joints), then crop with its box."""
-    from gaitprep.keypoints import knn_fill
+    """Clean and place the pose exactly as the skeleton maps of ``opts["spec"]`` do, then crop with its box."""
+    from gaitprep.heatmap_spec import HeatmapSpec
     from gaitprep.silhouette_registration import pair_frames, register_silhouettes
 
     sil_ref, pose_ref = item.inputs
     sil = load_sequence(sil_ref)
     pose = load_sequence(pose_ref)
     pair_frames(int(sil.array.shape[0]), int(pose.array.shape[0]), item.key)
-    cleaned = knn_fill(pose.array) if opts["knn_fill"] else pose.array
-    out, valid = register_silhouettes(
-        sil.array, cleaned, scale_mode=opts["scale_mode"], span_joints=tuple(opts["span_joints"])
-    )
+    out, valid = register_silhouettes(sil.array, pose.array, spec=HeatmapSpec(**opts["spec"]))
     stats = {"blank_frames": float((~valid).sum())}
     return ProcessResult({"silhouette": out}, sil.frames_in, int(out.shape[0]), {}, stats)
 
@@ -327,23 +342,38 @@ def build_registered_silhouettes(
     workers: int = 1,
     quiet: bool = False,
     name: str | None = None,
-    scale_mode: str = "per_sequence",
-    span_joints: str = "selected",
-    joint_set: str = "body",
+    scale_mode: str | None = None,
+    span_joints: str | None = None,
+    joint_set: str | None = None,
     knn_fill: bool = True,
     dask_address: str | None = None,
     force: bool = False,
+    spec: Any = None,
+    sigma: float | None = None,
     owner: Owner | None = None,
 ) -> BuildResult:
-    """Silhouettes uint8 (T, 64, 64) cropped and scaled with the skeleton maps' hip-centred full-canvas box.
+    """Silhouettes uint8 (T, 64, 64) cropped and scaled with the skeleton maps' own full-canvas box.
 
-    The defaults follow the recommended map preset (per-sequence scale set by the body joints, KNN-filled
-    pose); pass the options your maps were rendered with, so that the pixels line up when stacked.
+    ``spec`` is the :class:`~gaitprep.heatmap_spec.HeatmapSpec` the maps were (or will be) rendered with;
+    without it the recommended preset is used with ``scale_mode``, ``span_joints``, ``joint_set`` and
+    ``sigma`` (both channels; it sets the margins) overriding it. The silhouettes then share the maps' gap
+    filling, placement, scale and margins, so the pixels line up when stacked.
     """
+    from gaitprep.heatmap_spec import preset
     from gaitprep.manifest import SourceInfo, json_digest
-    from gaitprep.skeleton import joint_set as named_joint_set
 
-    span = list(range(17)) if span_joints == "all17" else list(named_joint_set(joint_set).joints)
+    if spec is None:
+        overrides = {
+            "scale": scale_mode,
+            "scale_span_joints": span_joints,
+            "joint_set": joint_set,
+            "sigma_limb": sigma,
+            "sigma_joint": sigma,
+        }
+        spec = preset(
+            "recommended", knn_fill=knn_fill, **{k: v for k, v in overrides.items() if v is not None}
+        )
+    span = list(spec.span_joints)
     inputs = checked_inputs(out, (sil_path, pose_path), partition, force)
     sil_tree = open_tree(sil_path, ("sil-raw",))
     pose_tree = open_tree(pose_path, ("pose-pkl", "pose-raw"))
@@ -373,18 +403,19 @@ def build_registered_silhouettes(
         digest=json_digest(sorted((i.key, i.source_digest) for i in items)),
         sequences=len(items),
     )
-    opts = {"scale_mode": scale_mode, "span_joints": span, "knn_fill": knn_fill}
+    opts = {"spec": spec.model_dump(mode="json")}
     params = {
         "transform": "register-with-skeleton-box",
-        "scale_mode": scale_mode,
+        "scale_mode": spec.scale,
         "span_joints": span,
-        "joint_set": joint_set,
-        "knn_fill": knn_fill,
-        "canvas": 128,
-        "size": 64,
+        "joint_set": spec.joint_set,
+        "knn_fill": spec.knn_fill,
+        "canvas": spec.canvas,
+        "size": spec.size,
         "crop": "full_canvas",
         "frame_pairing": "equal_count_by_index",
         "unnormalisable": "blank",
+        "geometry": {key: spec.record()[key] for key in REGISTRATION_GEOMETRY},
     }
     arrays = {
         "silhouette": ArraySpec(
@@ -396,7 +427,7 @@ def build_registered_silhouettes(
         name=name or Path(out).name,
         version="1.0.0",
         modality="silhouette",
-        algo_version="gaitprep-registered-silhouettes-2",
+        algo_version="gaitprep-registered-silhouettes-3",
         layout=layout_for(fmt, arrays, "silhouette"),
         params=params,
         items=items,

@@ -85,9 +85,10 @@ class SilhouetteParams(_Strict):
     maps' hip-centred full-canvas box (needs a sil-raw input). ``scale``: that box's scale mode."""
 
     register_with: str | None = None
-    scale: Literal["per_sequence", "per_frame"] | None = None
+    scale: Literal["per_sequence", "per_frame", "smoothed"] | None = None
     span_joints: Literal["all17", "selected"] | None = None
     joints: Literal["coco17", "body", "head-lite"] | None = None
+    sigma: float | None = Field(None, gt=0, description="the maps' sigma: it sets the recommended margins")
 
 
 class PavParams(_Strict):
@@ -317,7 +318,7 @@ def _check_params(recipe: Recipe, stage: Stage, at: Loc, earlier: dict[str, Stag
             problems.append(
                 ((*at, "params", "register_with"), f"{params.register_with!r} is not an input name")
             )
-        for key in ("scale", "span_joints", "joints"):
+        for key in ("scale", "span_joints", "joints", "sigma"):
             if getattr(params, key) is not None and params.register_with is None:
                 problems.append(((*at, "params", key), f"{key} applies only with register_with"))
     if stage.kind == "pav" and recipe.partition is None:
@@ -578,8 +579,8 @@ def _run_stage(
             pose = plan.inputs[params.register_with]
             return _call(
                 fn, ps.input_path, pose, ps.out, dask_address=dask_address, force=force,
-                scale_mode=params.scale or "per_sequence", span_joints=params.span_joints or "selected",
-                joint_set=params.joints or "body", **common,
+                scale_mode=params.scale, span_joints=params.span_joints, joint_set=params.joints,
+                sigma=params.sigma, **common,
             )  # fmt: skip
         if s.kind == "skeleton_maps":
             return _call(fn, ps.input_path, ps.out, params, dask_address=dask_address, force=force, **common)

@@ -136,6 +136,9 @@ def registration_geometry(sil: Manifest, maps: Manifest) -> dict[str, Any]:
         "scale": (mp.get("scale"), sp.get("scale_mode")),
         "span_joints": (list(_span_set(mp)), list(sil_span)),
     }
+    # Silhouettes registered by gaitprep >= the extent/smoothed geometry record every placing parameter.
+    for key, s_val in dict(sp.get("geometry", {})).items():
+        checks[key] = (mp.get(key), s_val)
     for key, (m_val, s_val) in checks.items():
         if m_val != s_val:
             raise BadInputError(

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from gaitprep.build import BuildResult
+from gaitprep.build_summary import summarise, summary_lines
 from gaitprep.cliutil import emit, log
 
 
@@ -83,6 +84,10 @@ def report_build(result: BuildResult, as_json: bool) -> None:
         "manifest_digest": m.manifest_digest,
         "statistics": m.statistics,
     }
+    summary = summarise(m)
+    doc["summary"] = summary.as_dict()
+    for line in summary_lines(summary):
+        log(line)
     if result.up_to_date:
         human = f"up to date: {result.path} ({m.modality}, {len(m.records)} sequences)"
     else:

@@ -115,6 +115,12 @@ def run(
             click.echo(_stage_line(report))
         elif not quiet:
             log(f"{report.name}: {report.status} ({report.seconds:.2f} s)")
+        if report.status == "built":  # the end-of-build summary and warnings, per stage, on stderr
+            from gaitprep.build_summary import summarise, summary_lines
+            from gaitprep.manifest import load_manifest
+
+            for line in summary_lines(summarise(load_manifest(report.path))):
+                log(f"  {report.name}: {line}")
 
     result = run_pipeline(
         loaded,
