@@ -47,3 +47,7 @@ class VerificationError(GaitprepError):
 
 class BuildLockedError(GaitprepError):
     """Another build is writing the same output right now."""
+
+
+class BuildInterrupted(GaitprepError):
+    """Ctrl-C stopped a build; the message says how to resume it."""

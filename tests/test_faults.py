@@ -207,7 +207,11 @@ def test_ctrl_c_during_a_build_is_one_line_and_the_rerun_resumes(
     _, stderr = proc.communicate(timeout=60)
     err = stderr.splitlines()
     assert proc.returncode == 1, stderr
-    assert err == ["error: interrupted"], err
+    finished = done_records(out)
+    assert len(err) == 1 and err[0].startswith(
+        f"error: {out}: interrupted with {finished} of {N_SEQUENCES} "
+    ), err
+    assert "run the same command again to resume" in err[0], err
     assert not out.exists() and not (tmp_path / f".{out.name}.lock").exists()
     code, doc, _ = gaitprep("render-heatmaps", "--input", tree, "--out", out, "-q", "--json")
     assert code == 0 and doc["reused"] >= 1
