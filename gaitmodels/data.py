@@ -19,7 +19,7 @@ from gaitmodels.sampling import all_ordered, cut_transform, fixed_ordered, fixed
 from gaitprep.errors import BadInputError
 from gaitprep.manifest import Manifest, resolve_manifest_path
 from gaitprep.skeleton import CLASS_INDEX
-from gaitprep.store import read_sequence
+from gaitprep.io.verified import read_sequence_verified
 from gaitprep.verify import quick_check
 
 FRAME_SAMPLING = ("fixed_unordered", "fixed_ordered", "all_ordered")
@@ -71,13 +71,13 @@ def load_split(data: ManifestData, split: str | None, pav: ManifestData | None =
     pav_by_key = pav.manifest.record_by_key() if pav else {}
     frames, pavs = [], []
     for rec in records:
-        arr = read_sequence(data.root, rec, m.layout, names=[m.layout.primary])[m.layout.primary]
+        arr = read_sequence_verified(data.root, m, rec)  # hashed as read: a changed file is exit 3
         frames.append(arr[:, None] if arr.ndim == 3 else arr)
         if pav is not None:
             prec = pav_by_key.get(rec.key)
             if prec is None:
                 raise BadInputError(f"the PAV dataset has no record for {rec.key}", pav.root)
-            pavs.append(read_sequence(pav.root, prec, pav.manifest.layout, names=["pav"])["pav"])
+            pavs.append(read_sequence_verified(pav.root, pav.manifest, prec, "pav"))
     labels = np.array([CLASS_INDEX[r.label] for r in records], dtype=np.int64)
     return SplitArrays(
         keys=[r.key for r in records],

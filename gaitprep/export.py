@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from gaitprep.errors import BadInputError
+from gaitprep.errors import BadInputError, VerificationError
 from gaitprep.io.atomic import atomic_write_bytes, atomic_write_json
 from gaitprep.io.safe_pickle import dump_array_pickle
 from gaitprep.io.tree import sha256_file, validate_pose_array
@@ -46,6 +46,7 @@ from gaitprep.manifest import (
     Layout,
     Manifest,
     SequenceRecord,
+    array_digest,
     resolve_manifest_path,
 )
 from gaitprep.partition import write_partition
@@ -228,7 +229,7 @@ def export_hdf5(dataset: str | Path, out: str | Path, *, quiet: bool = False) ->
     import h5py
 
     from gaitprep.cliutil import progress
-    from gaitprep.store import read_sequence
+    from gaitprep.io.verified import read_sequence_verified
 
     manifest, root = _open_dataset(dataset)
     out = Path(out)
@@ -257,11 +258,9 @@ def export_hdf5(dataset: str | Path, out: str | Path, *, quiet: bool = False) ->
             h5.attrs[key] = attrs[key]
         records = sorted(manifest.records, key=lambda r: r.key)
         for rec in progress(records, total=len(records), desc=f"hdf5 {manifest.name}", quiet=quiet):
-            arrays = read_sequence(root, rec, layout)
-            for array_name in sorted(arrays):
-                _write_h5_array(
-                    h5, hdf5_name(rec, array_name, layout.primary), arrays[array_name], rec, array_name
-                )
+            for array_name in sorted(layout.arrays):
+                arr = read_sequence_verified(root, manifest, rec, array_name)
+                _write_h5_array(h5, hdf5_name(rec, array_name, layout.primary), arr, rec, array_name)
     atomic_write_bytes(out, buffer.getvalue())
     details = {"primary": layout.primary, "arrays": sorted(layout.arrays)}
     return _file_result("hdf5", out, root, manifest, details)
@@ -279,7 +278,12 @@ def _write_h5_array(h5: Any, name: str, arr: np.ndarray, rec: SequenceRecord, ar
     ds = h5.create_dataset(name, data=arr, **kwargs)
     ds.attrs["array"] = array_name
     ds.attrs["class_folder"] = rec.class_folder
-    ds.attrs["digest"] = rec.arrays[array_name].digest
+    # The digest of what was written, computed here; it must equal the manifest's (the bytes were
+    # verified as read, so a difference means the manifest itself is inconsistent).
+    written = array_digest(arr)
+    if written != rec.arrays[array_name].digest:
+        raise VerificationError(f"array {array_name} of {rec.key} does not match the manifest's digest", name)
+    ds.attrs["digest"] = written
     ds.attrs["frames"] = int(rec.frames)
     ds.attrs["split"] = rec.split or ""
 

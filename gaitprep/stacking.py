@@ -78,16 +78,12 @@ def process_stacked(
     sil_layout: dict[str, Any], maps_layout: dict[str, Any], map_channels: tuple[str, ...], item: SourceItem
 ) -> ProcessResult:
     """Read one sequence from both upstream datasets and stack it. Top-level: runs in joblib/dask workers."""
-    from gaitprep.store import read_sequence
+    from gaitprep.io.verified import read_sequence_verified
 
     (sil_root, sil_rec), (maps_root, maps_rec) = item.inputs
     sil_layout_m, maps_layout_m = Layout.model_validate(sil_layout), Layout.model_validate(maps_layout)
-    sil = read_sequence(Path(sil_root), SequenceRecord.model_validate(sil_rec), sil_layout_m)[
-        sil_layout_m.primary
-    ]
-    maps = read_sequence(Path(maps_root), SequenceRecord.model_validate(maps_rec), maps_layout_m)[
-        maps_layout_m.primary
-    ]
+    sil = read_sequence_verified(Path(sil_root), sil_layout_m, SequenceRecord.model_validate(sil_rec))
+    maps = read_sequence_verified(Path(maps_root), maps_layout_m, SequenceRecord.model_validate(maps_rec))
     if sil.shape[0] != maps.shape[0]:
         raise BadInputError(
             f"sequence {item.key} has {sil.shape[0]} silhouette frames but {maps.shape[0]} skeleton-map "
