@@ -17,9 +17,9 @@ from torch.utils.data import Dataset
 
 from gaitmodels.sampling import all_ordered, cut_transform, fixed_ordered, fixed_unordered
 from gaitprep.errors import BadInputError
+from gaitprep.io.verified import read_sequence_verified
 from gaitprep.manifest import Manifest, resolve_manifest_path
 from gaitprep.skeleton import CLASS_INDEX
-from gaitprep.io.verified import read_sequence_verified
 from gaitprep.verify import quick_check
 
 FRAME_SAMPLING = ("fixed_unordered", "fixed_ordered", "all_ordered")

@@ -14,9 +14,9 @@ import numpy as np
 
 from gaitprep.errors import BadInputError
 from gaitprep.io.atomic import atomic_write_bytes
+from gaitprep.io.verified import read_sequence_verified
 from gaitprep.manifest import Manifest, SequenceRecord, resolve_manifest_path
 from gaitprep.skeleton import CLASS_ORDER
-from gaitprep.io.verified import read_sequence_verified
 from gaitprep.verify import quick_check
 
 _TILE_GAP = 2

@@ -86,9 +86,13 @@ def _safe_frombuffer(buf: Any, dtype: Any, shape: Any, order: Any) -> np.ndarray
         raise BadInputError(f"array of shape {shape} exceeds the {MAX_ARRAY_BYTES} byte limit")
     data = memoryview(buf).cast("B")
     if len(data) != n * dtype.itemsize:
-        raise BadInputError(f"array of shape {shape} {dtype} needs {n * dtype.itemsize} bytes, the stream holds {len(data)}")
-    return np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if order == "F" else "C").copy(
-        order="F" if order == "F" else "C"
+        raise BadInputError(
+            f"array of shape {shape} {dtype} needs {n * dtype.itemsize} bytes, the stream holds {len(data)}"
+        )
+    return (
+        np.frombuffer(data, dtype=dtype)
+        .reshape(shape, order="F" if order == "F" else "C")
+        .copy(order="F" if order == "F" else "C")
     )
 
 

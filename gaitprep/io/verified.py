@@ -55,7 +55,9 @@ def read_verified_bytes(root: Path, entry: FileEntry) -> bytes:
         raise VerificationError("listed file is missing", path) from None
     except OSError as exc:
         if exc.errno == errno.ELOOP:
-            raise VerificationError("file is a symbolic link (the manifest lists a regular file)", path) from None
+            raise VerificationError(
+                "file is a symbolic link (the manifest lists a regular file)", path
+            ) from None
         raise BadInputError(f"cannot read: {exc.strerror}", path) from None
     try:
         st = os.fstat(fd)
@@ -77,7 +79,9 @@ def read_verified_bytes(root: Path, entry: FileEntry) -> bytes:
         os.close(fd)
     data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
     if len(data) != entry.bytes:
-        raise VerificationError(f"changed while reading: {len(data)} bytes, manifest says {entry.bytes}", path)
+        raise VerificationError(
+            f"changed while reading: {len(data)} bytes, manifest says {entry.bytes}", path
+        )
     if hashlib.sha256(data).hexdigest() != entry.sha256:
         raise VerificationError("sha256 differs from the manifest (the file changed after writing)", path)
     return data
@@ -200,11 +204,15 @@ def read_sequence_verified(
     layout = manifest.layout if isinstance(manifest, Manifest) else manifest
     name = array_name or layout.primary
     if name not in layout.arrays:
-        raise BadInputError(f"the dataset has no array {name!r} (it holds {', '.join(sorted(layout.arrays))})", root)
+        raise BadInputError(
+            f"the dataset has no array {name!r} (it holds {', '.join(sorted(layout.arrays))})", root
+        )
     fmt = fmt or ("zarr" if "zarr" in layout.formats else "opengait-pkl")
     if fmt not in layout.formats:
         raise BadInputError(f"the dataset has no {fmt} copy (it holds {', '.join(layout.formats)})", root)
-    arr = _read_zarr(root, record, name) if fmt == "zarr" else _read_pickle(root, record, name, layout.primary)
+    arr = (
+        _read_zarr(root, record, name) if fmt == "zarr" else _read_pickle(root, record, name, layout.primary)
+    )
     expected = record.arrays.get(name)
     spec = layout.arrays[name]
     if str(arr.dtype) != spec.dtype or (expected is not None and tuple(arr.shape) != tuple(expected.shape)):
@@ -214,4 +222,3 @@ def read_sequence_verified(
             root,
         )
     return arr
-
