@@ -9,13 +9,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from gaitmodels.checkpoint import load_checkpoint
+from gaitmodels.checkpoint import load_checkpoint, load_weights
 from gaitmodels.data import ManifestData, SplitArrays, eval_clip, load_split
 from gaitmodels.guards import check_checkpoint_data, check_eval_pav
 from gaitmodels.metrics import classification_report, save_confusion_png
 from gaitmodels.models import ModelConfig, build_model
 from gaitmodels.sampling import ALL_ORDERED_MAX_FRAMES
 from gaitmodels.train import resolve_device
+from gaitprep.errors import BadInputError
 
 SUBJECT_NOTE = (
     "Scoliosis1K splits are by sequence id; the same person can appear in train and test "
@@ -23,9 +24,9 @@ SUBJECT_NOTE = (
 )
 
 
-def load_model(ckpt: dict[str, Any], device: torch.device) -> torch.nn.Module:
+def load_model(ckpt: dict[str, Any], device: torch.device, path: object = "checkpoint") -> torch.nn.Module:
     model = build_model(ModelConfig(**ckpt["model_config"]))
-    model.load_state_dict(ckpt["model_state"])
+    load_weights(model, ckpt["model_state"], path)
     return model.to(device).eval()
 
 
@@ -64,7 +65,7 @@ def evaluate(
     pav = _open_pav(config, pav_manifest, ckpt, data)
     dev = resolve_device(device)
     arrays = load_split(data, split, pav)
-    logits = mean_logits(load_model(ckpt, dev), arrays, dev, quiet)
+    logits = mean_logits(load_model(ckpt, dev, checkpoint), arrays, dev, quiet)
     pred = logits.argmax(1)
     report = classification_report(arrays.labels, pred, ckpt["class_order"])
     m = data.manifest
@@ -145,9 +146,14 @@ def predict(
     pav = _open_pav(config, pav_manifest, ckpt, data)
     dev = resolve_device(device)
     arrays = load_split(data, split, pav)
-    logits = mean_logits(load_model(ckpt, dev), arrays, dev)
+    logits = mean_logits(load_model(ckpt, dev, checkpoint), arrays, dev)
     scale = float(ckpt["train_config"].get("ce_scale", 16.0))
     probs = torch.softmax(torch.from_numpy(scale * logits), dim=1).numpy()
+    bad = [k for k, p in zip(arrays.keys, probs, strict=True) if not np.isfinite(p).all()]
+    if bad:
+        raise BadInputError(
+            f"the model's output is not finite for {len(bad)} sequence(s), e.g. {bad[0]}", checkpoint
+        )
     names = ckpt["class_order"]
     return [
         {

@@ -12,11 +12,13 @@ import json
 import os
 import sys
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-from gaitprep.errors import EXIT_ERROR, GaitprepError
+from gaitprep.errors import EXIT_ERROR, EXIT_USAGE, GaitprepError
 
 T = TypeVar("T")
 
@@ -44,18 +46,28 @@ class LazyGroup(click.Group):
         return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
+        from pydantic import ValidationError
+
+        args = list(ctx.protected_args) + list(ctx.args) if hasattr(ctx, "protected_args") else list(ctx.args)
         try:
-            return super().invoke(ctx)
+            with terminate_as_interrupt():
+                return super().invoke(ctx)
         except GaitprepError as exc:
             fail(str(exc), exc.exit_code)
+        except click.UsageError as exc:  # one line too (click's own form prints usage and a blank line)
+            fail(" ".join(exc.format_message().split()), EXIT_USAGE)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except KeyboardInterrupt:
             fail("interrupted", EXIT_ERROR)
         except MemoryError:
-            fail("out of memory", EXIT_ERROR)
+            fail(f"{_input_of(args)}: out of memory (the input needs more memory than is free)", EXIT_ERROR)
+        except RecursionError:
+            fail(f"{_input_of(args)}: input is nested too deeply to process", EXIT_ERROR)
+        except ValidationError as exc:
+            fail(validation_line(exc), EXIT_ERROR)
         except OSError as exc:
-            where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+            where = f"{exc.filename}: " if getattr(exc, "filename", None) else f"{_input_of(args)}: "
             fail(f"{where}{exc.strerror or exc}", EXIT_ERROR)
         except Exception as exc:  # an internal error: still one line, traceback only on request
             if os.environ.get("GAITPREP_DEBUG"):
@@ -67,8 +79,48 @@ class LazyGroup(click.Group):
 
 
 def fail(message: str, code: int) -> None:
-    click.echo(f"error: {message}", err=True)
+    click.echo("error: " + " ".join(message.splitlines()), err=True)
     sys.exit(code)
+
+
+def _input_of(args: list[str]) -> str:
+    """What a failure without a file name concerns: the first argument naming an existing path, else the
+    command itself (``gaitprep render-heatmaps``)."""
+    for arg in args[1:]:
+        if not arg.startswith("-") and os.path.exists(arg):
+            return arg
+    return " ".join([Path(sys.argv[0]).name, *args[:1]]).strip()
+
+
+def validation_line(exc: Any) -> str:
+    """A pydantic ValidationError as ``--option: problem`` (its first error; option from the field name)."""
+    errors = exc.errors()
+    first = errors[0] if errors else {"loc": (), "msg": str(exc)}
+    loc = [str(p) for p in first.get("loc", ()) if not isinstance(p, int)]
+    where = "--" + loc[-1].replace("_", "-") if loc else exc.title
+    more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{where}: {first['msg']}{more}"
+
+
+@contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """Handle SIGTERM like Ctrl-C while a command runs: a KeyboardInterrupt unwinds the same cleanup
+    (staging left for resume, lock removed, one ``error: interrupted`` line). Main thread only."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_term(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def emit(result: dict[str, Any], as_json: bool, human: str | None = None) -> None:

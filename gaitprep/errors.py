@@ -43,3 +43,7 @@ class VerificationError(GaitprepError):
 
 class BuildLockedError(GaitprepError):
     """Another build is writing the same output right now."""
+
+
+class TrainingDivergedError(GaitprepError):
+    """The training loss became NaN or infinite; the run stopped before the step that would spread it."""

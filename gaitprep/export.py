@@ -40,6 +40,7 @@ import numpy as np
 
 from gaitprep.errors import BadInputError, VerificationError
 from gaitprep.io.atomic import atomic_write_bytes, atomic_write_json
+from gaitprep.io.bounds import MAX_SEQUENCE_FRAMES, check_array_bytes
 from gaitprep.io.safe_pickle import dump_array_pickle
 from gaitprep.io.tree import sha256_file, validate_pose_array
 from gaitprep.manifest import (
@@ -604,8 +605,20 @@ def _keypoint_entries(h5: Any, path: Path) -> tuple[list[_Entry], list[str]]:
             raise BadInputError("class group holds no view dataset", where)
         for view in views:
             vwhere = f"{where}/{view}"
-            if not isinstance(class_obj[view], h5py.Dataset):
+            node = class_obj[view]
+            if not isinstance(node, h5py.Dataset):
                 raise BadInputError("expected a (T, 17, 3) dataset, found a group", vwhere)
+            if node.dtype.kind not in "iuf":
+                raise BadInputError(
+                    f"dataset has dtype {node.dtype}, expected a real number type (float)", vwhere
+                )
+            shape = tuple(node.shape or ())
+            if len(shape) == 3 and shape[0] > MAX_SEQUENCE_FRAMES:
+                raise BadInputError(
+                    f"dataset declares {shape[0]} frames, more than the {MAX_SEQUENCE_FRAMES} frame limit",
+                    vwhere,
+                )
+            check_array_bytes(shape, node.dtype.itemsize, vwhere, "dataset")
             stem, sep, _ = view.partition(ARRAY_SEPARATOR)
             if sep and stem in class_obj:
                 skipped.append(f"/{seq_id}/{class_folder}/{view}")
@@ -641,7 +654,10 @@ def import_keypoints(
                 modality = None
             if modality not in (None, "pose"):
                 raise BadInputError(f"HDF5 file holds a {modality} dataset, not keypoints", h5_path)
-        entries, skipped = _keypoint_entries(h5, h5_path)
+        try:
+            entries, skipped = _keypoint_entries(h5, h5_path)
+        except (KeyError, OSError, RuntimeError, RecursionError) as exc:  # broken or cyclic links
+            raise BadInputError(f"cannot walk the HDF5 file ({type(exc).__name__}: {exc})", h5_path) from None
         if not entries:
             raise BadInputError("HDF5 file holds no /<id>/<class>/<view> keypoint datasets", h5_path)
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -649,7 +665,10 @@ def import_keypoints(
         frames = 0
         try:
             for e in progress(entries, total=len(entries), desc="import-keypoints", quiet=quiet):
-                arr = np.asarray(h5[e.h5path][...])
+                try:
+                    arr = np.asarray(h5[e.h5path][...])
+                except (KeyError, OSError, RuntimeError) as exc:  # a corrupt chunk or filter
+                    raise BadInputError(f"cannot read dataset ({exc})", f"{h5_path}:{e.h5path}") from None
                 validate_pose_array(arr, f"{h5_path}:{e.h5path}")
                 arr = arr if np.issubdtype(arr.dtype, np.floating) else arr.astype(np.float64)
                 arr = arr.astype(arr.dtype.newbyteorder("="), copy=False)

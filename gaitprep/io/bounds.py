@@ -8,7 +8,8 @@ Documented limits (each refusal is a BadInputError naming the file):
 - ``MAX_PNG_SIDE`` (8192 px) for each side of a PNG frame, read from the IHDR header before decoding;
   a file must start with the PNG signature (a JPEG or BMP named ``.png`` is refused).
 - ``MAX_ARRAY_BYTES`` (4 GiB) for one array declared by an HDF5 dataset or a pickle (shape x itemsize),
-  checked before anything is allocated.
+  checked before anything is allocated; an HDF5 keypoint dataset may declare at most ``MAX_SEQUENCE_FRAMES``
+  (100,000) frames.
 - ``MAX_JSON_DEPTH`` (64 levels) of nesting in JSON and YAML documents; YAML anchors and aliases are refused.
 """
 
@@ -28,6 +29,7 @@ MAX_SMALL_FILE_BYTES = 16 << 20
 MAX_PNG_SIDE = 8192
 MAX_ARRAY_BYTES = 4 << 30
 MAX_JSON_DEPTH = 64
+MAX_SEQUENCE_FRAMES = 100_000
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _MAGIC = (
@@ -125,18 +127,22 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
-def loads_json(data: bytes | str, path: object, what: str, *, allow_nan: bool = False) -> Any:
+def loads_json(
+    data: bytes | str, path: object, what: str, *, allow_nan: bool = False, invalid: str | None = None
+) -> Any:
     """``json.loads`` with one-line errors: malformed text, nesting deeper than ``MAX_JSON_DEPTH``,
-    integers beyond Python's digit limit, and (unless ``allow_nan``) NaN/Infinity tokens."""
+    integers beyond Python's digit limit, and (unless ``allow_nan``) NaN/Infinity tokens.
+    ``invalid`` replaces the words "<what> is not valid JSON" of the error."""
+    invalid = invalid or f"{what} is not valid JSON"
     if not json_nesting_ok(data):
         raise BadInputError(f"{what} is nested more than {MAX_JSON_DEPTH} levels deep", path)
     kwargs: dict[str, Any] = {} if allow_nan else {"parse_constant": _no_constants}
     try:
         return json.loads(data, **kwargs)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BadInputError(f"{what} is not valid JSON ({exc})", path) from None
+        raise BadInputError(f"{invalid} ({exc})", path) from None
     except (ValueError, RecursionError) as exc:  # NaN tokens, a 5000-digit integer
-        raise BadInputError(f"{what} is not valid JSON ({exc})", path) from None
+        raise BadInputError(f"{invalid} ({exc})", path) from None
 
 
 def check_png_header(data: bytes, path: object) -> tuple[int, int]:

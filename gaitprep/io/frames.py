@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-import json
-import math
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from gaitprep.errors import BadInputError
+from gaitprep.io.bounds import (
+    MAX_SMALL_FILE_BYTES,
+    check_png_header,
+    json_numbers,
+    loads_json,
+    read_regular_file,
+)
 from gaitprep.io.tree import SequenceRef
 
+MAX_PNG_BYTES = 256 << 20
 POSE_NUMBERS = 51  # 17 joints x (x, y, confidence)
 
 # OpenCV prints decoder warnings (e.g. a truncated PNG) straight to stderr; we report such files ourselves.
@@ -19,8 +25,14 @@ cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
 
 
 def read_png(path: Path) -> np.ndarray:
-    """One mask as uint8 (H, W), read as 8-bit greyscale like upstream."""
-    data = np.fromfile(path, dtype=np.uint8)
+    """One mask as uint8 (H, W), read as 8-bit greyscale like upstream.
+
+    The file must be a PNG (by signature) whose header declares at most ``MAX_PNG_SIDE`` px a side:
+    checked before decoding, so a tiny file declaring 20000x20000 px is refused, not decoded.
+    """
+    raw = read_regular_file(path, MAX_PNG_BYTES, "PNG frame")
+    check_png_header(raw, path)
+    data = np.frombuffer(raw, dtype=np.uint8)
     img = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE) if data.size else None
     if img is None:
         raise BadInputError("not a readable PNG image (corrupt or truncated)", path)
@@ -38,10 +50,7 @@ def read_png_frames(ref: SequenceRef) -> np.ndarray:
 
 def parse_pose_json(data: bytes, path: Path) -> np.ndarray | None:
     """Person 0 of one OpenPose-layout frame as float64 (17, 3), or None when no person was detected."""
-    try:
-        doc = json.loads(data, parse_constant=lambda name: math.nan)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BadInputError(f"malformed pose JSON ({exc})", path) from None
+    doc = loads_json(data, path, "pose JSON", allow_nan=True, invalid="malformed pose JSON")
     people = doc.get("people") if isinstance(doc, dict) else None
     if not isinstance(people, list):
         raise BadInputError("pose JSON has no 'people' list", path)
@@ -52,6 +61,7 @@ def parse_pose_json(data: bytes, path: Path) -> np.ndarray | None:
     if not isinstance(kps, list) or len(kps) != POSE_NUMBERS:
         n = len(kps) if isinstance(kps, list) else "no"
         raise BadInputError(f"people[0].pose_keypoints_2d has {n} numbers, expected {POSE_NUMBERS}", path)
+    json_numbers(kps, path, "pose_keypoints_2d")  # strings and booleans are not numbers
     try:
         arr = np.asarray(kps, dtype=np.float64).reshape(17, 3)
     except (TypeError, ValueError):
@@ -69,7 +79,7 @@ def read_pose_frames(ref: SequenceRef) -> tuple[np.ndarray, dict[str, int]]:
     """
     frames, dropped = [], 0
     for path in ref.files():
-        arr = parse_pose_json(path.read_bytes(), path)
+        arr = parse_pose_json(read_regular_file(path, MAX_SMALL_FILE_BYTES, "pose JSON"), path)
         if arr is None:
             dropped += 1
         else:

@@ -204,8 +204,8 @@ def validate_pose_array(arr: np.ndarray, path: object) -> np.ndarray:
         raise BadInputError(f"pose array has shape {arr.shape}, expected (T, 17, 3)", path)
     if arr.shape[0] == 0:
         raise BadInputError("pose sequence has 0 frames", path)
-    if not np.issubdtype(arr.dtype, np.number):
-        raise BadInputError(f"pose array has dtype {arr.dtype}, expected a float type", path)
+    if arr.dtype.kind not in "iuf":  # complex, timedelta, bool, strings: not coordinates
+        raise BadInputError(f"pose array has dtype {arr.dtype}, expected a real number type (float)", path)
     arr = arr.astype(np.float64, copy=False)
     if not np.isfinite(arr).all():
         bad = int((~np.isfinite(arr)).any(axis=(1, 2)).sum())
