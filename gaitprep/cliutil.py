@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import re
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -48,6 +49,7 @@ class LazyGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         from pydantic import ValidationError
 
+        quiet_resource_tracker()
         args = list(ctx.protected_args) + list(ctx.args) if hasattr(ctx, "protected_args") else list(ctx.args)
         try:
             with terminate_as_interrupt():
@@ -76,6 +78,16 @@ class LazyGroup(click.Group):
                 f"internal error: {type(exc).__name__}: {exc} (set GAITPREP_DEBUG=1 for a traceback)",
                 EXIT_ERROR,
             )
+
+
+def quiet_resource_tracker() -> None:
+    """A process pool's resource tracker (a helper process) outlives a build killed with SIGKILL and then
+    cleans up after it, warning on the shared stderr; that clean-up is expected, so its warning is muted
+    (in the helper, through the environment it inherits)."""
+    mute = "ignore::UserWarning:joblib.externals.loky.backend.resource_tracker"
+    current = os.environ.get("PYTHONWARNINGS", "")
+    if mute not in current.split(","):
+        os.environ["PYTHONWARNINGS"] = f"{current},{mute}" if current else mute
 
 
 def fail(message: str, code: int) -> None:
@@ -147,6 +159,24 @@ def progress(
     yield from tqdm(
         iterable, total=total, desc=desc, file=sys.stderr, disable=disable, leave=False, unit="seq"
     )
+
+
+_DASK_ADDRESS = re.compile(
+    r"^(?:(?:tcp|tls|ucx|ws|wss)://)?(?P<host>[A-Za-z0-9][A-Za-z0-9.\-]*|\[[0-9A-Fa-f:.]+\])(?::(?P<port>\d{1,5}))?$"
+)
+
+
+def check_dask_address(value: str | None) -> str | None:
+    """A dask.distributed scheduler address (``tcp://host:8786``, ``host:8786``, ``tls://[::1]:8786``);
+    anything else is a usage error (exit 2) before any work starts."""
+    if value is None:
+        return None
+    match = _DASK_ADDRESS.match(value)
+    if match is None or (match["port"] is not None and not 0 < int(match["port"]) < 65536):
+        raise click.BadParameter(
+            f"{value!r} is not a scheduler address such as tcp://host:8786", param_hint="--dask-scheduler"
+        )
+    return value
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
