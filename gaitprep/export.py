@@ -517,10 +517,21 @@ def export_croissant(
     cite_as: str | None = None,
     max_file_objects: int = MAX_FILE_OBJECTS,
 ) -> ExportResult:
-    """Write the Croissant 1.0 document of ``dataset`` to ``out`` (see ``croissant_document``)."""
+    """Write the Croissant 1.0 document of ``dataset`` to ``out`` (see ``croissant_document``).
+
+    The document publishes every file's sha256, so the files are verified first (files level): a changed
+    file is refused (exit 3) instead of being described by a digest it no longer has.
+    """
+    from gaitprep.errors import VerificationError
+    from gaitprep.verify import verify_dataset
+
     manifest, root = _open_dataset(dataset)
     out = Path(out)
     _check_outside(root, out)
+    report = verify_dataset(root, "files")
+    if not report.ok:
+        shown = "; ".join(str(p) for p in report.problems[:3])
+        raise VerificationError(f"dataset does not verify: {shown}", report.manifest_path)
     mpath = root / "manifest.json"
     base = Path(os.path.relpath(root.resolve(), out.parent.resolve())).as_posix()
     doc = croissant_document(
