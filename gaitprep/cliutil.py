@@ -50,7 +50,7 @@ class LazyGroup(click.Group):
         from pydantic import ValidationError
 
         quiet_resource_tracker()
-        args = list(ctx.protected_args) + list(ctx.args) if hasattr(ctx, "protected_args") else list(ctx.args)
+        args = _ctx_args(ctx)
         try:
             with terminate_as_interrupt():
                 return super().invoke(ctx)
@@ -93,6 +93,15 @@ def quiet_resource_tracker() -> None:
 def fail(message: str, code: int) -> None:
     click.echo("error: " + " ".join(message.splitlines()), err=True)
     sys.exit(code)
+
+
+def _ctx_args(ctx: click.Context) -> list[str]:
+    """The command name and its arguments as given (click 8.2 keeps the name in ``protected_args``)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return [*getattr(ctx, "protected_args", ()), *ctx.args]
 
 
 def _input_of(args: list[str]) -> str:

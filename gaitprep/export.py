@@ -522,7 +522,6 @@ def export_croissant(
     The document publishes every file's sha256, so the files are verified first (files level): a changed
     file is refused (exit 3) instead of being described by a digest it no longer has.
     """
-    from gaitprep.errors import VerificationError
     from gaitprep.verify import verify_dataset
 
     manifest, root = _open_dataset(dataset)

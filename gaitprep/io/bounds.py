@@ -50,8 +50,6 @@ def read_regular_file(path: str | Path, limit: int, what: str) -> bytes:
     path = Path(path)
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except FileNotFoundError:
-        raise BadInputError(f"{what} not found", path) from None
     except IsADirectoryError:
         raise BadInputError(f"{what} is a directory, expected a file", path) from None
     except OSError as exc:
@@ -149,12 +147,14 @@ def check_png_header(data: bytes, path: object) -> tuple[int, int]:
     """``(width, height)`` from a PNG's IHDR; refuses other formats and frames beyond ``MAX_PNG_SIDE``."""
     if not data.startswith(PNG_SIGNATURE):
         kind = next((name for magic, name in _MAGIC if data.startswith(magic)), None)
-        found = f"it is {kind}" if kind else "no PNG signature"
-        raise BadInputError(f"not a PNG image ({found})", path)
+        found = f"it is {kind}" if kind else ("empty file" if not data else "no PNG signature")
+        raise BadInputError(f"not a readable PNG image ({found})", path)
     if len(data) < 24 or data[12:16] != b"IHDR":
         raise BadInputError("not a readable PNG image (no IHDR header: corrupt or truncated)", path)
     width, height = struct.unpack(">II", data[16:24])
-    if width == 0 or height == 0 or width > MAX_PNG_SIDE or height > MAX_PNG_SIDE:
+    if width == 0 or height == 0:
+        raise BadInputError(f"not a readable PNG image (corrupt header: {width}x{height} px)", path)
+    if width > MAX_PNG_SIDE or height > MAX_PNG_SIDE:
         raise BadInputError(
             f"PNG is {width}x{height} px; frames must be 1 to {MAX_PNG_SIDE} px on each side", path
         )
