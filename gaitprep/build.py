@@ -400,18 +400,21 @@ def _run_parallel(
 
 
 PAUSE_ENV = "GAITPREP_TEST_PAUSE_AFTER"
+RESUME_ENV = "GAITPREP_TEST_RESUME_FILE"
 
 
 def _test_pause(records: Iterable[SequenceRecord]) -> Iterator[SequenceRecord]:
     """Test hook: with ``GAITPREP_TEST_PAUSE_AFTER=N`` the build stops after its N-th finished sequence and
-    waits there for a signal (Ctrl-C, SIGTERM, SIGKILL), so fault tests interrupt it at a known point
-    instead of racing the machine's speed. Unset (always, outside tests), it does nothing."""
+    waits there, holding its lock, for a signal (Ctrl-C, SIGTERM, SIGKILL) or, when
+    ``GAITPREP_TEST_RESUME_FILE`` names a file, until that file exists. Fault tests thus interrupt a build
+    at a known point instead of racing the machine's speed. Unset (always, outside tests), it does nothing."""
     after = os.environ.get(PAUSE_ENV)
     n = int(after) if after and after.isdigit() else None
+    resume = os.environ.get(RESUME_ENV)
     for i, record in enumerate(records, start=1):
         yield record
         if i == n:
-            while True:  # only a signal ends this
+            while not (resume and os.path.exists(resume)):  # else only a signal ends this
                 time.sleep(0.05)
 
 

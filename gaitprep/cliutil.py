@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 import click
 
-from gaitprep.errors import EXIT_ERROR, EXIT_USAGE, GaitprepError
+from gaitprep.errors import EXIT_ERROR, EXIT_USAGE, GaitprepError, validation_summary
 
 T = TypeVar("T")
 
@@ -67,7 +67,7 @@ class LazyGroup(click.Group):
         except RecursionError:
             fail(f"{_input_of(args)}: input is nested too deeply to process", EXIT_ERROR)
         except ValidationError as exc:
-            fail(validation_line(exc), EXIT_ERROR)
+            fail(validation_summary(exc), EXIT_ERROR)
         except OSError as exc:
             where = f"{exc.filename}: " if getattr(exc, "filename", None) else f"{_input_of(args)}: "
             fail(f"{where}{exc.strerror or exc}", EXIT_ERROR)
@@ -111,16 +111,6 @@ def _input_of(args: list[str]) -> str:
         if not arg.startswith("-") and os.path.exists(arg):
             return arg
     return " ".join([Path(sys.argv[0]).name, *args[:1]]).strip()
-
-
-def validation_line(exc: Any) -> str:
-    """A pydantic ValidationError as ``--option: problem`` (its first error; option from the field name)."""
-    errors = exc.errors()
-    first = errors[0] if errors else {"loc": (), "msg": str(exc)}
-    loc = [str(p) for p in first.get("loc", ()) if not isinstance(p, int)]
-    where = "--" + loc[-1].replace("_", "-") if loc else exc.title
-    more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
-    return f"{where}: {first['msg']}{more}"
 
 
 @contextmanager

@@ -988,7 +988,7 @@ def pickles_swapped(dest: Path, d: Path) -> Case:
     """Two same-size pickles of a pkl dataset swapped: every file is intact, but not where it belongs."""
     ds = copy_dataset(dest, d, "maps_pkl")
     first = f"{IDS[0]}/{LABELS[0]}/{VIEW}/{VIEW}.pkl"
-    last = f"{BAD_ID}/{LABELS[N_SEQ - 1]}/{VIEW}/{VIEW}.pkl"
+    last = f"{BAD_ID}/{LABELS[(N_SEQ - 1) % 3]}/{VIEW}/{VIEW}.pkl"
     a, b = (ds / first).read_bytes(), (ds / last).read_bytes()
     assert len(a) == len(b) and a != b
     (ds / first).write_bytes(b)
@@ -1172,7 +1172,11 @@ def pose_json_string_number(dest: Path, d: Path) -> Case:
 @case
 def pose_json_boolean(dest: Path, d: Path) -> Case:
     return _damaged_file_case(
-        d, "pose-raw", "a keypoint given as true", r"pose_keypoints_2d\[4\] is true, not a number", _json_value(4, True)
+        d,
+        "pose-raw",
+        "a keypoint given as true",
+        r"pose_keypoints_2d\[4\] is true, not a number",
+        _json_value(4, True),
     )
 
 
@@ -1297,7 +1301,9 @@ def sigma_infinite(dest: Path, d: Path) -> Case:
 
 @case
 def train_zero_widths(dest: Path, d: Path) -> Case:
-    argv = cmd("gaitmodels train --manifest", base(dest)["maps"], TINY_TRAIN, "--widths 0,0,0,0", f"--out {OUT}")
+    argv = cmd(
+        "gaitmodels train --manifest", base(dest)["maps"], TINY_TRAIN, "--widths 0,0,0,0", f"--out {OUT}"
+    )
     return _option_case(d, "--widths 0,0,0,0", argv, 2, "--widths", r"at least 1")
 
 
@@ -1318,8 +1324,9 @@ def dask_scheduler_malformed(dest: Path, d: Path) -> Case:
     recipe = d / "recipe.yaml"
     recipe.write_text("name: x\n")
     argv = cmd("gaitprep run", recipe, "--data-root", d, "--dry-run --dask-scheduler tcp://:::bad")
-    return _option_case(d, "--dask-scheduler tcp://:::bad", argv, 2, "--dask-scheduler", r"not a scheduler address")
-
+    return _option_case(
+        d, "--dask-scheduler tcp://:::bad", argv, 2, "--dask-scheduler", r"not a scheduler address"
+    )
 
 
 # hostile pickles in input trees
