@@ -138,7 +138,11 @@ def emit(result: dict[str, Any], as_json: bool, human: str | None = None) -> Non
     """Print ``result`` as one JSON document on stdout, or ``human`` text."""
     if as_json:
         doc = {"schema_version": JSON_SCHEMA_VERSION, **result}
-        click.echo(json.dumps(doc, indent=2, sort_keys=True, default=str))
+        try:  # NaN and Infinity are not JSON: refuse rather than print a document parsers reject
+            text = json.dumps(doc, indent=2, sort_keys=True, default=str, allow_nan=False)
+        except ValueError:
+            raise GaitprepError("the result holds NaN or infinite numbers, which JSON cannot carry") from None
+        click.echo(text)
     elif human is not None:
         click.echo(human)
 
