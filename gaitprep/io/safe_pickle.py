@@ -24,7 +24,7 @@ import numpy as np
 
 from gaitprep.errors import BadInputError, UnsafePickleError
 from gaitprep.io.atomic import atomic_write_bytes
-from gaitprep.io.bounds import MAX_ARRAY_BYTES
+from gaitprep.io.bounds import MAX_ARRAY_BYTES, read_regular_file
 
 _ALLOWED: frozenset[tuple[str, str]] = frozenset(
     {
@@ -147,10 +147,7 @@ def loads_restricted(data: bytes) -> Any:
 def load_pickle(path: str | Path) -> Any:
     """Load a pickle file through the restricted unpickler; errors name the file."""
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise BadInputError(f"cannot read pickle: {exc.strerror}", path) from None
+    data = read_regular_file(path, MAX_ARRAY_BYTES, "pickle")  # a FIFO or device is refused, not read
     try:
         return loads_restricted(data)
     except BadInputError as exc:

@@ -13,6 +13,8 @@ class folder is an error naming it, never a silent fallback.
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -175,8 +177,12 @@ def discover_tree(root: str | Path, layout: str | None = None, strict: bool = Tr
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    """sha256 of a regular file; a FIFO, socket or device is refused at once (never read or waited on)."""
     h = hashlib.sha256()
-    with open(path, "rb") as fh:
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with open(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise BadInputError("not a regular file (a FIFO, socket or device)", path)
         while block := fh.read(chunk):
             h.update(block)
     return h.hexdigest()

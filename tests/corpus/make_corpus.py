@@ -811,7 +811,8 @@ def data_file_changed(dest: Path, d: Path) -> Case:
     data = bytearray((ds / rel).read_bytes())
     data[len(data) // 2] ^= 0x01
     (ds / rel).write_bytes(bytes(data))
-    # Same size: only a files-level check (sha256) can see it; quick checks (train, export) by design do not.
+    # Same size: only hashing can see it. verify-manifest reports it here; the consumers, which hash what
+    # they read, meet such files in zarr_chunk_bit_flipped and pickles_swapped.
     runs = (Run(cmd("gaitprep verify-manifest", ds), EXIT_VERIFY_FAILED, report=True),)
     return Case(d.name, "one bit flipped in a data file", d, rel, r"sha256 differs", runs)
 
