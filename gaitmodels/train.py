@@ -46,7 +46,7 @@ class TrainConfig(BaseModel):
     batch_k: int = Field(8, ge=1)
     frames: int = Field(30, ge=1)
     sampling: str = "fixed_unordered"
-    lr: float | None = Field(None, gt=0)  # None: the recipe's default
+    lr: float | None = Field(None, ge=0)  # None: the recipe's default; 0 freezes the weights
     weight_decay: float | None = Field(None, ge=0)
     widths: tuple[PositiveInt, PositiveInt, PositiveInt, PositiveInt] = (64, 128, 256, 512)
     seed: int = Field(0, ge=0, lt=2**63)
