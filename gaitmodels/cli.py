@@ -11,6 +11,8 @@ COMMANDS = {
     "train": "gaitmodels.commands:train",
     "evaluate": "gaitmodels.commands:evaluate",
     "predict": "gaitmodels.commands:predict",
+    "import-opengait": "gaitmodels.commands_opengait:import_opengait",
+    "export-opengait": "gaitmodels.commands_opengait:export_opengait",
 }
 
 

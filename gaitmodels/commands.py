@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
 
 from gaitprep.cliutil import emit, json_option, quiet_option
-from gaitprep.errors import BadInputError
+from gaitprep.errors import BadInputError, GaitprepError
 
 MODELS = ["sconet", "sconet-mt", "sconet-mt-ske", "drf"]
 
@@ -169,9 +170,18 @@ def train(
             log_every=log_every,
             loader_workers=loader_workers,
         )
-    summary = run_train(
-        cfg, manifest, out, pav_path=pav_manifest, device=device, resume=resume, init=init, quiet=quiet
-    )
+    from gaitmodels.distributed import is_main_process
+
+    try:
+        summary = run_train(
+            cfg, manifest, out, pav_path=pav_manifest, device=device, resume=resume, init=init, quiet=quiet
+        )
+    except GaitprepError as exc:
+        if not is_main_process():  # under torchrun every rank fails alike; rank 0 alone says why
+            sys.exit(exc.exit_code)
+        raise
+    if not is_main_process():
+        return  # rank 0 alone prints the summary: one --json document
     emit(
         summary,
         as_json,
@@ -184,9 +194,11 @@ def _resume_settings(resume: str, model: str, given: dict, out: str | None):
     options a resumed run may change (``RESUME_MAY_CHANGE``) taken from the command line when given;
     any other explicit option must agree with the run."""
     from gaitmodels.checkpoint import load_checkpoint
-    from gaitmodels.train import RESUME_MAY_CHANGE, TrainConfig
+    from gaitmodels.train import RESUME_MAY_CHANGE, TrainConfig, refuse_imported
 
-    saved = load_checkpoint(resume)["train_config"]
+    ckpt = load_checkpoint(resume)
+    refuse_imported(ckpt, resume)
+    saved = ckpt["train_config"]
     for field, value in given.items():
         old = tuple(saved[field]) if isinstance(saved[field], list) else saved[field]
         if field not in RESUME_MAY_CHANGE and old != value:

@@ -17,6 +17,7 @@ from gaitmodels.models import ModelConfig, build_model
 from gaitmodels.sampling import ALL_ORDERED_MAX_FRAMES
 from gaitmodels.train import resolve_device
 from gaitprep.errors import BadInputError
+from gaitprep.ownership import check_output_path
 
 SUBJECT_NOTE = (
     "Scoliosis1K splits are by sequence id; the same person can appear in train and test "
@@ -57,7 +58,10 @@ def evaluate(
     out: str | Path | None = None,
     quiet: bool = False,
 ) -> dict[str, Any]:
-    """Score a checkpoint on ``split`` of a manifest; writes metrics.json and confusion.png to ``out``."""
+    """Score a checkpoint on ``split`` of a manifest; writes metrics.json and confusion.png to ``out``
+    (a folder of ours that evaluations write into again, but never a dataset, nor inside one)."""
+    if out is not None:
+        check_output_path(out, inputs=[manifest, pav_manifest], kind="folder")
     ckpt = load_checkpoint(checkpoint)
     data = ManifestData.open(manifest)
     check_checkpoint_data(ckpt, data, split)

@@ -9,10 +9,15 @@ from typing import Any
 
 from gaitmodels.data import ManifestData
 from gaitmodels.models import ModelConfig
+from gaitprep.cliutil import log
 from gaitprep.errors import MismatchError
 from gaitprep.skeleton import CLASS_INDEX
 
-EXPECTED_CHANNELS = {"silhouette": ("silhouette",), "skeleton_map": ("limb", "joint")}
+EXPECTED_CHANNELS = {
+    "silhouette": ("silhouette",),
+    "skeleton_map": ("limb", "joint"),
+    "stacked": ("silhouette", "limb", "joint"),
+}
 
 
 def _describe(data: ManifestData) -> str:
@@ -103,7 +108,11 @@ def check_eval_pav(ckpt: dict[str, Any], maps: ManifestData, pav: ManifestData |
     pm = pav.manifest
     if pm.modality != "pav":
         raise MismatchError(f"--pav-manifest holds {pm.modality} data, not pav")
-    trained = ckpt["data"].get("pav_fitted") or {"partition_sha256": ckpt["data"].get("partition_sha256")}
+    if ckpt["data"].get("train_ids") is None:  # imported: its PAV normaliser is unknown
+        log("warning: the checkpoint records no PAV normaliser (imported), so the PAV's fit cannot be checked")
+        trained = {}
+    else:
+        trained = ckpt["data"].get("pav_fitted") or {"partition_sha256": ckpt["data"].get("partition_sha256")}
     for key, value in trained.items():
         if pm.fitted.get(key) != value:
             raise MismatchError(
@@ -138,6 +147,12 @@ def check_checkpoint_data(
     check_class_order(dict(m.class_order), tuple(ckpt["class_order"]), m.name)
     if not check_leak:
         return
+    if ckpt["data"].get("train_ids") is None:  # imported (gaitmodels import-opengait): data unknown
+        log(
+            "warning: the checkpoint records no training data (imported from OpenGait), so train/test "
+            "overlap cannot be checked; make sure it was not trained on these ids"
+        )
+        return
     trained = set(ckpt["data"]["train_ids"])
     leaked = sorted({r.id for r in m.split_records(split)} & trained)
     if leaked:
@@ -163,4 +178,9 @@ def check_init(ckpt: dict[str, Any], config: ModelConfig) -> None:
     if other.widths != config.widths:
         raise MismatchError(
             f"--init checkpoint has backbone widths {other.widths}, the model {config.widths}"
+        )
+    if (other.embed_dim, other.parts) != (config.embed_dim, config.parts):
+        raise MismatchError(
+            f"--init checkpoint has {other.parts} parts of {other.embed_dim}-d embeddings, "
+            f"the model {config.parts} of {config.embed_dim}-d"
         )

@@ -1,8 +1,10 @@
 """The training loop: a manifest in, checkpoints, a CSV log and TensorBoard events out.
 
 Single process by default; under ``torchrun`` (WORLD_SIZE > 1) it runs DDP, each rank taking its stride
-of every P x K batch (gloo on CPU, NCCL on CUDA). The triplet loss is computed on each rank's share of
-the batch (upstream all-gathers embeddings first); gradients are averaged by DDP.
+of every P x K batch (gloo on CPU, NCCL on CUDA). As upstream, the triplet loss all-gathers embeddings and
+labels across ranks, so it sees the whole batch (:mod:`gaitmodels.distributed`); gradients are averaged by
+DDP, logged CE and accuracy are averaged over ranks, and rank 0 alone logs and writes. Batch-norm
+statistics stay per rank on CPU (SyncBatchNorm needs CUDA).
 """
 
 from __future__ import annotations
@@ -21,12 +23,14 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
 from gaitmodels.checkpoint import CHECKPOINT_FORMAT, load_checkpoint, load_weights, save_checkpoint
 from gaitmodels.data import FRAME_SAMPLING, ManifestData, SplitArrays, TrainClips, load_split
+from gaitmodels.distributed import gathered_triplet_loss, mean_over_ranks
 from gaitmodels.guards import check_init, check_model_data, check_pav
-from gaitmodels.losses import inverse_frequency_weights, part_cross_entropy, triplet_loss
+from gaitmodels.losses import inverse_frequency_weights, part_cross_entropy
 from gaitmodels.models import ModelConfig, build_model
 from gaitmodels.sampling import TripletSampler
 from gaitprep.cliutil import log
 from gaitprep.errors import BadInputError, TrainingDivergedError
+from gaitprep.ownership import check_output_path
 from gaitprep.skeleton import CLASS_ORDER
 
 CSV_FIELDS = ("iteration", "loss", "ce", "triplet", "triplet_nonzero", "accuracy", "lr")
@@ -161,8 +165,19 @@ RESUME_MAY_CHANGE = ("iterations", "save_every", "log_every", "loader_workers")
 """What a resumed run takes from the new configuration: how long it runs, how it logs, saves and loads."""
 
 
+def refuse_imported(ckpt: dict[str, Any], path: str | Path) -> None:
+    """An imported OpenGait checkpoint carries weights only: no optimizer, scheduler or data to resume."""
+    if "opengait" in ckpt:
+        raise BadInputError(
+            "--resume: this run was imported from OpenGait and has no optimizer state or training data "
+            "to resume; start a new run from its weights with --init",
+            path,
+        )
+
+
 def _resumed_config(cfg: TrainConfig, ckpt: dict[str, Any], path: str | Path) -> TrainConfig:
     """The run's own configuration, with ``RESUME_MAY_CHANGE`` from ``cfg``; the new total must lie ahead."""
+    refuse_imported(ckpt, path)
     resumed = TrainConfig(**ckpt["train_config"])
     if cfg.model != resumed.model:
         raise BadInputError(
@@ -179,10 +194,15 @@ def _resumed_config(cfg: TrainConfig, ckpt: dict[str, Any], path: str | Path) ->
 
 
 def _check_fresh_run_dir(out: Path) -> None:
-    """A new run must not mix its checkpoints and logs with an earlier run's."""
+    """A new run must not mix its checkpoints and logs with an earlier run's, nor overwrite a file of that
+    name that someone else put there (``metrics.csv``: a new run starts it afresh)."""
     if (out / "train_config.json").exists() or any((out / "checkpoints").glob("*.pt")):
         raise BadInputError(
             "the run directory already holds a run; continue it with --resume or choose another --out", out
+        )
+    if (out / "metrics.csv").exists() or (out / "metrics.csv").is_symlink():
+        raise BadInputError(
+            "the run directory holds a metrics.csv that a new run would overwrite; choose another --out", out
         )
 
 
@@ -221,6 +241,8 @@ def train(
     for the new total from the current iteration.
     """
     out = Path(out)
+    # The run directory is ours (train --resume writes into it again) but never a dataset, nor an input.
+    check_output_path(out, inputs=[maps_path, pav_path], kind="folder")
     start = 0
     ckpt = None
     if resume is not None:
@@ -342,10 +364,13 @@ def train(
         )
         loss = ce
         trip_val, nonzero = 0.0, 0.0
+        trip_detached = torch.zeros((), device=dev)
         if model_cfg.uses_triplet:
-            trip = triplet_loss(outputs["embed"].float(), seq_index, cfg.triplet_margin)
-            loss = loss + trip.loss
-            trip_val, nonzero = float(trip.loss.detach()), float(trip.nonzero_fraction)
+            # Over the whole batch across ranks; scaled by the world size so DDP's mean is the full gradient.
+            trip_loss, trip = gathered_triplet_loss(outputs["embed"].float(), seq_index, cfg.triplet_margin)
+            loss = loss + trip_loss
+            trip_detached = trip.loss.detach()
+            trip_val, nonzero = float(trip_detached), float(trip.nonzero_fraction)
         if not torch.isfinite(loss.detach()).all():
             # Stop before the step: the weights and every checkpoint written so far stay good.
             kept = (
@@ -362,11 +387,13 @@ def train(
         scaler.update()
         lr = optimizer.param_groups[0]["lr"]
         scheduler.step()
-        acc = float((outputs["logits"].detach().mean(-1).argmax(-1) == labels).float().mean())
+        correct = (outputs["logits"].detach().mean(-1).argmax(-1) == labels).float().mean()
+        stats = mean_over_ranks(torch.stack([ce.detach(), correct]))  # the whole batch's CE and accuracy
+        acc = float(stats[1])
         last = {
             "iteration": it + 1,
-            "loss": float(loss.detach()),
-            "ce": float(ce.detach()),
+            "loss": float(stats[0] + trip_detached),
+            "ce": float(stats[0]),
             "triplet": trip_val,
             "triplet_nonzero": nonzero,
             "accuracy": acc,

@@ -3,8 +3,11 @@
 The flow:
 1. ``plan``: the caller lists ``SourceItem``s (each with its input fingerprint) and a picklable ``process``
    function (load + transform one item). The derivation id is known before any work.
-2. If ``<out>/manifest.json`` already carries that derivation id (checked again once the lock is held) and
-   passes the quick check, the build is "up to date"; another dataset there is replaced only with ``force``.
+2. The output is checked against the ownership rule (``ownership.py``): never an input, inside one or
+   holding one, never inside a dataset. If ``<out>/manifest.json`` already carries that derivation id
+   (checked again once the lock is held) and passes the quick check, the build is "up to date"; another
+   dataset there is replaced only with ``force``, and only when it is ours (an empty folder or a gaitprep
+   dataset with no file its manifest does not list).
 3. Work happens in a hidden staging directory ``.<name>.partial`` beside ``<out>``. Each finished
    sequence leaves a record under ``.done/``; a re-run after a crash (or SIGKILL) reuses every sequence
    whose files still match their checksums and redoes the rest.
@@ -35,7 +38,13 @@ from typing import Any
 import numpy as np
 
 from gaitprep import __version__
-from gaitprep.errors import BadInputError, BuildLockedError, GaitprepError, VerificationError
+from gaitprep.errors import (
+    BadInputError,
+    BuildLockedError,
+    DifferentDatasetError,
+    GaitprepError,
+    VerificationError,
+)
 from gaitprep.io.atomic import atomic_write_bytes, canonical_json
 from gaitprep.io.tree import sha256_file
 from gaitprep.manifest import (
@@ -45,6 +54,7 @@ from gaitprep.manifest import (
     Generator,
     Layout,
     Manifest,
+    Owner,
     PartitionInfo,
     Provenance,
     SequenceRecord,
@@ -57,6 +67,7 @@ from gaitprep.manifest import (
     manifest_bytes,
     seal,
 )
+from gaitprep.ownership import check_output_path, check_replaceable
 from gaitprep.partition import Partition
 from gaitprep.skeleton import CLASS_INDEX, CLASS_ORDER
 from gaitprep.store import init_zarr_root, remove_sequence, write_sequence
@@ -108,6 +119,11 @@ class BuildPlan:
     partition: Partition | None = None
     fitted: dict[str, Any] = field(default_factory=dict)
     aggregate: Callable[[list[dict[str, float]]], dict[str, Any]] | None = None
+    # The paths this build reads (trees, upstream datasets, partition file): the output may not be one of
+    # them, hold one or lie inside one.
+    inputs: tuple[Path, ...] = ()
+    # Who asked for it (``gaitprep run``: recipe and stage); recorded in the manifest, not in the identity.
+    owner: Owner | None = None
 
     @property
     def params_digest(self) -> str:
@@ -435,6 +451,7 @@ def build_dataset(
     dup_ids = [k for k, n in Counter(i.id for i in plan.items).items() if n > 1]
     if len(set(keys)) != len(keys) or dup_ids:
         raise BadInputError(f"sequence ids appear more than once: {sorted(dup_ids)[:5]}", out)
+    check_output_path(out, inputs=plan.inputs, kind="dataset", force=force)
     deriv = plan.derivation_id
     # Look before taking the lock (a finished dataset needs no lock) and again once holding it: another
     # build may have committed to ``out`` in between, and that dataset must not be replaced unasked.
@@ -444,6 +461,7 @@ def build_dataset(
     with _BuildLock(out):
         if (done := _existing_output(out, deriv, force)) is not None:
             return done
+        check_output_path(out, inputs=plan.inputs, kind="dataset", force=force)  # again, under the lock
         stage = staging_dir(out)
         marker = stage / DONE_DIR / "derivation"
         if stage.exists() and (not marker.is_file() or marker.read_text() != deriv):
@@ -499,14 +517,14 @@ def _existing_output(out: Path, deriv: str, force: bool) -> BuildResult | None:
         if existing.derivation_id == deriv:
             _check_up_to_date(out)
             return BuildResult(existing, out, up_to_date=True, reused=len(existing.records), built=0)
-        raise BadInputError(
+        raise DifferentDatasetError(
             "output already holds a different dataset (another derivation); choose a new --out or pass --force",
             out,
         )
     if not out.is_dir():
         raise BadInputError("output exists and is not a directory", out)
     if any(out.iterdir()) and not force:
-        raise BadInputError("output directory exists and is not a gaitprep dataset", out)
+        raise BadInputError("output directory exists and is not a gaitprep dataset; choose a new --out", out)
     return None
 
 
@@ -529,6 +547,7 @@ def _commit(stage: Path, out: Path) -> None:
     """Rename the finished staging directory to ``out``; a replaced output is moved aside first, then deleted,
     so ``out`` never shows a half-deleted dataset."""
     if out.exists():  # only reached with force, or for an empty directory
+        check_replaceable(out)  # the last look before anything is moved: only ours is ever replaced
         old = out.parent / f".{out.name}.replaced"
         if old.exists():
             shutil.rmtree(old)
@@ -582,6 +601,7 @@ def _assemble(
         versions=bit_relevant_versions(),
         derivation_id=deriv,
         content_digest=content_digest(records),
+        owner=plan.owner,
         provenance=Provenance(
             created_at=datetime.now(UTC).isoformat(timespec="seconds"),
             host=socket.gethostname(),

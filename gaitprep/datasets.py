@@ -15,7 +15,8 @@ import numpy as np
 from gaitprep.build import BuildPlan, BuildResult, ProcessResult, SourceItem, build_dataset
 from gaitprep.errors import BadInputError
 from gaitprep.io.load import load_sequence
-from gaitprep.manifest import ArraySpec, Layout
+from gaitprep.manifest import ArraySpec, Layout, Owner
+from gaitprep.ownership import check_output_path
 from gaitprep.partition import Partition
 from gaitprep.sources import open_tree, tree_items, tree_source_info
 
@@ -28,6 +29,18 @@ def layout_for(fmt: str, arrays: dict[str, ArraySpec], primary: str) -> Layout:
     except KeyError:
         raise BadInputError(f"unknown format {fmt!r}; expected zarr, pkl or both") from None
     return Layout(formats=formats, primary=primary, arrays=arrays)  # type: ignore[arg-type]
+
+
+def checked_inputs(
+    out: str | Path, paths: tuple[str | Path, ...], partition: Partition | None, force: bool
+) -> tuple[Path, ...]:
+    """The paths a build reads (``paths`` and the partition file), after checking ``out`` against them and
+    the ownership rule up front, before any input is read (``ownership.check_output_path``)."""
+    inputs = tuple(Path(p) for p in paths)
+    if partition is not None and partition.path:
+        inputs += (Path(partition.path),)
+    check_output_path(out, inputs=inputs, kind="dataset", force=force)
+    return inputs
 
 
 SILHOUETTE_ALGO_VERSION = "gaitprep-silhouettes-1"
@@ -64,10 +77,12 @@ def build_silhouettes(
     name: str | None = None,
     dask_address: str | None = None,
     force: bool = False,
+    owner: Owner | None = None,
 ) -> BuildResult:
     """sil-raw PNG frames → upstream 64×64 silhouettes; sil-pkl → re-packaged as is. uint8 (T, 64, 64)."""
     from gaitprep.silhouettes import SilhouetteSpec
 
+    inputs = checked_inputs(out, (input_path,), partition, force)
     tree = open_tree(input_path, ("sil-raw", "sil-pkl"))
     items = tree_items(tree, partition, workers)
     spec = SilhouetteSpec()
@@ -94,6 +109,8 @@ def build_silhouettes(
         process=functools.partial(process_silhouettes, spec.model_dump()),
         source=tree_source_info(tree, items),
         partition=partition,
+        inputs=inputs,
+        owner=owner,
     )
     return build_dataset(plan, workers=workers, quiet=quiet, dask_address=dask_address, force=force)
 
@@ -116,8 +133,10 @@ def build_poses(
     quiet: bool = False,
     name: str | None = None,
     force: bool = False,
+    owner: Owner | None = None,
 ) -> BuildResult:
     """pose-raw or pose-pkl → a versioned float32 (T, 17, 3) pose dataset (x, y, confidence; image px)."""
+    inputs = checked_inputs(out, (input_path,), partition, force)
     tree = open_tree(input_path, ("pose-pkl", "pose-raw"))
     items = tree_items(tree, partition, workers)
     arrays = {
@@ -141,6 +160,8 @@ def build_poses(
         process=process_poses,
         source=tree_source_info(tree, items),
         partition=partition,
+        inputs=inputs,
+        owner=owner,
     )
     return build_dataset(plan, workers=workers, quiet=quiet, force=force)
 
@@ -211,6 +232,7 @@ def build_pav(
     name: str | None = None,
     dask_address: str | None = None,
     force: bool = False,
+    owner: Owner | None = None,
 ) -> BuildResult:
     """Postural Asymmetry Vectors: raw and min-max normalised float32 (8, 3) per sequence.
 
@@ -223,6 +245,7 @@ def build_pav(
 
     if partition is None:
         raise BadInputError("gaitprep pav needs --partition: the normaliser is fitted on its TRAIN ids")
+    inputs = checked_inputs(out, (input_path,), partition, force)
     tree = open_tree(input_path, ("pose-pkl", "pose-raw"))
     items = tree_items(tree, partition, workers)
     spec = PavSpec()
@@ -268,26 +291,43 @@ def build_pav(
         source=tree_source_info(tree, items),
         partition=partition,
         fitted=fitted,
+        inputs=inputs,
+        owner=owner,
     )
     return build_dataset(plan, workers=workers, quiet=quiet, dask_address=dask_address, force=force)
 
 
 # --- silhouettes registered with the skeleton maps ------------------------------------------------------
 
+# HeatmapSpec fields that place a frame on the canvas: registered silhouettes record them and stacking
+# demands that the maps' match.
+REGISTRATION_GEOMETRY: tuple[str, ...] = (
+    "placement",
+    "scale",
+    "scale_window",
+    "margin_sigmas",
+    "min_margin_sigmas",
+    "sigma_limb",
+    "sigma_joint",
+    "scale_span_joints",
+    "impute_on",
+    "knn_fill",
+    "knn_never_observed",
+    "low_conf_interpolate",
+    "hip_missing",
+)
+
 
 def process_registered(opts: dict[str, Any], item: SourceItem) -> ProcessResult:
-    """Clean the pose as the renderer does (KNN fill on all 17 joints), then crop with its box."""
-    from gaitprep.keypoints import knn_fill
+    """Clean and place the pose exactly as the skeleton maps of ``opts["spec"]`` do, then crop with its box."""
+    from gaitprep.heatmap_spec import HeatmapSpec
     from gaitprep.silhouette_registration import pair_frames, register_silhouettes
 
     sil_ref, pose_ref = item.inputs
     sil = load_sequence(sil_ref)
     pose = load_sequence(pose_ref)
     pair_frames(int(sil.array.shape[0]), int(pose.array.shape[0]), item.key)
-    cleaned = knn_fill(pose.array) if opts["knn_fill"] else pose.array
-    out, valid = register_silhouettes(
-        sil.array, cleaned, scale_mode=opts["scale_mode"], span_joints=tuple(opts["span_joints"])
-    )
+    out, valid = register_silhouettes(sil.array, pose.array, spec=HeatmapSpec(**opts["spec"]))
     stats = {"blank_frames": float((~valid).sum())}
     return ProcessResult({"silhouette": out}, sil.frames_in, int(out.shape[0]), {}, stats)
 
@@ -302,22 +342,39 @@ def build_registered_silhouettes(
     workers: int = 1,
     quiet: bool = False,
     name: str | None = None,
-    scale_mode: str = "per_sequence",
-    span_joints: str = "selected",
-    joint_set: str = "body",
+    scale_mode: str | None = None,
+    span_joints: str | None = None,
+    joint_set: str | None = None,
     knn_fill: bool = True,
     dask_address: str | None = None,
     force: bool = False,
+    spec: Any = None,
+    sigma: float | None = None,
+    owner: Owner | None = None,
 ) -> BuildResult:
-    """Silhouettes uint8 (T, 64, 64) cropped and scaled with the skeleton maps' hip-centred full-canvas box.
+    """Silhouettes uint8 (T, 64, 64) cropped and scaled with the skeleton maps' own full-canvas box.
 
-    The defaults follow the recommended map preset (per-sequence scale set by the body joints, KNN-filled
-    pose); pass the options your maps were rendered with, so that the pixels line up when stacked.
+    ``spec`` is the :class:`~gaitprep.heatmap_spec.HeatmapSpec` the maps were (or will be) rendered with;
+    without it the recommended preset is used with ``scale_mode``, ``span_joints``, ``joint_set`` and
+    ``sigma`` (both channels; it sets the margins) overriding it. The silhouettes then share the maps' gap
+    filling, placement, scale and margins, so the pixels line up when stacked.
     """
+    from gaitprep.heatmap_spec import preset
     from gaitprep.manifest import SourceInfo, json_digest
-    from gaitprep.skeleton import joint_set as named_joint_set
 
-    span = list(range(17)) if span_joints == "all17" else list(named_joint_set(joint_set).joints)
+    if spec is None:
+        overrides = {
+            "scale": scale_mode,
+            "scale_span_joints": span_joints,
+            "joint_set": joint_set,
+            "sigma_limb": sigma,
+            "sigma_joint": sigma,
+        }
+        spec = preset(
+            "recommended", knn_fill=knn_fill, **{k: v for k, v in overrides.items() if v is not None}
+        )
+    span = list(spec.span_joints)
+    inputs = checked_inputs(out, (sil_path, pose_path), partition, force)
     sil_tree = open_tree(sil_path, ("sil-raw",))
     pose_tree = open_tree(pose_path, ("pose-pkl", "pose-raw"))
     sil_items = {i.key: i for i in tree_items(sil_tree, partition, workers)}
@@ -346,18 +403,19 @@ def build_registered_silhouettes(
         digest=json_digest(sorted((i.key, i.source_digest) for i in items)),
         sequences=len(items),
     )
-    opts = {"scale_mode": scale_mode, "span_joints": span, "knn_fill": knn_fill}
+    opts = {"spec": spec.model_dump(mode="json")}
     params = {
         "transform": "register-with-skeleton-box",
-        "scale_mode": scale_mode,
+        "scale_mode": spec.scale,
         "span_joints": span,
-        "joint_set": joint_set,
-        "knn_fill": knn_fill,
-        "canvas": 128,
-        "size": 64,
+        "joint_set": spec.joint_set,
+        "knn_fill": spec.knn_fill,
+        "canvas": spec.canvas,
+        "size": spec.size,
         "crop": "full_canvas",
         "frame_pairing": "equal_count_by_index",
         "unnormalisable": "blank",
+        "geometry": {key: spec.record()[key] for key in REGISTRATION_GEOMETRY},
     }
     arrays = {
         "silhouette": ArraySpec(
@@ -369,13 +427,15 @@ def build_registered_silhouettes(
         name=name or Path(out).name,
         version="1.0.0",
         modality="silhouette",
-        algo_version="gaitprep-registered-silhouettes-2",
+        algo_version="gaitprep-registered-silhouettes-3",
         layout=layout_for(fmt, arrays, "silhouette"),
         params=params,
         items=items,
         process=functools.partial(process_registered, opts),
         source=source,
         partition=partition,
+        inputs=inputs,
+        owner=owner,
     )
     return build_dataset(plan, workers=workers, quiet=quiet, dask_address=dask_address, force=force)
 
@@ -416,10 +476,12 @@ def build_heatmaps(
     name: str | None = None,
     dask_address: str | None = None,
     force: bool = False,
+    owner: Owner | None = None,
 ) -> BuildResult:
     """Skeleton maps uint8 (T, C, size, size) from a pose tree, rendered with ``spec`` (a HeatmapSpec)."""
     from gaitprep.heatmap_stats import aggregate_stats
 
+    inputs = checked_inputs(out, (input_path,), partition, force)
     tree = open_tree(input_path, ("pose-pkl", "pose-raw"))
     items = tree_items(tree, partition, workers)
     channels = tuple(spec.channel_names)
@@ -446,5 +508,7 @@ def build_heatmaps(
         source=tree_source_info(tree, items),
         partition=partition,
         aggregate=aggregate_stats,
+        inputs=inputs,
+        owner=owner,
     )
     return build_dataset(plan, workers=workers, quiet=quiet, dask_address=dask_address, force=force)

@@ -40,6 +40,10 @@ class BadInputError(GaitprepError):
     """The input (a file, a tree, a partition, a recipe) is malformed or inconsistent."""
 
 
+class DifferentDatasetError(BadInputError):
+    """The output already holds a dataset of another derivation, and nothing asked to replace it."""
+
+
 class UnsafePickleError(BadInputError):
     """A pickle tried to load something other than numpy arrays and plain containers."""
 

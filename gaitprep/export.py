@@ -50,6 +50,7 @@ from gaitprep.manifest import (
     array_digest,
     resolve_manifest_path,
 )
+from gaitprep.ownership import check_output_path, write_tree_marker
 from gaitprep.partition import write_partition
 from gaitprep.skeleton import canonical_class
 from gaitprep.store import ZARR_DIR, pkl_path, seq_path
@@ -161,13 +162,8 @@ def _open_dataset(dataset: str | Path) -> tuple[Manifest, Path]:
 
 
 def _check_outside(root: Path, out: Path) -> None:
-    real_root, real_out = os.path.realpath(root), os.path.realpath(out)
-    if os.path.commonpath([real_root, real_out]) == real_root:
-        raise BadInputError(
-            "refusing to write an export inside the dataset directory (it would then fail verification)", out
-        )
-    if out.is_dir():
-        raise BadInputError("export target is a directory; give a file name", out)
+    """The export file may not lie inside the dataset (or any dataset), nor be a directory."""
+    check_output_path(out, inputs=[root], kind="file", option="FILE")
 
 
 def _umask_mode(path: Path, base: int = 0o666) -> None:
@@ -646,15 +642,22 @@ def import_keypoints(
     Every array is validated (shape (T >= 1, 17, 3), numeric, finite) and every class name must map to
     the canonical order; errors name the file and the HDF5 path. Floats keep their dtype (so float32
     values round-trip exactly); integers become float64. The tree is built in a hidden temporary folder
-    beside ``out`` and renamed into place, so a failure leaves nothing under ``out``.
+    beside ``out`` and renamed into place, so a failure leaves nothing under ``out``. The tree carries the
+    hidden marker ``.gaitprep-tree.json``; ``force`` replaces only such a tree (``gaitprep.ownership``).
     """
     import h5py
 
     from gaitprep.cliutil import progress
 
     h5_path, out = Path(h5_path), Path(out)
-    if out.exists() and not force and (not out.is_dir() or any(out.iterdir())):
-        raise BadInputError("output exists and is not empty; choose a new --out or pass --force", out)
+    # Never inside a dataset or holding the HDF5 file; --force replaces only a tree this command wrote.
+    check_output_path(out, inputs=[h5_path], kind="tree", force=force)
+    if out.exists() and not force and any(out.iterdir()):
+        raise BadInputError(
+            "output exists and is not empty; choose a new --out or pass --force to replace a tree "
+            "import-keypoints wrote",
+            out,
+        )
     with _open_h5(h5_path, h5py) as h5:
         embedded = h5.attrs.get("manifest")
         if embedded is not None:
@@ -687,13 +690,13 @@ def import_keypoints(
                 _umask_mode(target)
                 frames += int(arr.shape[0])
             _umask_mode(tmp, 0o777)  # mkdtemp makes it private
+            write_tree_marker(tmp, "import-keypoints")
+            check_output_path(out, inputs=[h5_path], kind="tree", force=force)  # the last look
             if out.exists():
-                if out.is_dir() and not any(out.iterdir()):
+                if not any(out.iterdir()):
                     out.rmdir()
-                elif out.is_dir():
-                    shutil.rmtree(out)  # only reached with force
                 else:
-                    out.unlink()
+                    shutil.rmtree(out)  # only reached with force, for a tree of ours
             os.replace(tmp, out)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)

@@ -32,7 +32,7 @@ colormap of step E. The tricks (engineering notes §1.2):
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -117,42 +117,96 @@ def _exact_indices(E4: np.ndarray) -> np.ndarray:
 
 
 _KEY_SHIFT = 10  # float32 bit patterns per key: 2^-13 relative width, well under the threshold spacing
+_U32 = 2.0**-24  # unit roundoff of float32
+# Accumulators start here: far beyond the last threshold plus any ambiguity band, so an untouched pixel is
+# a clear 0.
+_FAR_E4_MARGIN = 1.0
 
 
-@lru_cache(maxsize=4)
-def _key_tables(quantise: str) -> tuple[np.int32, np.ndarray, np.ndarray]:
+@lru_cache(maxsize=1)
+def _threshold_bounds() -> np.ndarray:
+    """``(257,) float32``: ``[inf, 4 tau_1, ..., 4 tau_255, -inf]``: a float32 ``E4`` of colormap index ``k`` lies
+    in ``(bounds[k + 1], bounds[k]]``."""
+    _, thr4, _ = _exponent_tables()
+    taus = np.sort(thr4[np.isfinite(thr4)])[::-1]
+    assert taus.size == 255
+    return _frozen(np.concatenate([[np.inf], taus, [-np.inf]]).astype(np.float32))
+
+
+def init_exponent() -> np.float32:
+    """Initial value of a max-combination exponent accumulator (``4 E``): grey level 0, never ambiguous."""
+    return np.float32(_exponent_tables()[2] + _FAR_E4_MARGIN)
+
+
+# The widest ambiguity band with a table; a wider error bound (absurd coordinates) re-evaluates every pixel.
+MAX_BAND = 0.25
+
+
+def band_ladder(delta: float) -> float:
+    """The smallest ``2^(k/4)`` >= ``delta`` (at least 2^-22, at most ``MAX_BAND``): ambiguity bands come in a
+    few cached sizes, at most 19% wider than asked."""
+    if not delta <= MAX_BAND:
+        return MAX_BAND
+    return 2.0 ** (max(-88, math.ceil(4.0 * math.log2(max(delta, 2.0**-22)))) / 4.0)
+
+
+@lru_cache(maxsize=32)
+def _key_tables(quantise: str, delta: float = 0.0) -> tuple[np.int32, np.ndarray, np.ndarray]:
     """A one-lookup version of :func:`_exact_indices` composed with the grey table of ``quantise``.
 
     The bit pattern of a non-negative float32 is monotonic in its value, so ``key = (bits - origin) >> 10``
     cuts E4 into cells of relative width 2^-13. ``code[key] = 2 * grey + ambiguous``: ``grey`` is the level at
-    the cell's upper end and ``ambiguous`` marks the few cells (at most 255 of ~100k) that contain a
-    threshold, whose pixels are re-evaluated exactly. Returns ``origin``, ``code`` and the grey table.
+    the cell's upper end and ``ambiguous`` marks the cells that hold a threshold or lie within ``delta`` (E4
+    units) of one, whose pixels are re-evaluated: with ``delta = 0`` exactly from E4, with ``delta > 0`` (the
+    caller's bound on how far its E4 can be from the exact upstream value) from the geometry itself. Returns
+    ``origin``, ``code`` and the grey table.
     """
     table = grey_table(quantise)
-    _, _, cap4 = _exponent_tables()
+    _, thr4, cap4 = _exponent_tables()
     low = np.float32(np.log(256.0 / 255.0) / 2.0)  # below the smallest threshold 4 ln(256/255)
+    # E4 below ``low`` clips to the first cell (level 255), beyond the top to the last (level 0, never ambiguous
+    # for delta < _FAR_E4_MARGIN / 2): both are correct, since a clipped value is further from every threshold.
     origin = np.int32((int(np.array(low, np.float32).view(np.int32)) >> _KEY_SHIFT) << _KEY_SHIFT)
-    top = int(np.array(cap4, np.float32).view(np.int32))
+    top = int(np.array(np.float32(cap4 + _FAR_E4_MARGIN / 2), np.float32).view(np.int32))
     n_keys = ((top - int(origin)) >> _KEY_SHIFT) + 2
     first = origin + (np.arange(n_keys, dtype=np.int64) << _KEY_SHIFT)
     lo = first.astype(np.int32).view(np.float32)
     hi = (first + (1 << _KEY_SHIFT) - 1).astype(np.int32).view(np.float32)
     lev_lo, lev_hi = _exact_indices(lo).astype(np.int32), _exact_indices(hi).astype(np.int32)
-    assert (lev_lo - lev_hi).max() <= 1 and lev_lo[0] == 255 and lev_hi[-1] == 0
-    code = (2 * table[lev_hi].astype(np.int32) + (lev_lo != lev_hi)).astype(np.uint16)
+    assert (lev_lo - lev_hi).max() <= 1 and lev_hi[-1] == 0
+    ambiguous = lev_lo != lev_hi
+    if delta > 0:
+        taus = np.sort(thr4[np.isfinite(thr4)].astype(np.float64))
+        near = np.searchsorted(taus, hi.astype(np.float64) + delta, "right") > np.searchsorted(
+            taus, lo.astype(np.float64) - delta, "left"
+        )
+        ambiguous |= near
+        assert not ambiguous[-1]
+    code = (2 * table[lev_hi].astype(np.int32) + ambiguous).astype(np.uint16)
     return origin, _frozen(code), _frozen(table)
 
 
 def levels_from_exponent(
-    E4: np.ndarray, out: np.ndarray, *, quantise: str, may_be_negative: bool = True
+    E4: np.ndarray,
+    out: np.ndarray,
+    *,
+    quantise: str,
+    may_be_negative: bool = True,
+    delta: float = 0.0,
+    resolve: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> None:
     """Write grey levels ``table[min(trunc(256 exp(-E4 / 4)), 255)]`` of float32 ``E4`` into uint8 ``out``.
 
     Exact with respect to float64 ``exp``: a lookup on the float's bit pattern, then an exact re-evaluation
     of the pixels whose cell holds a threshold. ``E4`` must be contiguous and finite; values beyond the table
     give 0. ``may_be_negative=False`` promises ``E4 >= 0`` (no confidence above 1) and skips a clamp.
+
+    ``delta > 0`` with ``resolve``: E4 is only known to within ``delta`` of the exact value; every pixel whose
+    E4 lies within ``delta`` of a threshold is handed to ``resolve(flat_indices) -> uint8 grey levels`` (an
+    exact evaluation from the geometry), so the result equals the exact one everywhere.
     """
-    origin, code_table, table = _key_tables(quantise)
+    delta = band_ladder(delta) if delta > 0 else 0.0
+    origin, code_table, table = _key_tables(quantise, delta)
     if may_be_negative:
         E4 = np.maximum(E4, np.float32(0.0))  # any E4 <= 0 has index 255; keeps the bit pattern monotonic
     key = np.subtract(E4.view(np.int32), origin)
@@ -162,7 +216,18 @@ def levels_from_exponent(
     ambiguous = np.bitwise_and(code, 1, out=np.empty(code.shape, bool), casting="unsafe")
     if ambiguous.any():
         fix = np.flatnonzero(ambiguous)  # fast on bool, slow on integer arrays
-        exact = table.take(_exact_indices(E4.reshape(-1)[fix]))
+        e = E4.reshape(-1)[fix]
+        idx = _exact_indices(e)
+        exact = table.take(idx)
+        if resolve is not None and delta > 0:
+            # Only the pixels within delta of a threshold need the geometry; the rest of their cells are decided.
+            bounds = _threshold_bounds()
+            near = np.flatnonzero(
+                (bounds.take(idx.astype(np.intp)) - e <= delta)
+                | (e - bounds.take(idx.astype(np.intp) + 1) <= delta)
+            )
+            if near.size:
+                exact[near] = resolve(fix[near])
         if out.flags.c_contiguous:
             out.reshape(-1)[fix] = exact
         else:
@@ -181,7 +246,16 @@ def levels_from_linear(
         M = np.minimum(M, np.nextafter(M.dtype.type(1), M.dtype.type(0)))
     np.multiply(M, M.dtype.type(256), out=out, casting="unsafe")
     if not _is_identity(table):
-        out[...] = table.take(out)
+        apply_table(out, table)
+
+
+def apply_table(levels: np.ndarray, table: np.ndarray) -> None:
+    """``levels[...] = table[levels]`` for uint8 ``levels`` of any layout, through OpenCV's LUT (numpy's take
+    widens every index to intp first, several times slower)."""
+    if levels.size == 0:
+        return
+    flat = np.ascontiguousarray(levels).reshape(-1, 1)
+    levels[...] = cv2.LUT(flat, table.reshape(1, 256)).reshape(levels.shape)
 
 
 def _is_identity(table: np.ndarray) -> bool:
@@ -329,6 +403,143 @@ class _Box:
         return (int(self.y0), int(self.y1), int(self.x0), int(self.x1))
 
 
+def _exact_grey(v: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """Upstream's quantiser on float64 intensities: stored into a float32 plane, then
+    ``table[min(trunc(256 v), 255)]`` (matplotlib's colormap)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        v32 = v.astype(np.float32)
+        scaled = np.minimum(v32 * np.float32(256.0), np.float32(255.0))
+    return table[np.where(np.isnan(scaled), 0, scaled).astype(np.int64)]  # NaN: matplotlib's "bad" colour, 0
+
+
+def _pairs(
+    f: np.ndarray, x: np.ndarray, y: np.ndarray, windows_: tuple[np.ndarray, ...], draw: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(pixel, primitive)`` index pairs whose drawing window holds the pixel: ``(P,)`` each."""
+    x0, x1, y0, y1 = windows_
+    xx, yy = x[:, None], y[:, None]
+    inside = draw[f] & (xx >= x0[f]) & (xx < x1[f]) & (yy >= y0[f]) & (yy < y1[f])  # (N, P)
+    return np.nonzero(inside)
+
+
+def _max_per_pixel(n: int, pix: np.ndarray, value: np.ndarray) -> np.ndarray:
+    """``(n,) float64``: the maximum of ``value`` over the pairs of each pixel, 0 for a pixel without any."""
+    best = np.zeros(n, np.float64)
+    with np.errstate(invalid="ignore"):  # NaN from absurd coordinates propagates, as in upstream's planes
+        np.maximum.at(best, pix, value)
+    return best
+
+
+def exact_limb_levels(
+    f: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    seg: tuple[np.ndarray, ...],
+    windows_: tuple[np.ndarray, ...],
+    draw: np.ndarray,
+    degen: np.ndarray,
+    *,
+    sigma: float,
+    table: np.ndarray,
+) -> np.ndarray:
+    """Grey levels of the limb channel at pixels ``(f, y, x)``, evaluated exactly as upstream does.
+
+    Upstream evaluates each limb's squared pixel-to-segment distance, the exponent and ``exp`` in float64,
+    multiplies by the amplitude, stores into a float32 plane and takes the per-pixel maximum over limbs
+    (domain reference §4.1 C-E); a limb under ``point_below`` is a point Gaussian at ``a`` with amplitude
+    ``c_a``. ``seg = (ax, ay, bx, by, ca, m)`` and ``windows_ = (x0, x1, y0, y1)`` are the chunk's ``(F, L)``
+    arrays; ``f, x, y`` index frames and grid pixels, shape ``(N,)``. Returns ``uint8 (N,)``.
+    """
+    ax, ay, bx, by, ca, m = seg
+    pix, limb = _pairs(f, x, y, windows_, draw)
+    fs = f[pix]
+    xs, ys = x[pix].astype(np.float64), y[pix].astype(np.float64)
+    sx, sy, ex, ey = ax[fs, limb], ay[fs, limb], bx[fs, limb], by[fs, limb]
+    point = degen[fs, limb]
+    with np.errstate(invalid="ignore", over="ignore"):  # absurd coordinates: upstream's inf/NaN, quantised
+        d2_start = (xs - sx) ** 2 + (ys - sy) ** 2
+        d2_end = (xs - ex) ** 2 + (ys - ey) ** 2
+        d2_ab = (sx - ex) ** 2 + (sy - ey) ** 2
+        coeff = (d2_start - d2_end + d2_ab) / 2.0 / np.where(point, 1.0, d2_ab)
+        d2_line = (xs - (sx + coeff * (ex - sx))) ** 2 + (ys - (sy + coeff * (ey - sy))) ** 2
+        d2 = np.where(coeff <= 0, d2_start, np.where(coeff >= 1, d2_end, d2_line))
+        value = np.where(
+            point,
+            np.exp(-d2_start / 2.0 / sigma**2) * ca[fs, limb],
+            np.exp(-d2 / 2.0 / sigma**2) * m[fs, limb],
+        )
+    return _exact_grey(_max_per_pixel(f.shape[0], pix, value), table)
+
+
+def exact_joint_levels(
+    f: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    centres: tuple[np.ndarray, np.ndarray, np.ndarray],
+    windows_: tuple[np.ndarray, ...],
+    draw: np.ndarray,
+    *,
+    sigma: float,
+    table: np.ndarray,
+) -> np.ndarray:
+    """Grey levels of the joint channel at pixels ``(f, y, x)``, evaluated exactly as upstream does (float64
+    ``exp(-((x - mx)^2 + (y - my)^2) / 2 / sigma^2)`` times the confidence, float32 plane, maximum over joints).
+    ``centres = (mux, muy, c)`` and ``windows_`` are the chunk's ``(F, J)`` arrays. Returns ``uint8 (N,)``."""
+    mux, muy, c = centres
+    pix, joint = _pairs(f, x, y, windows_, draw)
+    fs = f[pix]
+    xs, ys = x[pix].astype(np.float64), y[pix].astype(np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        d2 = (xs - mux[fs, joint]) ** 2 + (ys - muy[fs, joint]) ** 2
+        value = np.exp(-d2 / 2.0 / sigma**2) * c[fs, joint]
+    return _exact_grey(_max_per_pixel(f.shape[0], pix, value), table)
+
+
+def _limb_band(
+    length: np.ndarray, lm4: np.ndarray, draw: np.ndarray, degen: np.ndarray, kappa: float
+) -> float:
+    """A bound (E4 units) on how far the float32 limb exponent can lie from the exact float64 one, at the
+    pixels where it matters (within the bound of a quantisation threshold).
+
+    In the limb's frame, ``2c`` (across) and ``2w`` (along) are sums of two float32-rounded 1-D terms, whose
+    magnitudes add up to at most ``|2w| + |2c|`` (a rotation). Near a threshold the exponent is at most
+    ``R^2 = 4 ln 256 + max(0, 4 ln m) + 1``, so ``|2c| <= R`` and ``|2w| <= H + R`` with ``H`` the largest
+    ``2h`` (the limb length in units of sqrt(2) sigma). Adding up the roundings (unit roundoff ``u``) of the
+    terms, their sums, ``2h``, the subtraction, the squares, the sums of the exponent and ``-4 ln m``:
+    ``u (8 R H + 19 R^2 + 2 L4)``, with ``L4`` the largest ``|4 ln m|``. 10% and 2^-20 more cover the float64
+    side and the float32 store of upstream's intensity (relative 2^-25).
+    """
+    if not draw.any():
+        return 0.0
+    lm4_drawn = lm4[draw]
+    if not np.isfinite(lm4_drawn).all() or not np.isfinite(length[draw]).all():
+        return math.inf
+    H = float(np.where(degen, 0.0, length * kappa)[draw].max())
+    L4 = float(np.abs(lm4_drawn).max())
+    R = math.sqrt(4.0 * math.log(256.0) + max(0.0, -float(lm4_drawn.min())) + 1.0)
+    return 1.1 * _U32 * (8.0 * R * H + 19.0 * R * R + 2.0 * L4) + 2.0**-20
+
+
+# Relative band of the joint channel's float32 intensity (three float32 roundings, 3 u) in which a pixel is
+# re-evaluated exactly: 16 u leaves room for the rounding of the band test and of upstream's float32 store.
+_JOINT_BAND = np.float32(16.0 * _U32)
+
+
+def _limb_resolver(f0, cy0, cx0, shape, seg, windows_, draw, degen, sigma, table):
+    """``resolve`` for :func:`levels_from_exponent` on a limb accumulator ``(nf, h, w)`` at block offset
+    ``(f0, cy0, cx0)``."""
+    _, h, w = shape
+
+    def resolve(flat: np.ndarray) -> np.ndarray:
+        f, rest = np.divmod(flat, h * w)
+        y, x = np.divmod(rest, w)
+        return exact_limb_levels(
+            f + f0, x + cx0, y + cy0, seg, windows_, draw, degen, sigma=sigma, table=table
+        )
+
+    return resolve
+
+
 def render_limbs(
     q: np.ndarray,
     conf: np.ndarray,
@@ -343,6 +554,7 @@ def render_limbs(
     block: int = 16,
     workspace: Workspace | None = None,
     point_below: float = 1.0,
+    exact: bool = True,
 ) -> ChannelRaster:
     """Limb channel of a chunk (§4.1 C limb, D, E).
 
@@ -359,6 +571,9 @@ def render_limbs(
         workspace: scratch buffers to reuse across calls.
         point_below: a limb shorter than this (grid px) is drawn as a point Gaussian at ``a`` (upstream: 1 canvas
             px; a grid finer or coarser than the canvas passes 1 canvas px in its own units).
+        exact: (max combination) re-evaluate, exactly as upstream in float64, every pixel whose float32
+            exponent lies within its error bound of a quantisation threshold, so that every grey level equals
+            upstream's (0 differing pixels); a few percent of the cost.
 
     Returns:
         :class:`ChannelRaster` of grey levels.
@@ -397,6 +612,11 @@ def render_limbs(
     uy = np.where(degen, 0.0, (by - ay) / safe)
     mx = np.where(degen, ax, (ax + bx) / 2.0)
     my = np.where(degen, ay, (ay + by) / 2.0)
+    band = 0.0
+    if exact and combine == "max":
+        lm4_full = -4.0 * np.log(amp)
+        band = _limb_band(length, lm4_full, draw, degen, kappa)
+    seg = (ax, ay, bx, by, ca, m)
     blocks = _Blocks.of(x0, x1, y0, y1, draw, block)
     B, L = block, len(limbs)
     # Per (block, limb, frame), shaped (n, L, B, 1, 1) to broadcast over a window: the length 2h (twice the
@@ -422,7 +642,7 @@ def render_limbs(
     along_r[..., 1, :] = (dx * ux_p) * 2.0
     along_l[..., 0] = (dy * uy_p) * 2.0
     use_max = combine == "max"
-    _, _, cap4 = _exponent_tables()
+    init4 = init_exponent()
     table = grey_table(quantise)
     work = B * blocks.height * blocks.width
     scratch = ws.get("limb_scratch", (2, work))
@@ -432,7 +652,7 @@ def render_limbs(
         k, nf = f0 // B, f1 - f0
         channel.add(cy0, cy1, cx0, cx1)
         acc = ws.get("limb_acc", (nf, cy1 - cy0, cx1 - cx0), np.float32 if use_max else np.float64)
-        acc.fill(cap4 if use_max else 0.0)
+        acc.fill(init4 if use_max else 0.0)
         for i, ys, ye, xs, xe in items:
             h, w = ye - ys, xe - xs
             n_px = nf * h * w
@@ -453,8 +673,19 @@ def render_limbs(
             else:
                 box += np.exp(e4 * np.float32(-0.25), dtype=np.float64)
         target = levels[f0:f1, cy0:cy1, cx0:cx1]
-        if use_max:
-            levels_from_exponent(acc, target, quantise=quantise, may_be_negative=may_be_negative)
+        if use_max and band > MAX_BAND:  # the float32 path cannot be trusted anywhere: evaluate it all
+            target[...] = _limb_resolver(
+                f0, cy0, cx0, acc.shape, seg, (x0, x1, y0, y1), draw, degen, sigma, table
+            )(np.arange(acc.size)).reshape(acc.shape)
+        elif use_max:
+            resolve = None
+            if band > 0:
+                resolve = _limb_resolver(
+                    f0, cy0, cx0, acc.shape, seg, (x0, x1, y0, y1), draw, degen, sigma, table
+                )
+            levels_from_exponent(
+                acc, target, quantise=quantise, may_be_negative=may_be_negative, delta=band, resolve=resolve
+            )
         else:
             levels_from_linear(acc, target, table=table)
     return ChannelRaster(levels, channel.get())
@@ -473,6 +704,24 @@ def _gaussian_factor(pos: np.ndarray, mu: np.ndarray, kappa: float, amp: np.ndar
     return d.astype(np.float32)
 
 
+def _joint_levels_and_ambiguous(
+    acc: np.ndarray, target: np.ndarray, table: np.ndarray, may_reach_one: bool, ws: Workspace
+) -> np.ndarray:
+    """Write the joint channel's grey levels of float32 intensities ``acc`` into ``target`` and return the flat
+    indices (into ``acc``) whose colormap index could change within the relative band ``_JOINT_BAND``: the
+    index is taken at ``M (1 - b)`` and compared with the one at ``M (1 + b)``; those pixels are re-evaluated.
+    """
+    if may_reach_one:
+        acc = np.minimum(acc, np.nextafter(np.float32(1), np.float32(0)))
+    hi = ws.get("joint_band_hi", acc.shape, np.uint8)
+    np.multiply(acc, np.float32(256.0) * (1 + _JOINT_BAND), out=hi, casting="unsafe")  # 256 wraps to 0
+    np.multiply(acc, np.float32(256.0) * (1 - _JOINT_BAND), out=target, casting="unsafe")
+    fix = np.flatnonzero(hi != target)
+    if not _is_identity(table):
+        apply_table(target, table)
+    return fix
+
+
 def render_joints(
     q: np.ndarray,
     conf: np.ndarray,
@@ -486,9 +735,11 @@ def render_joints(
     quantise: str = "lut_exact",
     block: int = 16,
     workspace: Workspace | None = None,
+    exact: bool = True,
 ) -> ChannelRaster:
     """Joint channel of a chunk (§4.1 C joint, D, E). Arguments as :func:`render_limbs`, with ``joints`` the
-    COCO-17 indices to draw."""
+    COCO-17 indices to draw; ``exact`` re-evaluates the pixels whose float32 intensity lies within its error
+    bound of a quantisation boundary exactly as upstream does."""
     ws = workspace or Workspace()
     F = q.shape[0]
     levels = np.zeros((F, canvas, canvas), np.uint8)
@@ -538,5 +789,21 @@ def render_joints(
             else:
                 box += patch.reshape(h * nf, w)
         target = levels[f0:f1, cy0:cy1, cx0:cx1].transpose(1, 0, 2)
-        levels_from_linear(acc, target, table=table, may_reach_one=may_reach_one)
+        if not (exact and use_max):
+            levels_from_linear(acc, target, table=table, may_reach_one=may_reach_one)
+        else:
+            fix = _joint_levels_and_ambiguous(acc, target, table, may_reach_one, ws)
+            if fix.size:
+                yy, rest = np.divmod(fix, nf * (cx1 - cx0))
+                ff, xx = np.divmod(rest, cx1 - cx0)
+                target[yy, ff, xx] = exact_joint_levels(
+                    ff + f0,
+                    xx + cx0,
+                    yy + cy0,
+                    (mux, muy, c),
+                    (x0, x1, y0, y1),
+                    draw,
+                    sigma=sigma,
+                    table=table,
+                )
     return ChannelRaster(levels, channel.get())

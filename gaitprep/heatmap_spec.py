@@ -41,7 +41,7 @@ class HeatmapSpec(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)  # finite numbers only
 
     # Bumped whenever the renderer's output bits change for an unchanged spec.
-    ALGO_VERSION: ClassVar[str] = "gaitprep-heatmaps-1"
+    ALGO_VERSION: ClassVar[str] = "gaitprep-heatmaps-2"
 
     preset: str | None = Field(None, description="preset the spec came from (informational only)")
     sigma_limb: float = Field(8.0, gt=0, description="Gaussian sigma of the limb channel, canvas px")
@@ -53,7 +53,57 @@ class HeatmapSpec(BaseModel):
     channels: tuple[ChannelName, ...] = ("limb", "joint")
     align: Literal["per_channel", "shared"] = "per_channel"
     combine: Literal["max", "sum"] = "max"
-    scale: Literal["per_frame", "per_sequence"] = "per_frame"
+    scale: Literal["per_frame", "per_sequence", "smoothed"] = Field(
+        "per_frame",
+        description=(
+            "per_frame: the span of each frame (upstream; the map breathes with the stride); per_sequence: the "
+            "sequence median; smoothed: a centred local-linear fit with triangular weights over scale_window "
+            "frames (follows perspective, not the stride; gaitprep.keypoints.smoothed_span)"
+        ),
+    )
+    scale_window: int = Field(
+        45, ge=1, le=1001, description="frames of the centred smoothing window of scale='smoothed' (odd)"
+    )
+    placement: Literal["hip", "extent"] = Field(
+        "hip",
+        description=(
+            "hip: the hip midpoint at the canvas centre (upstream); extent: x from the hip midpoint, y from the "
+            "middle of the span joints' own vertical extent (missing joints left out), so a body that is not "
+            "symmetric about its hips stays inside the map"
+        ),
+    )
+    margin_sigmas: float | None = Field(
+        None,
+        ge=0,
+        description=(
+            "None: the span maps to canvas // 1.5 px (upstream, 85 of 128); a number m: to canvas - 2 m "
+            "max(sigma_limb, sigma_joint), leaving a margin of m sigmas for the Gaussian tails above and below"
+        ),
+    )
+    min_margin_sigmas: float | None = Field(
+        None,
+        ge=0,
+        description=(
+            "placement='extent' only: cap a frame's scale so that its own extent keeps this many sigmas from the "
+            "top and bottom edges (a subject turning or coming close faster than the smoothing follows); "
+            "None: no cap"
+        ),
+    )
+    hip_missing: Literal["draw", "unnormalisable"] = Field(
+        "draw",
+        description=(
+            "a frame whose hip is still (0, 0) after gap filling: draw it centred on that midpoint as upstream "
+            "does, or treat it as unnormalisable; counted (hip_missing_frames) and warned about either way"
+        ),
+    )
+    knn_never_observed: Literal["keep_all_raw", "leave_joint"] = Field(
+        "keep_all_raw",
+        description=(
+            "a joint never observed in a sequence: keep_all_raw switches gap filling off for every joint "
+            "(upstream: scikit-learn drops the column and the reshape fails); leave_joint leaves only that "
+            "joint unfilled (and undrawn) and fills every other"
+        ),
+    )
     crop: Literal["content", "full_canvas"] = "content"
     raster: Literal["canvas", "output"] = Field(
         "canvas",
@@ -81,12 +131,28 @@ class HeatmapSpec(BaseModel):
             raise ValueError(f"channels must be a non-empty tuple of distinct 'limb'/'joint', got {v}")
         return v
 
+    @field_validator("scale_window")
+    @classmethod
+    def _window_odd(cls, v: int) -> int:
+        if v % 2 == 0:
+            raise ValueError(f"scale_window must be odd (a centred window), got {v}")
+        return v
+
     @model_validator(mode="after")
     def _output_raster_needs_full_canvas(self) -> HeatmapSpec:
         if self.raster == "output" and self.crop != "full_canvas":
             raise ValueError(
                 f"raster='output' renders the whole canvas straight onto the output grid, so it needs "
                 f"crop='full_canvas' (got crop={self.crop!r}); use raster='canvas' for a content crop"
+            )
+        if self.min_margin_sigmas is not None and self.placement != "extent":
+            raise ValueError("min_margin_sigmas needs placement='extent' (the body's extent is centred)")
+        if self.fit_target is not None and self.fit_target <= 0:
+            raise ValueError(f"min_margin_sigmas={self.min_margin_sigmas} leaves no room on the canvas")
+        if self.span_target is not None and self.span_target <= 0:
+            raise ValueError(
+                f"margin_sigmas={self.margin_sigmas} leaves no room for the body on a {self.canvas}-px canvas "
+                f"with sigma {max(self.sigma_limb, self.sigma_joint)}"
             )
         return self
 
@@ -109,6 +175,20 @@ class HeatmapSpec(BaseModel):
     def span_joints(self) -> tuple[int, ...]:
         """Joints whose vertical extent sets the canvas scale (§4.1 B)."""
         return tuple(range(NUM_JOINTS)) if self.scale_span_joints == "all17" else self.joints
+
+    @property
+    def span_target(self) -> float | None:
+        """Canvas px the span maps to (None: upstream's ``canvas // 1.5``)."""
+        if self.margin_sigmas is None:
+            return None
+        return self.canvas - 2.0 * self.margin_sigmas * max(self.sigma_limb, self.sigma_joint)
+
+    @property
+    def fit_target(self) -> float | None:
+        """Canvas px a frame's own extent may fill at most (None: no cap)."""
+        if self.min_margin_sigmas is None:
+            return None
+        return self.canvas - 2.0 * self.min_margin_sigmas * max(self.sigma_limb, self.sigma_joint)
 
     @property
     def impute_joints(self) -> tuple[int, ...]:
@@ -136,9 +216,14 @@ class HeatmapSpec(BaseModel):
 
 # opengait = upstream §4.1: every default above.
 # recommended [decision]: the fork's registration fix (shared alignment), body-only joints with the body
-# setting the scale, one scale per sequence and a fixed full-canvas crop (no crop jitter), sigma 8, rendered
-# straight onto the 64-px output grid (raster="output": the speed, see HeatmapSpec; raster="canvas" gives
-# the 128-px canvas and its 2x area downsample instead).
+# setting the scale, a fixed full-canvas crop (no crop jitter), sigma 8, rendered straight onto the 64-px
+# output grid (raster="output": the speed, see HeatmapSpec; raster="canvas" gives the 128-px canvas and its
+# 2x area downsample instead). Geometry that holds on real walking: the body's own vertical extent in the
+# middle with a 3-sigma margin for the Gaussian tails above and below (feet and shoulders never leave the
+# map), and the span smoothed over 45 frames (1.5 s at 30 fps: the scale follows a subject walking toward
+# or away from the camera, not the stride), with a cap that keeps any frame's extent 2 sigmas from the
+# edges when the size changes faster than the smoothing follows (a subject turning close to the camera). Gap filling leaves a never-observed joint alone and fills the
+# rest; a frame whose hip was never observed is blanked.
 _PRESETS: dict[str, dict[str, Any]] = {
     "opengait": {},
     "recommended": {
@@ -146,7 +231,13 @@ _PRESETS: dict[str, dict[str, Any]] = {
         "joint_set": "body",
         "scale_span_joints": "selected",
         "impute_on": "all17",
-        "scale": "per_sequence",
+        "knn_never_observed": "leave_joint",
+        "scale": "smoothed",
+        "scale_window": 45,
+        "placement": "extent",
+        "margin_sigmas": 3.0,
+        "min_margin_sigmas": 2.0,
+        "hip_missing": "unnormalisable",
         "crop": "full_canvas",
         "raster": "output",
         "sigma_limb": 8.0,

@@ -27,8 +27,20 @@ _DEFINED_BY: dict[str, str] = {
     "height_mean_px": "support_frames",
     "active_fraction": "support_frames",
     "cut_mass_fraction": "support_frames",
+    "torso_jitter": "torso_frames",
 }
-_SUMMED = ("frames_in", "frames_out", "blank_frames", "unnormalisable_frames", "dropped_frames")
+_SUMMED = (
+    "frames_in",
+    "frames_out",
+    "blank_frames",
+    "unnormalisable_frames",
+    "dropped_frames",
+    "hip_missing_frames",
+)
+SIDES: tuple[str, ...] = ("top", "bottom", "left", "right")
+# A pixel this bright on a border is part of a Gaussian's core, not of its faint tail: the body touches the side.
+BORDER_GREY = 64
+TORSO_WINDOW = 15  # frames of the moving average that torso-length jitter is measured against
 
 
 def cut_columns(width: int) -> int:
@@ -68,6 +80,90 @@ def _column_sums(maps: np.ndarray) -> np.ndarray:
     return x[:, :, 0]
 
 
+def border_zones(size: int) -> dict[str, tuple[slice, slice]]:
+    """``(rows, columns)`` of each side's border zone on a ``size x size`` map: the top and bottom rows, and
+    the columns the load-time cut removes on the left and right (:func:`cut_columns`, at least one)."""
+    cut = max(cut_columns(size), 1)
+    full = slice(None)
+    return {
+        "top": (slice(0, 1), full),
+        "bottom": (slice(size - 1, size), full),
+        "left": (full, slice(0, cut)),
+        "right": (full, slice(size - cut, size)),
+    }
+
+
+def border_stats(
+    maps: np.ndarray, channel_names: Sequence[str], sums: tuple[np.ndarray, np.ndarray] | None = None
+) -> dict[str, float]:
+    """Per channel and side: frames that touch the border and the share of grey mass there.
+
+    Args:
+        maps: ``uint8 (T, C, S, S)``.
+        sums: optional ``(column sums, row sums)``, each ``(T, C, S)`` (as :func:`sequence_stats` has them), to
+            avoid summing the maps again.
+
+    Returns:
+        ``border_frames_<channel>_<side>``: frames with a grey level >= ``BORDER_GREY`` (64) in the side's zone
+        (:func:`border_zones`: top row, bottom row, the cut columns left and right); ``mass_<channel>``: the
+        channel's total grey mass; ``border_mass_<channel>_<side>``: its grey mass in the zone, and
+        ``border_mass_fraction_<channel>_<side>`` their ratio (0 for an empty channel). For the left and right
+        zones that is what the training cut removes; for the top and bottom rows it is the part of the body's
+        Gaussians that reaches the edge of the map, a lower bound on what lies beyond it.
+    """
+    maps = np.asarray(maps)
+    T, C, S = maps.shape[0], maps.shape[1], maps.shape[-1]
+    if sums is None:
+        wide = maps.astype(np.int64)
+        sums = (wide.sum(axis=2), wide.sum(axis=3))
+    cols, rows = sums
+    cut = max(cut_columns(S), 1)
+    zone_mass = {
+        "top": rows[:, :, 0],
+        "bottom": rows[:, :, S - 1],
+        "left": cols[:, :, :cut].sum(axis=2),
+        "right": cols[:, :, S - cut :].sum(axis=2),
+    }  # (T, C) each
+    if T and S:
+        peak = {
+            "top": maps[:, :, 0, :].max(axis=2),
+            "bottom": maps[:, :, S - 1, :].max(axis=2),
+            "left": maps[:, :, :, :cut].max(axis=(2, 3)),
+            "right": maps[:, :, :, S - cut :].max(axis=(2, 3)),
+        }
+    else:
+        peak = {side: np.zeros((T, C), np.uint8) for side in SIDES}
+    out: dict[str, float] = {}
+    for c, name in enumerate(channel_names):
+        total = float(cols[:, c].sum())
+        out[f"mass_{name}"] = total
+        for side in SIDES:
+            mass = float(zone_mass[side][:, c].sum())
+            out[f"border_frames_{name}_{side}"] = float((peak[side][:, c] >= BORDER_GREY).sum())
+            out[f"border_mass_{name}_{side}"] = mass
+            out[f"border_mass_fraction_{name}_{side}"] = mass / total if total > 0 else 0.0
+    return out
+
+
+def torso_jitter(lengths: np.ndarray, window: int = TORSO_WINDOW) -> tuple[float, int]:
+    """Torso-length "breathing" of one sequence: mean over frames of ``|L_t - MA_t| / MA_t``.
+
+    ``lengths (T,)`` are per-frame torso lengths in output px (NaN where undefined: those frames are left
+    out and the rest taken in order); ``MA_t`` is the centred ``window``-frame moving average, used only where
+    the whole window exists. Returns ``(jitter, frames)``; ``(0.0, 0)`` when fewer than ``window`` frames.
+    """
+    x = np.asarray(lengths, dtype=np.float64)
+    x = x[np.isfinite(x)]
+    if x.size < window:
+        return 0.0, 0
+    ma = np.convolve(x, np.full(window, 1.0 / window), mode="valid")
+    mid = x[window // 2 : window // 2 + ma.size]
+    ok = ma > 0
+    if not ok.any():
+        return 0.0, 0
+    return float(np.mean(np.abs(mid[ok] - ma[ok]) / ma[ok])), int(ok.sum())
+
+
 def sequence_stats(
     maps: np.ndarray,
     channel_names: Sequence[str],
@@ -76,6 +172,8 @@ def sequence_stats(
     unnormalisable_frames: int = 0,
     dropped_frames: int = 0,
     registration: np.ndarray | None = None,
+    torso: np.ndarray | None = None,
+    hip_missing_frames: int = 0,
 ) -> dict[str, float]:
     """Statistics of one rendered sequence.
 
@@ -87,6 +185,9 @@ def sequence_stats(
         dropped_frames: frames removed from the output.
         registration: ``(T',)`` per-frame limb/joint registration offsets in output px, NaN where undefined
             (the renderer knows each channel's crop box; the maps alone do not).
+        torso: ``(T',)`` per-frame torso lengths in output px (NaN where undefined), from the renderer's own
+            per-frame transform.
+        hip_missing_frames: frames whose hip stayed (0, 0) after gap filling (drawn or blanked).
 
     Returns:
         ``registration_offset_mean_px`` / ``_p95_px``: mean / 95th percentile of ``registration`` over the
@@ -100,7 +201,9 @@ def sequence_stats(
         grey mass in the ``cut_columns(S)`` leftmost and rightmost columns, i.e. what the load-time cut
         removes; ``blank_frames``: all-zero output frames for any reason; and the frame counts
         ``frames_in``, ``frames_out``, ``registration_frames``, ``support_frames``,
-        ``unnormalisable_frames``, ``dropped_frames``. Distances in output pixels.
+        ``unnormalisable_frames``, ``dropped_frames``, ``hip_missing_frames``; the four-side border figures of
+        :func:`border_stats`; ``torso_jitter`` over ``torso_frames`` (:func:`torso_jitter`). Distances in
+        output pixels.
     """
     maps = np.asarray(maps)
     n = maps.shape[0]
@@ -110,9 +213,13 @@ def sequence_stats(
         "frames_out": float(n),
         "unnormalisable_frames": float(unnormalisable_frames),
         "dropped_frames": float(dropped_frames),
+        "hip_missing_frames": float(hip_missing_frames),
     }
     names = list(channel_names)
+    jitter, torso_frames = torso_jitter(np.zeros(0) if torso is None else torso)
+    out["torso_jitter"], out["torso_frames"] = jitter, float(torso_frames)
     cols_c, rows_c, cx, cy = _moments(maps)  # (T', C, S) and (T', C)
+    out.update(border_stats(maps, names, (cols_c, rows_c)))
     centroid = np.zeros(0)
     if "limb" in names and "joint" in names and n:
         li, ji = names.index("limb"), names.index("joint")
@@ -166,13 +273,33 @@ def aggregate_stats(per_sequence: Iterable[Mapping[str, float]]) -> dict[str, fl
     """Dataset-level summary of :func:`sequence_stats` dicts.
 
     Returns ``sequences``; the sums of ``frames_in``, ``frames_out``, ``blank_frames``,
-    ``unnormalisable_frames`` and ``dropped_frames``; and ``<stat>_mean`` / ``<stat>_p95`` over the sequences
-    that define each per-sequence statistic (a key is absent when no sequence defines it).
+    ``unnormalisable_frames``, ``dropped_frames`` and ``hip_missing_frames``; ``<stat>_mean`` / ``<stat>_p95``
+    over the sequences that define each per-sequence statistic (a key is absent when no sequence defines it);
+    the border counts and masses summed, with ``border_frame_fraction_<channel>_<side>`` (touching frames over
+    all output frames) and ``border_mass_fraction_<channel>_<side>`` (over the channel's whole grey mass); and
+    ``torso_jitter_median``, the median over sequences of the per-sequence torso jitter.
     """
     items = list(per_sequence)
     out: dict[str, float] = {"sequences": float(len(items))}
     for key in _SUMMED:
         out[key] = float(sum(float(s.get(key, 0.0)) for s in items))
+    # Border figures over all frames and all grey mass (not means of per-sequence ratios).
+    frames = out["frames_out"]
+    for key in sorted(
+        {k for s in items for k in s if k.startswith(("border_frames_", "border_mass_", "mass_"))}
+    ):
+        if key.startswith("border_mass_fraction_"):
+            continue
+        out[key] = float(sum(float(s.get(key, 0.0)) for s in items))
+    for key in [k for k in out if k.startswith("border_frames_")]:
+        out[key.replace("border_frames_", "border_frame_fraction_", 1)] = out[key] / frames if frames else 0.0
+    for key in [k for k in out if k.startswith("border_mass_") and not k.startswith("border_mass_fraction_")]:
+        channel = key[len("border_mass_") :].rsplit("_", 1)[0]
+        total = out.get(f"mass_{channel}", 0.0)
+        out[key.replace("border_mass_", "border_mass_fraction_", 1)] = out[key] / total if total else 0.0
+    jitter = [float(s["torso_jitter"]) for s in items if float(s.get("torso_frames", 0.0)) > 0]
+    if jitter:
+        out["torso_jitter_median"] = float(np.median(jitter))
     for key, count in _DEFINED_BY.items():
         values = np.array([float(s[key]) for s in items if key in s and float(s.get(count, 0.0)) > 0])
         if values.size:

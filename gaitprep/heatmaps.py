@@ -32,22 +32,33 @@ from gaitprep.heatmap_raster import ChannelRaster, Workspace, render_joints, ren
 from gaitprep.heatmap_resample import area_half, area_half_floor, area_resample
 from gaitprep.heatmap_spec import PRESET_NAMES, HeatmapSpec, preset
 from gaitprep.heatmap_stats import aggregate_stats, sequence_stats
-from gaitprep.keypoints import check_pose, frame_transforms, interpolate_low_confidence, knn_fill, to_canvas
+from gaitprep.keypoints import (
+    check_pose,
+    frame_transforms,
+    interpolate_low_confidence,
+    knn_fill,
+    missing_joints,
+    to_canvas,
+)
+from gaitprep.skeleton import LEFT_HIP, LEFT_SHOULDER, RIGHT_HIP, RIGHT_SHOULDER
 
 __all__ = [
     "PRESET_NAMES",
     "HeatmapSpec",
+    "Geometry",
     "RenderResult",
     "aggregate_stats",
     "canvas_pose",
+    "sequence_geometry",
     "preset",
     "render_sequence",
 ]
 
 # Frames whose pixels are computed together (a block) scale inversely with the grid's pixel count, so float32
-# temporaries stay near cache size: 32 on a 128-px canvas, 64 on a 64-px output grid (measured best on a 2-core
-# VM; 16 and 128 were 5-15% slower). A chunk (geometry prepared at once, phase-sorted) holds two blocks.
-BLOCK_PIXELS = 32 * 128 * 128
+# temporaries stay near cache size: 16 on a 128-px canvas, 64 on a 64-px output grid (measured best on a 2-core
+# VM: 32 frames on the canvas were 9% slower, the blocks' window unions being larger). A chunk (geometry
+# prepared at once, phase-sorted) holds two blocks.
+BLOCK_PIXELS = 16 * 128 * 128
 MIN_BLOCK_FRAMES, MAX_BLOCK_FRAMES = 16, 64
 
 
@@ -78,6 +89,55 @@ class RenderResult:
     stats: dict[str, float] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Geometry:
+    """Steps A-B of one sequence (:func:`sequence_geometry`).
+
+    Attributes:
+        pose: ``(T, 17, 3) float64`` the cleaned (gap-filled) pose, image px.
+        centre: ``(T, 2) float64`` image point placed at the canvas centre ``canvas // 2``.
+        scale: ``(T,) float64`` canvas px per image px.
+        valid: ``(T,) bool`` frames that can be normalised.
+        hip_missing: ``(T,) bool`` frames whose hip is still (0, 0) after gap filling.
+    """
+
+    pose: np.ndarray
+    centre: np.ndarray
+    scale: np.ndarray
+    valid: np.ndarray
+    hip_missing: np.ndarray
+
+
+def sequence_geometry(spec: HeatmapSpec, pose: np.ndarray) -> Geometry:
+    """Clean a pose and find each frame's canvas transform as ``spec`` says (steps A-B).
+
+    The silhouette registration (``--register-with``) calls this too, so silhouettes share the maps' box.
+
+    Args:
+        pose: ``(T, 17, 3)`` x, y (image px), confidence.
+    """
+    pose = check_pose(pose)
+    if spec.knn_fill:
+        pose = knn_fill(
+            pose, joints=spec.impute_joints, upstream_empty_column=spec.knn_never_observed == "keep_all_raw"
+        )
+    if spec.low_conf_interpolate is not None:
+        pose = interpolate_low_confidence(pose, spec.low_conf_interpolate)
+    centre, scale, valid = frame_transforms(
+        pose,
+        scale_mode=spec.scale,
+        span_joints=spec.span_joints,
+        canvas=spec.canvas,
+        placement=spec.placement,
+        span_target=spec.span_target,
+        scale_window=spec.scale_window,
+        hip_missing="draw" if spec.hip_missing == "draw" else "invalid",
+        fit_target=spec.fit_target,
+    )
+    hip_missing = missing_joints(pose)[:, [LEFT_HIP, RIGHT_HIP]].any(axis=1)
+    return Geometry(pose, centre, scale, valid, hip_missing)
+
+
 def canvas_pose(spec: HeatmapSpec, pose: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Clean and normalise a pose as ``spec`` says (steps A–B): canvas joints and the validity mask.
 
@@ -88,16 +148,13 @@ def canvas_pose(spec: HeatmapSpec, pose: np.ndarray) -> tuple[np.ndarray, np.nda
         ``q (T, 17, 3) float64`` on the canvas (rows of invalid frames are 0) and ``valid (T,) bool``.
         Confidences of joints outside the joint set are set to 0, so they are never drawn.
     """
-    pose = check_pose(pose)
-    if spec.knn_fill:
-        pose = knn_fill(pose, joints=spec.impute_joints)
-    if spec.low_conf_interpolate is not None:
-        pose = interpolate_low_confidence(pose, spec.low_conf_interpolate)
-    centre, scale, valid = frame_transforms(
-        pose, scale_mode=spec.scale, span_joints=spec.span_joints, canvas=spec.canvas
-    )
+    return _canvas_pose(spec, sequence_geometry(spec, pose))
+
+
+def _canvas_pose(spec: HeatmapSpec, geo: Geometry) -> tuple[np.ndarray, np.ndarray]:
+    pose, valid = geo.pose, geo.valid
     q = np.zeros_like(pose)
-    q[valid] = to_canvas(pose[valid], centre[valid], scale[valid], spec.canvas)
+    q[valid] = to_canvas(pose[valid], geo.centre[valid], geo.scale[valid], spec.canvas)
     outside = np.ones(pose.shape[1], dtype=bool)
     outside[list(spec.joints)] = False
     q[:, outside, 2] = 0.0
@@ -237,15 +294,17 @@ def _principal_plane(scatter: np.ndarray, iterations: int = 10) -> np.ndarray | 
     return v
 
 
-def _render_canvas_frames(spec: HeatmapSpec, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _render_canvas_frames(spec: HeatmapSpec, q: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Render normalised frames ``q (N, 17, 3)`` chunk by chunk, in phase order.
 
     Returns:
-        ``uint8 (N, C, size, size)`` maps and ``(N,)`` registration offsets (see :func:`_registration_offsets`).
+        ``uint8 (N, C, size, size)`` maps, ``(N,)`` registration offsets (see :func:`_registration_offsets`)
+        and ``int64 (N, 4)`` the first channel's canvas box ``(x0, y0, w, h)`` shown by each output frame.
     """
     n = q.shape[0]
     out = np.zeros((n, len(spec.channels), spec.size, spec.size), np.uint8)
     reg = np.full(n, np.nan)
+    shown = np.zeros((n, 4), np.int64)
     # raster="output": canvas pixel p maps to output pixel (p + 0.5) * size / canvas - 0.5 (pixel centres at
     # integers on both grids, where an area downsample puts them); sigmas, windows and the under-one-pixel
     # limb rule scale alike.
@@ -290,7 +349,25 @@ def _render_canvas_frames(spec: HeatmapSpec, q: np.ndarray) -> tuple[np.ndarray,
             out[frames] = maps
             nonempty = maps.any(axis=(2, 3))
         reg[frames] = _registration_offsets(spec, chunk, nonempty, boxes)
-    return out, reg
+        shown[frames] = boxes[:, 0]
+    return out, reg, shown
+
+
+def torso_lengths(spec: HeatmapSpec, q: np.ndarray, boxes: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """Per-frame torso length in output px: shoulder midpoint to hip midpoint under the renderer's own transform.
+
+    Args:
+        q: ``(N, 17, 3)`` canvas joints; boxes: ``(N, 4)`` canvas box ``(x0, y0, w, h)`` each output frame shows
+            (resampled to ``size`` x ``size``); present: ``(N,) bool`` frames whose four torso joints exist.
+
+    Returns:
+        ``(N,) float64``, NaN where not ``present``.
+    """
+    d = q[:, [LEFT_SHOULDER, RIGHT_SHOULDER], :2].mean(axis=1) - q[:, [LEFT_HIP, RIGHT_HIP], :2].mean(axis=1)
+    extent = boxes[:, 2:].astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        length = np.hypot(d[:, 0] * spec.size / extent[:, 0], d[:, 1] * spec.size / extent[:, 1])
+    return np.where(present, length, np.nan)
 
 
 def render_sequence(spec: HeatmapSpec, pose: np.ndarray) -> RenderResult:
@@ -306,9 +383,13 @@ def render_sequence(spec: HeatmapSpec, pose: np.ndarray) -> RenderResult:
     Raises:
         BadInputError: wrong shape, T = 0 or a NaN/inf value.
     """
-    q, valid = canvas_pose(spec, pose)
+    geo = sequence_geometry(spec, pose)
+    q, valid = _canvas_pose(spec, geo)
     T = q.shape[0]
-    rendered, reg = _render_canvas_frames(spec, q[valid])
+    rendered, reg, boxes = _render_canvas_frames(spec, q[valid])
+    torso_joints = [LEFT_SHOULDER, RIGHT_SHOULDER, LEFT_HIP, RIGHT_HIP]
+    present = ~missing_joints(geo.pose)[valid][:, torso_joints].any(axis=1)
+    torso = torso_lengths(spec, q[valid], boxes, present)
     bad = int(T - valid.sum())
     if spec.unnormalisable == "drop" or bad == 0:  # nothing to blank: no copy
         maps, registration, kept, blank, dropped = rendered, reg, valid.copy(), 0, bad
@@ -317,6 +398,9 @@ def render_sequence(spec: HeatmapSpec, pose: np.ndarray) -> RenderResult:
         maps[valid] = rendered
         registration = np.full(T, np.nan)
         registration[valid] = reg
+        full_torso = np.full(T, np.nan)
+        full_torso[valid] = torso
+        torso = full_torso
         kept, blank, dropped = np.ones(T, bool), bad, 0
     stats = sequence_stats(
         maps,
@@ -325,5 +409,7 @@ def render_sequence(spec: HeatmapSpec, pose: np.ndarray) -> RenderResult:
         unnormalisable_frames=bad,
         dropped_frames=dropped,
         registration=registration,
+        torso=torso,
+        hip_missing_frames=int(geo.hip_missing.sum()),
     )
     return RenderResult(maps=maps, kept=kept, blank_frames=blank, dropped_frames=dropped, stats=stats)

@@ -1,4 +1,4 @@
-"""Keypoint cleaning and the hip-centred, span-scaled canvas transform (domain reference §4.1 A–B).
+"""Keypoint cleaning and the centred, span-scaled canvas transform (domain reference §4.1 A–B and variants).
 
 Every function is pure numpy over a pose array ``P (T, 17, 3)``: x, y in image pixels and a confidence c,
 for T frames and the 17 COCO joints. A coordinate exactly 0.0 is *missing* (the upstream convention).
@@ -7,9 +7,10 @@ for T frames and the 17 COCO joints. A coordinate exactly 0.0 is *missing* (the 
   n_neighbors=4, weights="distance")``), reimplemented without scikit-learn.
 - :func:`interpolate_low_confidence` is a non-upstream option: linear interpolation over time of joints
   whose confidence is below a threshold.
-- :func:`frame_transforms` and :func:`to_canvas` are the per-frame hip centring and span scaling onto the
-  square canvas that the skeleton-map renderer draws on. The silhouette registration uses the same
-  :func:`frame_transforms` so silhouettes and maps share one hip-centred box.
+- :func:`frame_transforms` and :func:`to_canvas` are the per-frame centring (on the hips, upstream, or on the
+  body's own vertical extent) and span scaling (per frame, per sequence, or smoothed by :func:`smoothed_span`)
+  onto the square canvas that the skeleton-map renderer draws on. The silhouette registration uses the same
+  transform (through :func:`gaitprep.heatmaps.sequence_geometry`) so silhouettes and maps share one box.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ import numpy as np
 from gaitprep.errors import BadInputError
 from gaitprep.skeleton import LEFT_HIP, NUM_JOINTS, RIGHT_HIP
 
-ScaleMode = Literal["per_frame", "per_sequence"]
+ScaleMode = Literal["per_frame", "per_sequence", "smoothed"]
+Placement = Literal["hip", "extent"]
+HipMissing = Literal["invalid", "draw"]
 
 # Rows of receivers handled at once in the KNN distance computation: bounds a (rows, T, 2J) float64 temporary.
 _KNN_ROW_CHUNK = 32
@@ -97,7 +100,8 @@ def knn_fill(
     A column with no observation at all is never filled. With ``upstream_empty_column`` (the default,
     upstream behaviour) such a column makes the whole pose come back unfilled: scikit-learn drops the column,
     upstream's reshape fails and its ``except`` keeps the raw data. With ``upstream_empty_column=False``
-    only that column stays as it is.
+    only that column stays as it is, and every other one is filled as scikit-learn fills it (distances over
+    the columns observed at least once).
 
     Args:
         pose: ``(T, 17, 3)`` x, y (pixels), confidence.
@@ -124,7 +128,9 @@ def knn_fill(
     receivers_any = np.flatnonzero(need.any(axis=1))
     if receivers_any.size == 0:
         return out
-    dist = _nan_euclidean(X[receivers_any], obs[receivers_any], X, obs)  # (R, T)
+    # scikit-learn drops never-observed columns before measuring distances (their count scales every distance).
+    kept = ~empty
+    dist = _nan_euclidean(X[receivers_any][:, kept], obs[receivers_any][:, kept], X[:, kept], obs[:, kept])
     row_of = np.full(T, -1, dtype=np.intp)
     row_of[receivers_any] = np.arange(receivers_any.size)
     filled = X.copy()
@@ -182,57 +188,147 @@ def interpolate_low_confidence(pose: np.ndarray, threshold: float) -> np.ndarray
     return out
 
 
+def smoothed_span(values: np.ndarray, valid: np.ndarray, window: int) -> np.ndarray:
+    """Per-frame spans smoothed by a centred local-linear fit with triangular weights over ``window`` frames.
+
+    For frame t and offsets ``d = -h..h`` (``h = window // 2``), weights ``w_d = h + 1 - |d|`` on the valid
+    frames ``t + d`` that exist; the fitted line ``a + b d`` (weighted least squares) gives ``a``. A linear
+    trend (a subject walking toward the camera at constant speed) is followed exactly, even at the ends of
+    the sequence, while the stride-to-stride "breathing" of the span is averaged out (the triangular window
+    passes a 19-frame period at about 3% for ``window = 45``). A window with a single valid frame gives that
+    frame's span. The sums run over ``d`` in ascending order (documented so that a reference can reproduce the
+    bits).
+
+    Args:
+        values: ``(T,)`` spans (image px); valid: ``(T,) bool``.
+
+    Returns:
+        ``(T,) float64``, NaN where the window holds no valid frame.
+    """
+    T = values.shape[0]
+    y = np.where(valid, np.asarray(values, dtype=np.float64), 0.0)
+    v = np.asarray(valid, dtype=np.float64)
+    h = max(int(window), 1) // 2
+    s0, s1, s2, t0, t1 = (np.zeros(T) for _ in range(5))
+    for d in range(-h, h + 1):
+        lo, hi = max(0, -d), min(T, T - d)
+        if lo >= hi:
+            continue
+        w = float(h + 1 - abs(d))
+        wd, wdd = w * d, w * d * d
+        vv, yy = v[lo + d : hi + d], y[lo + d : hi + d]
+        s0[lo:hi] += w * vv
+        s1[lo:hi] += wd * vv
+        s2[lo:hi] += wdd * vv
+        t0[lo:hi] += w * yy
+        t1[lo:hi] += wd * yy
+    den = s0 * s2 - s1 * s1
+    out = np.full(T, np.nan)
+    line = den > 0
+    out[line] = (s2[line] * t0[line] - s1[line] * t1[line]) / den[line]
+    single = ~line & (s0 > 0)
+    out[single] = t0[single] / s0[single]
+    return out
+
+
 def frame_transforms(
     pose: np.ndarray,
     *,
     scale_mode: ScaleMode,
     span_joints: Sequence[int],
     canvas: int = 128,
+    placement: Placement = "hip",
+    span_target: float | None = None,
+    scale_window: int = 1,
+    hip_missing: HipMissing = "invalid",
+    fit_target: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-frame hip centre and span scale of the canvas transform (domain reference §4.1 B).
+    """Per-frame centre and scale of the canvas transform (domain reference §4.1 B and its variants).
 
-    ``h_t`` is the midpoint of the hips (joints 11, 12). The span is ``max - min`` of ``y - h_t.y`` over
-    ``span_joints`` (all of them, whatever their confidence, as upstream). The scale is
-    ``s_t = (canvas // 1.5) / span_t`` (``per_frame``, upstream: 85 px for a 128 canvas) or
-    ``(canvas // 1.5) / median(span over valid frames)`` (``per_sequence``). :func:`to_canvas` then maps
-    ``q = (p - h_t) * s_t + canvas // 2``.
+    :func:`to_canvas` maps ``q = (p - centre_t) * s_t + canvas // 2``. ``h_t`` is the midpoint of the hips
+    (joints 11, 12).
 
-    This exact signature is shared with the silhouette registration, which crops silhouettes with the same
-    hip-centred box; keep it stable.
+    ``placement="hip"`` (upstream): centre ``h_t``; the span is ``max - min`` of ``y - h_t.y`` over
+    ``span_joints`` (all of them, whatever their confidence or presence, as upstream).
+    ``placement="extent"`` (not upstream): the body's own vertical extent, ``top_t`` / ``bottom_t`` = min /
+    max image y over the ``span_joints`` that are present (not (0, 0)); centre ``(h_t.x, (top_t +
+    bottom_t) / 2)`` and span ``bottom_t - top_t``. The body's extent, not the hip, sits in the middle.
+
+    The scale is ``target / span_t`` (``per_frame``, upstream), ``target / median(span)`` over valid frames
+    (``per_sequence``) or ``target / smoothed_span(span, scale_window)`` (``smoothed``: a centred
+    local-linear fit over ``scale_window`` frames; follows slow changes of apparent size such as a subject
+    walking toward the camera, not the stride-to-stride "breathing" of the span). ``target`` is ``span_target`` canvas px, or
+    upstream's ``canvas // 1.5`` (85 px for 128) when None.
+
+    This exact function is shared with the silhouette registration, which crops silhouettes with the same
+    box; keep it stable.
 
     Args:
         pose: ``(T, 17, 3)``, x, y in image pixels; confidences are ignored.
-        scale_mode: ``"per_frame"`` or ``"per_sequence"``.
+        scale_mode: ``"per_frame"``, ``"per_sequence"`` or ``"smoothed"``.
         span_joints: joint indices that define the vertical span.
         canvas: side of the square canvas in pixels.
+        placement: ``"hip"`` or ``"extent"``, see above.
+        span_target: canvas px the (smoothed) span maps to; None: ``canvas // 1.5``.
+        scale_window: frames of the ``smoothed`` window.
+        hip_missing: ``"invalid"``: a frame with a hip at (0, 0) is invalid; ``"draw"`` (upstream): it is
+            centred on the midpoint all the same (upstream never blanks such a frame).
+        fit_target: ``placement="extent"`` only: cap each frame's scale at ``fit_target / span_t``, so that
+            its own extent never exceeds ``fit_target`` canvas px even when it is much larger than the
+            smoothed span (a subject turning or coming close quickly); None: no cap.
 
     Returns:
-        ``centre (T, 2) float64`` hip midpoints (image px), ``scale (T,) float64`` (canvas px per image px) and
+        ``centre (T, 2) float64`` (image px), ``scale (T,) float64`` (canvas px per image px) and
         ``valid (T,) bool``. A frame is invalid where its span is 0 or non-finite, where a hip is missing
-        (x = y = 0.0) or, in ``per_sequence`` mode, where no frame of the sequence is valid. Invalid frames
-        have centre 0 and scale 0: never use them.
+        (unless ``hip_missing="draw"``) or, in ``per_sequence``/``smoothed`` mode, where no frame of the
+        sequence (window) is valid. Invalid frames have centre 0 and scale 0: never use them.
     """
-    if scale_mode not in ("per_frame", "per_sequence"):
-        raise BadInputError(f"scale_mode must be 'per_frame' or 'per_sequence', got {scale_mode!r}")
+    if scale_mode not in ("per_frame", "per_sequence", "smoothed"):
+        raise BadInputError(
+            f"scale_mode must be 'per_frame', 'per_sequence' or 'smoothed', got {scale_mode!r}"
+        )
+    if placement not in ("hip", "extent"):
+        raise BadInputError(f"placement must be 'hip' or 'extent', got {placement!r}")
     span_idx = np.asarray(list(span_joints), dtype=np.intp)
     if span_idx.size == 0 or span_idx.min() < 0 or span_idx.max() >= NUM_JOINTS:
         raise BadInputError(f"span_joints must be non-empty joint indices in 0..16, got {list(span_joints)}")
     pose = np.asarray(pose, dtype=np.float64)
     xy = pose[..., :2]
     hip = (xy[:, LEFT_HIP] + xy[:, RIGHT_HIP]) / 2.0
-    # Upstream measures the span after centring; doing the same keeps the scale bit-identical.
-    rel_y = xy[:, span_idx, 1] - hip[:, None, 1]
-    with np.errstate(invalid="ignore"):
-        span = rel_y.max(axis=1) - rel_y.min(axis=1)
+    if placement == "hip":
+        # Upstream measures the span after centring; doing the same keeps the scale bit-identical.
+        rel_y = xy[:, span_idx, 1] - hip[:, None, 1]
+        with np.errstate(invalid="ignore"):
+            span = rel_y.max(axis=1) - rel_y.min(axis=1)
+        mid_y = hip[:, 1]
+    else:
+        present = ~missing_joints(pose)[:, span_idx]
+        y = xy[:, span_idx, 1]
+        top = np.where(present, y, np.inf).min(axis=1)
+        bottom = np.where(present, y, -np.inf).max(axis=1)
+        with np.errstate(invalid="ignore"):
+            span = bottom - top
+            mid_y = (top + bottom) / 2.0
     hips_missing = missing_joints(pose)[:, [LEFT_HIP, RIGHT_HIP]].any(axis=1)
-    valid = np.isfinite(span) & (span > 0) & ~hips_missing & np.isfinite(hip).all(axis=1)
-    target = canvas // 1.5
+    valid = np.isfinite(span) & (span > 0) & np.isfinite(hip).all(axis=1) & np.isfinite(mid_y)
+    if hip_missing != "draw":
+        valid &= ~hips_missing
+    target = canvas // 1.5 if span_target is None else float(span_target)
     scale = np.zeros(len(pose), dtype=np.float64)
     if scale_mode == "per_frame":
         scale[valid] = target / span[valid]
-    elif valid.any():
-        scale[valid] = target / np.median(span[valid])
-    centre = np.where(valid[:, None], hip, 0.0)
+    elif scale_mode == "per_sequence":
+        if valid.any():
+            scale[valid] = target / np.median(span[valid])
+    else:
+        smooth = smoothed_span(span, valid, scale_window)
+        valid &= np.isfinite(smooth) & (smooth > 0)
+        scale[valid] = target / smooth[valid]
+    if fit_target is not None:
+        if placement != "extent":
+            raise BadInputError("fit_target needs placement='extent' (the extent is centred)")
+        scale[valid] = np.minimum(scale[valid], float(fit_target) / span[valid])
+    centre = np.where(valid[:, None], np.stack([hip[:, 0], mid_y], axis=1), 0.0)
     return centre, scale, valid
 
 

@@ -25,7 +25,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from gaitprep.errors import BadInputError
 from gaitprep.io.atomic import canonical_json
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# Version 2 adds optional fields only (``owner``), so version-1 manifests stay readable as they are.
+SUPPORTED_SCHEMA_VERSIONS = (1, 2)
 MANIFEST_NAME = "manifest.json"
 UPSTREAM_REFERENCE_COMMIT = "0efafd4"
 
@@ -121,6 +123,13 @@ class Generator(_Strict):
     algo_version: str
 
 
+class Owner(_Strict):
+    """Which recipe stage built a dataset (``gaitprep run``): the only one that may replace it unasked."""
+
+    recipe: str
+    stage: str
+
+
 class Provenance(BaseModel):
     """Not hashed: when, where, how long."""
 
@@ -156,6 +165,7 @@ class Manifest(_Strict):
     content_digest: str
     manifest_digest: str = ""
     provenance: Provenance | None = None
+    owner: Owner | None = None  # schema 2; None: built by a command, not by a recipe stage
 
     def record_by_key(self) -> dict[str, SequenceRecord]:
         return {r.key: r for r in self.records}
@@ -215,8 +225,14 @@ def derivation_id(
     )
 
 
+# Optional fields added after schema 1: left out of the digest while unset, so that a manifest written
+# before they existed keeps its digest.
+_DIGEST_OPTIONAL = ("owner",)
+
+
 def compute_manifest_digest(manifest: Manifest) -> str:
-    body = manifest.model_dump(mode="json", exclude={"provenance", "manifest_digest"})
+    unset = {name for name in _DIGEST_OPTIONAL if getattr(manifest, name) is None}
+    body = manifest.model_dump(mode="json", exclude={"provenance", "manifest_digest", *unset})
     return json_digest(body)
 
 
@@ -247,9 +263,10 @@ def load_manifest(path: str | Path) -> Manifest:
     doc = loads_json(data, path, "manifest")
     if not isinstance(doc, dict):
         raise BadInputError("manifest is not a JSON object", path)
-    if doc.get("schema_version") != SCHEMA_VERSION:
+    if doc.get("schema_version") not in SUPPORTED_SCHEMA_VERSIONS:
+        supported = " or ".join(str(v) for v in SUPPORTED_SCHEMA_VERSIONS)
         raise BadInputError(
-            f"manifest schema_version {doc.get('schema_version')!r} is not supported (expected {SCHEMA_VERSION})",
+            f"manifest schema_version {doc.get('schema_version')!r} is not supported (expected {supported})",
             path,
         )
     try:

@@ -17,8 +17,11 @@ A recipe (see ``pipelines/*.yaml``)::
 
 Caching: every builder computes its stage's derivation id (source fingerprint, params, layout, partition,
 algorithm version) before any work and answers "up to date" when ``<output_root>/<stage>`` already holds
-it. When the stage's output holds another derivation (the recipe or an input changed) the stage is
-rebuilt and the old dataset replaced atomically; nothing else is ever replaced. A stage that consumes
+it. Every dataset a stage builds records its owner (recipe name, stage name) in the manifest. When the
+stage's output holds another derivation (the recipe or an input changed) and the same recipe stage built
+it, the stage is rebuilt and the old dataset replaced atomically; a dataset built by another recipe or by
+hand is refused unless ``force``, which still replaces only a dataset of ours (``ownership.py``). A stage
+whose up-to-date output no longer verifies is rebuilt only with ``force``. A stage that consumes
 another stage's dataset (``stacked``) fingerprints it by content digest, so it is rebuilt exactly when
 its upstream's content changed.
 
@@ -40,9 +43,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gaitprep.build import BuildResult
-from gaitprep.errors import BadInputError
+from gaitprep.errors import BadInputError, DifferentDatasetError, VerificationError
 from gaitprep.io.bounds import MAX_JSON_DEPTH, MAX_SMALL_FILE_BYTES, read_regular_file
-from gaitprep.manifest import MANIFEST_NAME
+from gaitprep.manifest import MANIFEST_NAME, Owner, load_manifest
 
 StageKind = Literal["silhouettes", "skeleton_maps", "pav", "stacked", "poses"]
 # Stages that read a release tree named in ``inputs`` (the others read stage outputs).
@@ -83,9 +86,10 @@ class SilhouetteParams(_Strict):
     maps' hip-centred full-canvas box (needs a sil-raw input). ``scale``: that box's scale mode."""
 
     register_with: str | None = None
-    scale: Literal["per_sequence", "per_frame"] | None = None
+    scale: Literal["per_sequence", "per_frame", "smoothed"] | None = None
     span_joints: Literal["all17", "selected"] | None = None
     joints: Literal["coco17", "body", "head-lite"] | None = None
+    sigma: float | None = Field(None, gt=0, description="the maps' sigma: it sets the recommended margins")
 
 
 class PavParams(_Strict):
@@ -342,7 +346,7 @@ def _check_params(recipe: Recipe, stage: Stage, at: Loc, earlier: dict[str, Stag
             problems.append(
                 ((*at, "params", "register_with"), f"{params.register_with!r} is not an input name")
             )
-        for key in ("scale", "span_joints", "joints"):
+        for key in ("scale", "span_joints", "joints", "sigma"):
             if getattr(params, key) is not None and params.register_with is None:
                 problems.append(((*at, "params", key), f"{key} applies only with register_with"))
     if stage.kind == "pav" and recipe.partition is None:
@@ -456,7 +460,7 @@ def plan_pipeline(
 @dataclass
 class StageReport:
     """What one stage did. ``status``: "built" or "up to date"; ``replaced``: an older derivation of the
-    stage was replaced (the recipe or an input changed)."""
+    stage was replaced (the recipe or an input changed), or, with force, another's dataset of ours."""
 
     name: str
     kind: str
@@ -498,17 +502,46 @@ class PipelineResult:
         }
 
 
-def cached_build(build: Callable[[bool], BuildResult], out: Path) -> tuple[BuildResult, bool]:
-    """Run ``build(force)`` without force; rebuild with force only when ``out`` holds another derivation.
+def _built_by(out: Path) -> Owner | None:
+    """The owner recorded in ``out``'s manifest (None: none recorded, or no manifest to read)."""
+    try:
+        return load_manifest(out / MANIFEST_NAME).owner
+    except BadInputError:
+        return None
 
-    Returns ``(result, replaced)``. The builders refuse to replace a dataset of another derivation with a
-    BadInputError naming ``out``; within a pipeline that dataset is this stage's own earlier output, so it
-    is rebuilt. Any other error (and this one when ``out`` holds no manifest) is raised unchanged.
+
+def _owner_text(owner: Owner | None) -> str:
+    if owner is None:
+        return "by hand (a command, or a gaitprep that did not record owners yet)"
+    return f"by recipe {owner.recipe!r}, stage {owner.stage!r}"
+
+
+def cached_build(
+    build: Callable[[bool], BuildResult], out: Path, owner: Owner, *, force: bool = False
+) -> tuple[BuildResult, bool]:
+    """Run ``build(force)`` without force; rebuild with force only when ``out`` holds another derivation
+    that this recipe stage (``owner``) built, or when ``force`` is given.
+
+    Returns ``(result, replaced)``. The builders refuse to replace a dataset of another derivation
+    (DifferentDatasetError) and to call a damaged one up to date (VerificationError). A dataset this
+    stage built is its own earlier output and is rebuilt; one built by another recipe or by hand is
+    refused, naming its owner, unless ``force``. A damaged output is rebuilt only with ``force``. Any
+    other error is raised unchanged; a forced build still obeys the ownership rule (``ownership.py``).
     """
     try:
         return build(False), False
-    except BadInputError as exc:
-        if exc.path != str(out) or not (out / MANIFEST_NAME).is_file():
+    except DifferentDatasetError as exc:
+        if exc.path != str(out):
+            raise
+        found = _built_by(out)
+        if found != owner and not force:
+            raise BadInputError(
+                f"holds a dataset built {_owner_text(found)}, not by this recipe's stage {owner.stage!r}; "
+                "nothing was replaced; change output_root or the stage name, or pass --force to replace it",
+                out,
+            ) from None
+    except VerificationError as exc:
+        if exc.path != str(out) or not force:
             raise
     return build(True), True
 
@@ -545,12 +578,26 @@ def _builder(ps: PlannedStage) -> Callable[..., BuildResult]:
 
 
 def _run_stage(
-    ps: PlannedStage, plan: PipelinePlan, partition: Any, workers: int, dask_address: str | None, quiet: bool
+    ps: PlannedStage,
+    plan: PipelinePlan,
+    partition: Any,
+    workers: int,
+    dask_address: str | None,
+    quiet: bool,
+    force: bool = False,
 ) -> tuple[BuildResult, bool, str]:
     s = ps.stage
     params = stage_params(s)
     fn = _builder(ps)
-    common = {"partition": partition, "fmt": s.format, "workers": workers, "quiet": quiet, "name": s.name}
+    owner = Owner(recipe=plan.loaded.recipe.name, stage=s.name)
+    common = {
+        "partition": partition,
+        "fmt": s.format,
+        "workers": workers,
+        "quiet": quiet,
+        "name": s.name,
+        "owner": owner,
+    }
     if s.kind in TREE_KINDS and not ps.input_path.exists():
         raise plan.loaded.error(("inputs", s.input), f"input path does not exist: {ps.input_path}")
 
@@ -559,8 +606,8 @@ def _run_stage(
             pose = plan.inputs[params.register_with]
             return _call(
                 fn, ps.input_path, pose, ps.out, dask_address=dask_address, force=force,
-                scale_mode=params.scale or "per_sequence", span_joints=params.span_joints or "selected",
-                joint_set=params.joints or "body", **common,
+                scale_mode=params.scale, span_joints=params.span_joints, joint_set=params.joints,
+                sigma=params.sigma, **common,
             )  # fmt: skip
         if s.kind == "skeleton_maps":
             return _call(fn, ps.input_path, ps.out, params, dask_address=dask_address, force=force, **common)
@@ -574,8 +621,19 @@ def _run_stage(
             return _call(fn, sil, ps.input_path, ps.out, dask_address=dask_address, force=force, **common)
         return _call(fn, ps.input_path, ps.out, dask_address=dask_address, force=force, **common)
 
-    result, replaced = cached_build(build, ps.out)
+    result, replaced = cached_build(build, ps.out, owner, force=force)
     return result, replaced, _executor(fn, workers, dask_address)
+
+
+def check_stage_outputs(plan: PipelinePlan) -> None:
+    """Before any stage runs: no stage's output may be, hold or lie inside any of the recipe's inputs (not
+    only its own: a later stage would meet it there), its partition or the recipe file, nor lie inside a
+    dataset (``ownership.check_output_path``)."""
+    from gaitprep.ownership import check_output_path
+
+    inputs = [*plan.inputs.values(), plan.partition, plan.loaded.path]
+    for ps in plan.stages:
+        check_output_path(ps.out, inputs=inputs, kind="dataset")
 
 
 def run_pipeline(
@@ -587,12 +645,14 @@ def run_pipeline(
     only: Iterable[str] = (),
     quiet: bool = False,
     on_stage: Callable[[StageReport], None] | None = None,
+    force: bool = False,
 ) -> PipelineResult:
     """Validate, plan and run a recipe; stages that are up to date cost only their input fingerprint.
 
     ``workers``: joblib worker processes per stage; ``dask_address``: run the per-sequence tasks on that
     dask scheduler instead (builders without a dask path keep joblib). ``on_stage`` is called after each
-    stage (for streaming output).
+    stage (for streaming output). ``force``: replace a stage's output that another recipe or a command
+    built, or that no longer verifies (only ever a dataset of ours: ``ownership.py``).
     """
     from gaitprep.partition import load_partition
 
@@ -603,11 +663,12 @@ def run_pipeline(
         if not plan.partition.is_file():
             raise loaded.error(("partition",), f"partition file does not exist: {plan.partition}")
         partition = load_partition(plan.partition)
+    check_stage_outputs(plan)
     started = time.perf_counter()
     reports: list[StageReport] = []
     for ps in plan.stages:
         t0 = time.perf_counter()
-        result, replaced, executor = _run_stage(ps, plan, partition, workers, dask_address, quiet)
+        result, replaced, executor = _run_stage(ps, plan, partition, workers, dask_address, quiet, force)
         m = result.manifest
         report = StageReport(
             name=ps.stage.name,

@@ -163,6 +163,10 @@ def render_preview(
 
 
 def write_preview(dataset: str | Path, out: str | Path, **kwargs) -> dict:
+    """Render the montage of ``dataset`` and write it to the PNG file ``out`` (never inside a dataset)."""
+    from gaitprep.ownership import check_output_path
+
+    check_output_path(out, inputs=[dataset], kind="file")
     image = render_preview(dataset, **kwargs)
     ok, data = cv2.imencode(".png", image)
     if not ok:

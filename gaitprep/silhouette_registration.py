@@ -1,4 +1,4 @@
-"""Silhouettes registered with the skeleton maps: the same hip-centred, span-scaled box per frame.
+"""Silhouettes registered with the skeleton maps: the same centred, span-scaled box per frame.
 
 Upstream silhouettes (domain §3) are centred on the mask's mass median and scaled to the mask height,
 so they do not line up with skeleton maps, which are centred on the hips and scaled by the joint span
@@ -8,8 +8,9 @@ so they do not line up with skeleton maps, which are centred on the hips and sca
     q = (p - centre_t) * scale_t + canvas // 2        image pixel p -> canvas pixel q (canvas x canvas)
     output = INTER_AREA resize of the canvas to size x size (an exact 2x block mean for 128 -> 64)
 
-with ``centre_t, scale_t`` from :func:`gaitprep.keypoints.frame_transforms`, the function the renderer
-uses. Pixel centres are integer positions in both the image and the canvas (as in the renderer), so a
+with ``centre_t, scale_t`` from :func:`gaitprep.heatmaps.sequence_geometry` (given the maps' HeatmapSpec:
+gap filling, hip or extent placement, per-frame/per-sequence/smoothed scale, margins), the function the
+renderer uses, or from :func:`gaitprep.keypoints.frame_transforms` directly. Pixel centres are integer positions in both the image and the canvas (as in the renderer), so a
 joint at image position p lands at output pixel-centre coordinate ``(q + 0.5) * size / canvas - 0.5``,
 i.e. ``q / 2 - 0.25`` for 128 -> 64: the hips (q = 64) land at (31.75, 31.75), within half a pixel of
 (32, 32), and exactly where the maps put their hip Gaussians.
@@ -32,6 +33,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from gaitprep.errors import BadInputError
+from gaitprep.heatmap_spec import HeatmapSpec
 from gaitprep.keypoints import check_pose, frame_transforms
 from gaitprep.skeleton import NUM_JOINTS
 
@@ -111,12 +113,17 @@ def register_silhouettes(
     span_joints: tuple[int, ...] = tuple(range(NUM_JOINTS)),
     canvas: int = 128,
     size: int = 64,
+    spec: HeatmapSpec | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Crop and scale raw masks with the skeleton maps' hip-centred full-canvas box.
 
     frames: ``(T, H, W)`` uint8 raw camera-resolution masks (0 background, 255 person); pose:
     ``(T, 17, 3)`` x, y in the same image pixels, and c. ``scale_mode``, ``span_joints`` and ``canvas``
     are passed to :func:`gaitprep.keypoints.frame_transforms` and must equal the skeleton-map export's.
+    With ``spec`` (a full-canvas :class:`~gaitprep.heatmap_spec.HeatmapSpec`) the pose is cleaned and placed
+    by :func:`gaitprep.heatmaps.sequence_geometry`, exactly as the maps of that spec are (gap filling,
+    placement, smoothed scale, margins), and ``canvas``/``size`` come from the spec; the other geometry
+    arguments are then ignored.
 
     Returns ``(sil, valid)``: sil ``(T, size, size)`` uint8 greyscale (edges are interpolated, not
     binary) and valid ``(T,)`` bool, False where frame_transforms found no usable centre or scale (zero
@@ -130,12 +137,24 @@ def register_silhouettes(
     pose = check_pose(pose)  # (T, 17, 3) float64, T >= 1, finite
     if frames.shape[0] != pose.shape[0]:
         raise BadInputError(f"{frames.shape[0]} silhouette frames but {pose.shape[0]} pose frames")
+    if spec is not None:
+        if spec.crop != "full_canvas":
+            raise BadInputError(
+                f"silhouettes can only be registered with full-canvas skeleton maps (crop={spec.crop!r})"
+            )
+        canvas, size = spec.canvas, spec.size
     if not (isinstance(canvas, int) and isinstance(size, int) and 0 < size <= canvas and canvas % size == 0):
         raise BadInputError(f"canvas ({canvas}) must be a positive multiple of size ({size})")
 
-    centre, scale, valid = frame_transforms(
-        pose, scale_mode=scale_mode, span_joints=span_joints, canvas=canvas
-    )
+    if spec is not None:
+        from gaitprep.heatmaps import sequence_geometry
+
+        geo = sequence_geometry(spec, pose)
+        centre, scale, valid = geo.centre, geo.scale, geo.valid
+    else:
+        centre, scale, valid = frame_transforms(
+            pose, scale_mode=scale_mode, span_joints=span_joints, canvas=canvas
+        )
     valid = np.asarray(valid, dtype=bool) & np.isfinite(centre).all(axis=1) & np.isfinite(scale) & (scale > 0)
 
     out = np.zeros((frames.shape[0], size, size), dtype=np.uint8)

@@ -24,7 +24,7 @@ import numpy as np
 
 from gaitprep.build import BuildPlan, BuildResult, ProcessResult, SourceItem, build_dataset
 from gaitprep.errors import BadInputError
-from gaitprep.manifest import ArraySpec, Layout, Manifest, SequenceRecord, json_digest
+from gaitprep.manifest import ArraySpec, Layout, Manifest, Owner, SequenceRecord, json_digest
 from gaitprep.partition import Partition
 from gaitprep.skeleton import NUM_JOINTS
 
@@ -132,6 +132,9 @@ def registration_geometry(sil: Manifest, maps: Manifest) -> dict[str, Any]:
         "scale": (mp.get("scale"), sp.get("scale_mode")),
         "span_joints": (list(_span_set(mp)), list(sil_span)),
     }
+    # Silhouettes registered by gaitprep >= the extent/smoothed geometry record every placing parameter.
+    for key, s_val in dict(sp.get("geometry", {})).items():
+        checks[key] = (mp.get(key), s_val)
     for key, (m_val, s_val) in checks.items():
         if m_val != s_val:
             raise BadInputError(
@@ -157,14 +160,17 @@ def build_stacked(
     name: str | None = None,
     dask_address: str | None = None,
     force: bool = False,
+    owner: Owner | None = None,
 ) -> BuildResult:
     """Stack a registered-silhouette dataset and a skeleton-map dataset into uint8 (T, 3, S, S).
 
     ``silhouettes`` and ``maps``: dataset directories (or their manifest.json). Both must hold the same
     sequences; ``partition`` (optional) re-assigns splits and is recorded.
     """
-    from gaitprep.datasets import layout_for
+    from gaitprep.datasets import checked_inputs, layout_for
     from gaitprep.sources import dataset_items, dataset_source_info
+
+    inputs = checked_inputs(out, (silhouettes, maps), partition, force)
 
     sil_m, sil_root, sil_items = dataset_items(silhouettes, partition)
     maps_m, maps_root, maps_items = dataset_items(maps, partition)
@@ -236,5 +242,7 @@ def build_stacked(
         ),
         source=dataset_source_info([(sil_m, sil_root), (maps_m, maps_root)], items),
         partition=partition,
+        inputs=inputs,
+        owner=owner,
     )
     return build_dataset(plan, workers=workers, quiet=quiet, dask_address=dask_address, force=force)

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.real_walking import real_walking  # noqa: F401  (session fixture: LaFAN1 real walking)
+
 SYNTH_SEQUENCES = 12
 SYNTH_FRAMES = (12, 20)
 SYNTH_SIZE = (160, 90)  # (W, H) pixels

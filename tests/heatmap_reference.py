@@ -76,29 +76,32 @@ def walking_pose(
 # ------------------------------------------------------------------------------------------- step A
 
 
-def reference_knn_fill(pose: np.ndarray, n_neighbors: int = 4) -> np.ndarray:
+def reference_knn_fill(pose: np.ndarray, n_neighbors: int = 4, *, leave_empty: bool = False) -> np.ndarray:
     """scikit-learn KNNImputer(missing_values=0.0, n_neighbors, weights='distance') on the (T, 34) x/y matrix,
-    one missing value at a time. Returns the input unchanged if a column is entirely missing (upstream)."""
+    one missing value at a time. A column that is entirely missing makes upstream return the input unchanged;
+    with ``leave_empty`` it is dropped as scikit-learn drops it (left as it is) and the rest is filled."""
     T = pose.shape[0]
     X = pose[:, :, :2].reshape(T, 34).astype(np.float64)
     missing = X == 0.0
-    if missing.all(axis=0).any():
+    empty = missing.all(axis=0)
+    if empty.any() and not leave_empty:
         return pose.astype(np.float64).copy()
+    columns = [k for k in range(34) if not empty[k]]
     Y = X.copy()
     for i in range(T):
-        for col in range(34):
+        for col in columns:
             if not missing[i, col]:
                 continue
             cands = []
             for j in range(T):
                 if missing[j, col]:
                     continue
-                common = [k for k in range(34) if not missing[i, k] and not missing[j, k]]
+                common = [k for k in columns if not missing[i, k] and not missing[j, k]]
                 if not common:
                     cands.append((math.inf, j, math.nan))
                     continue
                 sq = sum((X[i, k] - X[j, k]) ** 2 for k in common)
-                cands.append((math.sqrt(34.0 / len(common) * sq), j, X[j, col]))
+                cands.append((math.sqrt(len(columns) / len(common) * sq), j, X[j, col]))
             if all(math.isinf(d) for d, _, _ in cands):
                 Y[i, col] = np.mean([X[j, col] for j in range(T) if not missing[j, col]])
                 continue
@@ -209,6 +212,11 @@ def reference_render(
     eps: float = 1e-3,
     nsig: float = 3.0,
     raster: str = "canvas",
+    placement: str = "hip",
+    scale_window: int = 1,
+    margin_sigmas: float | None = None,
+    hip_missing: str = "draw",
+    min_margin_sigmas: float | None = None,
 ) -> np.ndarray:
     """Render ``pose (T, 17, 3)`` (already gap-free) to ``uint8 (T, C, size, size)``; frames that cannot be
     normalised come out blank.
@@ -217,27 +225,63 @@ def reference_render(
     to output pixel ``(q + 0.5) * size / canvas - 0.5``, sigmas (and the 1-px point-limb rule) scale by
     ``size / canvas``, and the Gaussians are drawn, combined and quantised on the ``size x size`` grid with the
     same windows rule in output pixels; no resize follows.
+
+    Geometry (gaitprep's variants): ``placement="extent"`` centres x on the hips and y on the middle of the span
+    joints' own vertical extent (joints at (0, 0) left out); ``scale_mode="smoothed"`` divides by the value at
+    frame t of the weighted least-squares line through the valid spans within ``h = scale_window // 2`` frames
+    either side, weights ``h + 1 - |d|``; ``margin_sigmas`` maps the span to
+    ``canvas - 2 margin_sigmas max(sigmas)`` instead of ``canvas // 1.5``; ``hip_missing="draw"`` (upstream)
+    renders a frame whose hip is (0, 0) centred on that midpoint, ``"blank"`` leaves it blank;
+    ``min_margin_sigmas`` caps the scale so that the frame's own extent fills at most ``canvas - 2
+    min_margin_sigmas max(sigmas)``.
     """
     pose = np.asarray(pose, dtype=np.float64)
     T = pose.shape[0]
     lut = grey_lut() if quantise == "lut_exact" else np.arange(256, dtype=np.uint8)
-    # B: hip centring and span scaling.
-    spans, ok = [], []
+    # B: centring and span scaling.
+    spans, ok, centres = [], [], []
     for t in range(T):
         h = (pose[t, 11, :2] + pose[t, 12, :2]) / 2.0
-        ys = [pose[t, v, 1] - h[1] for v in span_joints]
-        span = max(ys) - min(ys)
+        if placement == "hip":
+            ys = [pose[t, v, 1] - h[1] for v in span_joints]
+            span = max(ys) - min(ys)
+            centre = h
+        else:
+            ys = [pose[t, v, 1] for v in span_joints if not (pose[t, v, 0] == 0.0 and pose[t, v, 1] == 0.0)]
+            span = (max(ys) - min(ys)) if ys else math.nan
+            centre = np.array([h[0], (min(ys) + max(ys)) / 2.0 if ys else math.nan])
         hips_missing = any(pose[t, v, 0] == 0.0 and pose[t, v, 1] == 0.0 for v in (11, 12))
         spans.append(span)
-        ok.append(span > 0 and math.isfinite(span) and not hips_missing)
+        centres.append(centre)
+        ok.append(span > 0 and math.isfinite(span) and not (hips_missing and hip_missing != "draw"))
     med = float(np.median([s for s, k in zip(spans, ok, strict=True) if k])) if any(ok) else 1.0
+    target = (
+        canvas // 1.5
+        if margin_sigmas is None
+        else canvas - 2.0 * margin_sigmas * max(sigma_limb, sigma_joint)
+    )
     out = np.zeros((T, len(channels), size, size), np.uint8)
     for t in range(T):
         if not ok[t]:
             continue
-        h = (pose[t, 11, :2] + pose[t, 12, :2]) / 2.0
-        s = (canvas // 1.5) / (spans[t] if scale_mode == "per_frame" else med)
-        q = (pose[t, :, :2] - h) * s + canvas // 2
+        if scale_mode == "per_frame":
+            span = spans[t]
+        elif scale_mode == "per_sequence":
+            span = med
+        else:  # weighted least-squares line through the window's valid spans, weights h + 1 - |d|
+            h = scale_window // 2
+            s0 = s1 = s2 = t0 = t1 = 0.0
+            for d in range(-h, h + 1):
+                if 0 <= t + d < T and ok[t + d]:
+                    w = float(h + 1 - abs(d))
+                    s0, s1, s2 = s0 + w, s1 + (w * d), s2 + (w * d * d)
+                    t0, t1 = t0 + w * spans[t + d], t1 + (w * d) * spans[t + d]
+            den = s0 * s2 - s1 * s1
+            span = (s2 * t0 - s1 * t1) / den if den > 0 else t0 / s0
+        s = target / span
+        if min_margin_sigmas is not None:  # the frame's own extent fills at most the room between 2 margins
+            s = min(s, (canvas - 2.0 * min_margin_sigmas * max(sigma_limb, sigma_joint)) / spans[t])
+        q = (pose[t, :, :2] - centres[t]) * s + canvas // 2
         c = np.where(np.isin(np.arange(17), joints), pose[t, :, 2], 0.0)
         grid, k = canvas, 1.0
         if raster == "output":

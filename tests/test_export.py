@@ -189,7 +189,7 @@ def test_export_refuses_a_dataset_that_fails_quick_verification(sil_both, tmp_pa
 
 
 def test_export_refuses_to_write_inside_the_dataset(sil_both):
-    with pytest.raises(BadInputError, match="inside the dataset directory"):
+    with pytest.raises(BadInputError, match="lies inside the gaitprep dataset .*fail verification"):
         export_hdf5(sil_both, sil_both / "export.h5", quiet=True)
     assert not (sil_both / "export.h5").exists()
 
@@ -347,6 +347,27 @@ def test_import_keeps_class_spelling_and_refuses_a_non_empty_output(tmp_path):
     assert (result.sequences, result.frames) == (1, 5)
     with pytest.raises(BadInputError, match="not empty"):
         import_keypoints(h5, tmp_path / "tree", quiet=True)
+
+
+def test_import_force_replaces_only_a_tree_it_wrote_and_never_its_own_input(tmp_path):
+    h5 = tmp_path / "kp.h5"
+    write_keypoints_h5(h5, {f"00007/Positive/{VIEW}": good_pose(5)})
+    tree = tmp_path / "tree"
+    import_keypoints(h5, tree, quiet=True)
+    write_keypoints_h5(tmp_path / "kp2.h5", {f"00003/negative/{VIEW}": good_pose(4)})
+    import_keypoints(tmp_path / "kp2.h5", tree, force=True, quiet=True)  # ours: replaced
+    assert [p.name for p in tree.iterdir() if p.is_dir()] == ["00003"]
+    (tree / "00003" / "notes.txt").write_text("mine")
+    with pytest.raises(BadInputError, match="--force replaces only a tree gaitprep wrote"):
+        import_keypoints(h5, tree, force=True, quiet=True)
+    assert (tree / "00003" / "notes.txt").read_text() == "mine"
+    # The folder holding the HDF5 file is refused before anything is read, even with --force.
+    before = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*"))
+    res = CliRunner().invoke(main, ["import-keypoints", str(h5), "--out", str(tmp_path), "--force"])
+    assert res.exit_code == 1 and res.stderr.splitlines() == [
+        f"error: {tmp_path}: the output holds the input {h5}; give --out a path that does not contain it"
+    ]
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == before
 
 
 def test_import_of_a_file_that_is_not_hdf5_is_bad_input(tmp_path):

@@ -163,3 +163,52 @@ def test_missing_joints_needs_both_coordinates_zero():
 def test_check_pose_rejects_bad_input_with_a_message(pose, message):
     with pytest.raises(BadInputError, match=message):
         check_pose(pose)
+
+
+def test_smoothed_span_follows_a_linear_trend_exactly_and_damps_the_stride():
+    from gaitprep.keypoints import smoothed_span
+
+    t = np.arange(120, dtype=np.float64)
+    trend = 200.0 + 1.5 * t  # a subject walking toward the camera: the span grows steadily
+    valid = np.ones(120, bool)
+    np.testing.assert_allclose(smoothed_span(trend, valid, 45), trend, rtol=0, atol=1e-9)  # ends included
+    breathing = trend + 8.0 * np.sin(2 * np.pi * t / 19.0)  # the stride's breathing, 19-frame period
+    residual = np.abs(smoothed_span(breathing, valid, 45) - trend)
+    assert residual[22:-22].max() < 0.05 * 8.0  # the triangular window passes ~3% of it
+    # Invalid frames are left out; a window with one valid frame gives that frame's span.
+    holes = valid.copy()
+    holes[50:60] = False
+    np.testing.assert_allclose(smoothed_span(trend, holes, 45), trend, rtol=0, atol=1e-9)
+    lone = np.zeros(120, bool)
+    lone[5] = True
+    assert smoothed_span(trend, lone, 3)[5] == trend[5] and np.isnan(smoothed_span(trend, lone, 3)[9])
+
+
+def test_extent_placement_centres_the_present_span_joints_and_caps_the_scale():
+    pose = walking_pose(3, seed=2)
+    pose[:, 9] = 0.0  # a wrist never seen: left out of the extent
+    span_joints = tuple(range(5, 17))
+    centre, scale, valid = frame_transforms(
+        pose, scale_mode="per_frame", span_joints=span_joints, placement="extent", span_target=80.0
+    )
+    present = [v for v in span_joints if v != 9]
+    ys = pose[:, present, 1]
+    np.testing.assert_allclose(centre[:, 1], (ys.min(axis=1) + ys.max(axis=1)) / 2.0)
+    np.testing.assert_allclose(centre[:, 0], (pose[:, 11, 0] + pose[:, 12, 0]) / 2.0)
+    np.testing.assert_allclose(scale, 80.0 / (ys.max(axis=1) - ys.min(axis=1)))
+    assert valid.all()
+    # The cap: a frame's own extent never exceeds fit_target, whatever the (here per-sequence) scale says.
+    pose[1, :, :2] = (pose[1, :, :2] - pose[1, 11, :2]) * 1.5 + pose[1, 11, :2]  # one frame 1.5x larger
+    pose[1, 9] = 0.0  # still never seen
+    _, capped, _ = frame_transforms(
+        pose,
+        scale_mode="per_sequence",
+        span_joints=span_joints,
+        placement="extent",
+        span_target=80.0,
+        fit_target=96.0,
+    )
+    extent = (pose[:, present, 1].max(axis=1) - pose[:, present, 1].min(axis=1)) * capped
+    assert extent.max() <= 96.0 + 1e-9 and extent[1] == pytest.approx(96.0)
+    with pytest.raises(BadInputError, match="fit_target needs placement='extent'"):
+        frame_transforms(pose, scale_mode="per_frame", span_joints=span_joints, fit_target=96.0)

@@ -177,7 +177,7 @@ def test_manifest_bytes_round_trip_through_load_manifest(manifest_dir: Path, tmp
 @pytest.mark.parametrize(
     ("mutate", "message"),
     [
-        (lambda d: d.update(schema_version=2), "schema_version 2 is not supported"),
+        (lambda d: d.update(schema_version=3), "schema_version 3 is not supported"),
         (lambda d: d.pop("schema_version"), "schema_version None is not supported"),
         (lambda d: d.update(surprise=1), "does not match the schema"),
         (lambda d: d.pop("records"), "does not match the schema"),
@@ -193,6 +193,38 @@ def test_load_manifest_refuses_wrong_documents_naming_the_file(
     with pytest.raises(BadInputError, match=message) as info:
         load_manifest(tmp_path)
     assert info.value.path == str(tmp_path / MANIFEST_NAME)
+
+
+def test_a_version_1_manifest_stays_readable_and_keeps_its_digest(manifest_dir: Path, tmp_path: Path) -> None:
+    """Schema 2 only adds optional fields: a manifest as a version-1 writer wrote it (no ``owner`` key,
+    digest over the rest) loads, and its self-hash and the dataset still verify."""
+    import shutil
+
+    from gaitprep.verify import verify_dataset
+
+    ds = tmp_path / "v1"
+    shutil.copytree(manifest_dir, ds)
+    doc = json.loads((ds / MANIFEST_NAME).read_text())
+    doc["schema_version"] = 1
+    del doc["owner"]
+    body = {k: v for k, v in doc.items() if k not in ("provenance", "manifest_digest")}
+    doc["manifest_digest"] = hashlib.sha256(
+        json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    ).hexdigest()
+    (ds / MANIFEST_NAME).write_text(json.dumps(doc, sort_keys=True, indent=1) + "\n")
+    m = load_manifest(ds)
+    assert m.schema_version == 1 and m.owner is None
+    assert compute_manifest_digest(m) == doc["manifest_digest"]
+    assert verify_dataset(ds, "content").ok
+
+
+def test_the_owner_is_part_of_the_digest_once_recorded(manifest_dir: Path) -> None:
+    from gaitprep.manifest import Owner
+
+    m = load_manifest(manifest_dir / MANIFEST_NAME)
+    assert m.schema_version == 2 and m.owner is None
+    owned = m.model_copy(update={"owner": Owner(recipe="demo", stage="maps")})
+    assert compute_manifest_digest(owned) != compute_manifest_digest(m)
 
 
 def test_load_manifest_of_a_missing_file_is_bad_input(tmp_path: Path) -> None:

@@ -165,3 +165,25 @@ def test_non_finite_pose_is_rejected():
 def test_bad_frames_are_rejected(frames):
     with pytest.raises(BadInputError):
         register_silhouettes(frames, upright_pose())
+
+
+def test_registration_with_a_spec_uses_the_maps_own_extent_placement_and_margins():
+    from gaitprep.heatmap_spec import preset
+
+    # Shoulders to ankles (the body joints' extent) filled: under the recommended geometry that extent is
+    # centred vertically and spans canvas - 2 * 3 sigma = 80 canvas px, i.e. 40 output px.
+    pose = upright_pose().repeat(3, axis=0)
+    hx = pose[0, 11:13, 0].mean()
+    top, bottom = pose[0, 5, 1], pose[0, 15, 1]
+    frames = np.zeros((3, IMG_H, IMG_W), np.uint8)
+    frames[:, int(top) : int(bottom) + 1, int(hx) - 30 : int(hx) + 31] = 255
+    spec = preset("recommended")
+    sil, valid = register_silhouettes(frames, pose, spec=spec)
+    assert valid.all()
+    rows = np.flatnonzero(sil[0].max(axis=1) >= 128)
+    # canvas rows 24 .. 104 -> output (q + 0.5) / 2 - 0.5: 11.75 .. 51.75, the edges half covered.
+    assert (rows[0], rows[-1]) == (12, 51)
+    _, cy = centroid(sil[0])
+    assert cy == pytest.approx((64 + 0.5) / 2 - 0.5, abs=0.1)  # the extent's middle at canvas row 64
+    with pytest.raises(BadInputError, match="full-canvas"):
+        register_silhouettes(frames, pose, spec=preset("opengait"))

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from gaitprep.errors import BadInputError
 from gaitprep.io.safe_pickle import load_array_pickle
+from gaitprep.ownership import TREE_MARKER, is_our_tree
 from gaitprep.partition import load_partition
 from gaitprep.silhouettes import pretreat_sequence
 from gaitprep.skeleton import CLASS_ORDER
@@ -85,8 +86,9 @@ def test_sequences_do_not_depend_on_how_many_others_are_written(tmp_path):
 
 
 def test_release_has_exactly_the_four_layouts_and_a_partition(synth_release):
-    entries = sorted(p.name for p in synth_release.iterdir())
+    entries = sorted(p.name for p in synth_release.iterdir() if p.name != TREE_MARKER)
     assert entries == ["Scoliosis1K_118.json", *sorted(LAYOUTS)]
+    assert is_our_tree(synth_release)  # the hidden marker that lets --force replace it
     for layout in LAYOUTS:
         dirs = seq_dirs(synth_release, layout)
         assert [d.parts[-3] for d in dirs] == [f"{i:05d}" for i in range(12)]
@@ -328,10 +330,25 @@ def test_refuses_a_non_empty_output_unless_forced(tmp_path):
     kwargs = dict(sequences=3, frames=(3, 3), image_size=(64, 48), seed=0, layouts=("pose-pkl",))
     with pytest.raises(BadInputError, match="not empty"):
         write_release(out, **kwargs)
-    assert (out / "keep.txt").exists()
-    write_release(out, force=True, **kwargs)
-    assert not (out / "keep.txt").exists() and (out / "pose-pkl").is_dir()
+    assert (out / "keep.txt").read_text() == "x"
+    # --force never replaces a folder gaitprep did not write.
+    with pytest.raises(
+        BadInputError, match="--force replaces only a tree gaitprep wrote.*no gaitprep marker"
+    ):
+        write_release(out, force=True, **kwargs)
+    assert [p.name for p in out.iterdir()] == ["keep.txt"] and (out / "keep.txt").read_text() == "x"
+    (out / "keep.txt").unlink()
+    write_release(out, **kwargs)
+    first = {p.relative_to(out).as_posix() for p in out.rglob("*")}
+    # A release synth wrote is replaced with --force (here by another seed's)...
+    write_release(out, force=True, **{**kwargs, "seed": 1})
+    assert {p.relative_to(out).as_posix() for p in out.rglob("*")} == first
     assert [p.name for p in tmp_path.iterdir()] == ["rel"]  # no temporary directory left behind
+    # ...but not once someone put a file of their own into it.
+    (out / "pose-pkl" / "notes.txt").write_text("mine")
+    with pytest.raises(BadInputError, match="holds files gaitprep did not write"):
+        write_release(out, force=True, **kwargs)
+    assert (out / "pose-pkl" / "notes.txt").read_text() == "mine"
 
 
 @pytest.mark.parametrize(

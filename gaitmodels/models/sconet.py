@@ -89,8 +89,11 @@ class ModelConfig(BaseModel):
 
     @property
     def modality(self) -> str:
-        """The gaitprep modality this model reads: ``silhouette`` or ``skeleton_map``."""
-        return "silhouette" if self.name in SILHOUETTE_MODELS else "skeleton_map"
+        """The gaitprep modality this model reads: ``silhouette``, ``skeleton_map`` (2 channels [limb,
+        joint]) or ``stacked`` (3 channels [silhouette, limb, joint], e.g. an imported OpenGait model)."""
+        if self.name in SILHOUETTE_MODELS:
+            return "silhouette"
+        return "stacked" if self.in_channels == 3 else "skeleton_map"
 
     @property
     def uses_triplet(self) -> bool:

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from gaitprep.build import BuildResult
+from gaitprep.build_summary import summarise, summary_lines
 from gaitprep.cliutil import emit, log
 
 
@@ -52,7 +53,12 @@ def build_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             click.option(
                 "--name", help="Dataset name recorded in the manifest (default: the --out folder name)."
             ),
-            click.option("--force", is_flag=True, help="Replace an existing, different dataset at --out."),
+            click.option(
+                "--force",
+                is_flag=True,
+                help="Replace a different or damaged gaitprep dataset at --out (never a folder holding "
+                "anything else, nor an input).",
+            ),
             click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout."),
             click.option("--quiet", "-q", is_flag=True, help="No progress bars."),
         ]
@@ -78,6 +84,10 @@ def report_build(result: BuildResult, as_json: bool) -> None:
         "manifest_digest": m.manifest_digest,
         "statistics": m.statistics,
     }
+    summary = summarise(m)
+    doc["summary"] = summary.as_dict()
+    for line in summary_lines(summary):
+        log(line)
     if result.up_to_date:
         human = f"up to date: {result.path} ({m.modality}, {len(m.records)} sequences)"
     else:

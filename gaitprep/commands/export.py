@@ -60,7 +60,9 @@ def export(
 @click.command("import-keypoints")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Pose-pkl tree to write.")
-@click.option("--force", is_flag=True, help="Replace a non-empty --out.")
+@click.option(
+    "--force", is_flag=True, help="Replace a tree import-keypoints wrote at --out (never other files)."
+)
 @json_option
 @quiet_option
 def import_keypoints(file: str, out: str, force: bool, as_json: bool, quiet: bool) -> None:

@@ -21,8 +21,9 @@ def _dash(value: str | None) -> str | None:
     type=click.Choice(["opengait", "recommended"]),
     default="opengait",
     show_default=True,
-    help="opengait: upstream-compatible (per-channel alignment, coco17, per-frame scale, content crop). "
-    "recommended: shared alignment, body joints, per-sequence scale, full-canvas crop.",
+    help="opengait: upstream-compatible, bit for bit (per-channel alignment, coco17, per-frame scale, content "
+    "crop). recommended: shared alignment, body joints, the body's extent in the middle with a 3-sigma margin, "
+    "scale smoothed over 45 frames, full-canvas crop, drawn on the output grid.",
 )
 @click.option(
     "--sigma", type=click.FloatRange(min=0, min_open=True), help="Sigma of both channels (canvas px)."
@@ -48,7 +49,40 @@ def _dash(value: str | None) -> str | None:
 )
 @click.option("--combine", type=click.Choice(["max", "sum"]), help="How Gaussians of one channel combine.")
 @click.option(
-    "--scale", type=click.Choice(["per-frame", "per-sequence"]), help="85-px span per frame or median."
+    "--scale",
+    type=click.Choice(["per-frame", "per-sequence", "smoothed"]),
+    help="Span of each frame (upstream), the sequence median, or smoothed over --scale-window frames.",
+)
+@click.option(
+    "--scale-window",
+    type=click.IntRange(1),
+    help="Frames of the --scale smoothed window (odd; recommended 45).",
+)
+@click.option(
+    "--placement",
+    type=click.Choice(["hip", "extent"]),
+    help="Hips at the centre (upstream) or the body's own vertical extent (recommended).",
+)
+@click.option(
+    "--margin-sigmas",
+    type=click.FloatRange(min=0),
+    help="Room above and below the body for the Gaussian tails, in sigmas (recommended 3; default upstream's "
+    "85-px span).",
+)
+@click.option(
+    "--impute-on",
+    type=click.Choice(["all17", "selected"]),
+    help="Joints whose coordinates gap filling uses: all 17 (recommended) or the drawn joint set.",
+)
+@click.option(
+    "--never-observed",
+    type=click.Choice(["keep-all-raw", "leave-joint"]),
+    help="A joint never observed in a sequence: switch gap filling off (upstream) or leave only that joint.",
+)
+@click.option(
+    "--hip-missing",
+    type=click.Choice(["draw", "unnormalisable"]),
+    help="A hip still (0, 0) after gap filling: draw the frame as upstream does, or blank/drop it.",
 )
 @click.option(
     "--crop", type=click.Choice(["content", "full-canvas"]), help="Content crop (jitters) or fixed 2x."
@@ -87,6 +121,12 @@ def render_heatmaps(
     align,
     combine,
     scale,
+    scale_window,
+    placement,
+    margin_sigmas,
+    impute_on,
+    never_observed,
+    hip_missing,
     crop,
     canvas,
     size,
@@ -108,8 +148,10 @@ def render_heatmaps(
 
     A preset sets a documented group of options; explicit options override it. Every parameter that
     changes the bits (sigmas, joint and limb lists, alignment, scale, crop, quantiser) is written to the
-    manifest, with per-dataset statistics: channel registration offset, centre/width jitter, mass in the
-    columns the training cut removes, blank frames.
+    manifest, with per-dataset statistics: channel registration offset, centre/width jitter, four-side border
+    figures (frames reaching grey 64 on the top/bottom row or in the cut columns, mass there), torso-length
+    jitter, blank frames. A summary goes to stderr at the end, with a warning naming any side that more than
+    1% of frames touch.
     """
     from gaitprep.datasets import build_heatmaps
     from gaitprep.heatmap_spec import preset as make_preset
@@ -130,6 +172,12 @@ def render_heatmaps(
         "align": _dash(align),
         "combine": combine,
         "scale": _dash(scale),
+        "scale_window": scale_window,
+        "placement": placement,
+        "margin_sigmas": margin_sigmas,
+        "impute_on": impute_on,
+        "knn_never_observed": _dash(never_observed),
+        "hip_missing": hip_missing,
         "crop": _dash(crop),
         "canvas": canvas,
         "size": size,

@@ -44,6 +44,12 @@ def _stage_line(s) -> str:
     help="Run only this stage (repeatable), plus the stages whose datasets it reads.",
 )
 @click.option("--dry-run", is_flag=True, help="Validate the recipe and print the plan; build nothing.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace a stage's dataset that another recipe or a command built, or one that no longer "
+    "verifies (only ever a gaitprep dataset; never other files).",
+)
 @json_option
 @quiet_option
 def run(
@@ -53,6 +59,7 @@ def run(
     dask_address: str | None,
     only: tuple[str, ...],
     dry_run: bool,
+    force: bool,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -62,8 +69,9 @@ def run(
     Each stage writes <output_root>/<stage name> and is cached by its derivation id (inputs'
     fingerprints, parameters, layout, partition, algorithm version): an unchanged stage prints
     "up to date" and does nothing; a stage whose derivation changed is rebuilt and its old dataset
-    replaced; stages reading its output follow. Per stage: built / up to date, sequences, frames,
-    content digest, time.
+    replaced when this recipe's stage built it (the owner is recorded in the manifest); a dataset built
+    by another recipe or by hand is refused unless --force. Stages reading its output follow. Per
+    stage: built / up to date, sequences, frames, content digest, time.
     """
     from gaitprep.pipeline import load_recipe, plan_pipeline, run_pipeline
 
@@ -103,6 +111,12 @@ def run(
             click.echo(_stage_line(report))
         elif not quiet:
             log(f"{report.name}: {report.status} ({report.seconds:.2f} s)")
+        if report.status == "built":  # the end-of-build summary and warnings, per stage, on stderr
+            from gaitprep.build_summary import summarise, summary_lines
+            from gaitprep.manifest import load_manifest
+
+            for line in summary_lines(summarise(load_manifest(report.path))):
+                log(f"  {report.name}: {line}")
 
     result = run_pipeline(
         loaded,
@@ -112,6 +126,7 @@ def run(
         only=only,
         quiet=quiet,
         on_stage=on_stage,
+        force=force,
     )
     doc = result.to_json()
     emit(

@@ -13,20 +13,25 @@ from gaitprep.partition import load_partition
 @click.option(
     "--register-with",
     type=click.Path(exists=True, file_okay=False),
-    help="A pose tree: crop and scale silhouettes with the skeleton maps' hip-centred box.",
+    help="A pose tree: crop and scale silhouettes with the recommended skeleton maps' own box (same gap "
+    "filling, placement, smoothed scale and margins).",
 )
 @click.option(
     "--scale",
-    type=click.Choice(["per-frame", "per-sequence"]),
-    default="per-sequence",
-    show_default=True,
-    help="With --register-with: the span scaling (must match the maps you stack with).",
+    type=click.Choice(["per-frame", "per-sequence", "smoothed"]),
+    help="With --register-with: the span scaling (default: the recommended preset's; must match the maps).",
+)
+@click.option(
+    "--sigma",
+    type=click.FloatRange(min=0, min_open=True),
+    help="With --register-with: the maps' sigma (canvas px), which sets the recommended margins.",
 )
 @build_options
 def silhouettes(
     input_path: str,
     register_with: str | None,
-    scale: str,
+    scale: str | None,
+    sigma: float | None,
     out: str,
     partition: str | None,
     fmt: str,
@@ -46,6 +51,11 @@ def silhouettes(
 
     part = load_partition(partition) if partition else None
     if register_with:
+        from gaitprep.heatmap_spec import preset
+
+        overrides: dict = {} if sigma is None else {"sigma_limb": sigma, "sigma_joint": sigma}
+        if scale is not None:
+            overrides["scale"] = scale.replace("-", "_")
         result = build_registered_silhouettes(
             input_path,
             register_with,
@@ -55,7 +65,7 @@ def silhouettes(
             workers=workers,
             quiet=quiet,
             name=name,
-            scale_mode=scale.replace("-", "_"),
+            spec=preset("recommended", **overrides),
             force=force,
         )
     else:

@@ -116,7 +116,12 @@ _RATE = click.FloatRange(0.0, 1.0)
     show_default=True,
     help="Worker processes (the bytes are identical whatever the count).",
 )
-@click.option("--force", is_flag=True, help="Replace a non-empty --out (built aside, then swapped in).")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace a release gaitprep synth wrote at --out (built aside, then swapped in); never a folder "
+    "holding anything else.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def synth(

@@ -31,6 +31,7 @@ import numpy as np
 from gaitprep.errors import BadInputError
 from gaitprep.io.atomic import atomic_write_bytes
 from gaitprep.io.safe_pickle import dump_array_pickle
+from gaitprep.ownership import check_output_path, write_tree_marker
 from gaitprep.partition import write_partition
 from gaitprep.silhouettes import DROP_REASONS, pretreat_sequence
 from gaitprep.skeleton import CLASS_ORDER
@@ -158,6 +159,39 @@ def _write_sequence(
     seq_id = f"{index:05d}"
     rel = Path(seq_id) / label / VIEW
     names = [f"{k + 1:06d}" for k in range(n_frames)]
+    sil_frames, pose_frames, drops, missing = write_sequence_layouts(
+        root, rel, names, pose, masks, no_person, layouts
+    )
+    return {
+        "id": seq_id,
+        "class": label,
+        "frames": n_frames,
+        "sil_frames": sil_frames,
+        "pose_frames": pose_frames,
+        "drops": drops,
+        "missing_joints": missing,
+    }
+
+
+def write_sequence_layouts(
+    root: Path,
+    rel: Path,
+    names: Sequence[str],
+    pose: np.ndarray,
+    masks: np.ndarray | None,
+    no_person: np.ndarray,
+    layouts: Sequence[str],
+) -> tuple[int, int, dict[str, int], int]:
+    """Write one sequence's frames into each of ``layouts`` under ``root/<layout>/<rel>``.
+
+    ``names``: T frame file stems. ``pose``: float64 ``(T, 17, 3)``; ``masks``: uint8 ``(T, H, W)`` 0/255 (``None``
+    when no silhouette layout is asked for: then 0 frames and no drops are reported); ``no_person``: bool ``(T,)``, frames written with an empty ``people`` list and left out of the pose
+    pickle. The pickles are named after ``rel``'s last part (the view), as upstream names them. Returns
+    ``(silhouette frames kept, pose frames kept, silhouette drops by reason, missing joints)``.
+    """
+    view = rel.name
+    if masks is None and ({"sil-raw", "sil-pkl"} & set(layouts)):
+        raise BadInputError("silhouette layouts need masks")
     if "sil-raw" in layouts:
         for name, mask in zip(names, masks, strict=True):
             ok, png = cv2.imencode(".png", mask, PNG_PARAMS)
@@ -169,21 +203,17 @@ def _write_sequence(
             atomic_write_bytes(
                 root / "pose-raw" / rel / f"{name}.json", _frame_json(row, absent), fsync=False
             )
-    sil, drops = pretreat_sequence(masks)
+    if masks is not None:
+        sil, drops = pretreat_sequence(masks)
+    else:
+        sil, drops = np.zeros((0, 64, 64), dtype=np.uint8), dict.fromkeys(DROP_REASONS, 0)
     if "sil-pkl" in layouts and len(sil):  # upstream writes no pickle when every frame is dropped
-        dump_array_pickle(sil, root / "sil-pkl" / rel / f"{VIEW}.pkl")
+        dump_array_pickle(sil, root / "sil-pkl" / rel / f"{view}.pkl")
     kept_pose = pose[~no_person]
     if "pose-pkl" in layouts and len(kept_pose):
-        dump_array_pickle(kept_pose.astype(np.float64), root / "pose-pkl" / rel / f"{VIEW}.pkl")
-    return {
-        "id": seq_id,
-        "class": label,
-        "frames": n_frames,
-        "sil_frames": int(len(sil)),
-        "pose_frames": int(len(kept_pose)),
-        "drops": drops,
-        "missing_joints": int(np.all(kept_pose == 0.0, axis=-1).sum()),
-    }
+        dump_array_pickle(kept_pose.astype(np.float64), root / "pose-pkl" / rel / f"{view}.pkl")
+    missing = int(np.all(kept_pose == 0.0, axis=-1).sum())
+    return int(len(sil)), int(len(kept_pose)), drops, missing
 
 
 def _check_args(
@@ -240,7 +270,9 @@ def write_release(
     ``no_person_rate`` / ``empty_mask_rate`` (default 0) inject frames with an empty ``people`` list or
     an empty mask, which the upstream converters drop, so silhouette and pose T differ (domain §1.3).
     The tree is built in a sibling ``<out>.tmp-*`` directory and renamed into place, so ``out`` is never
-    seen half-written. An existing non-empty ``out`` is refused unless ``force`` (then replaced).
+    seen half-written. An existing non-empty ``out`` is refused unless ``force``, and then replaced only when
+    it is a release this function wrote (it carries the hidden marker ``.gaitprep-tree.json``, which counts
+    its files) and holds nothing else: never someone's folder (``gaitprep.ownership``).
 
     Summary keys: ``root``, ``sequences``, ``frames``, ``image_size``, ``seed``, ``layouts``, ``ratio``,
     ``classes`` (count per class), ``splits`` (per split, per class and ``total``), ``partition`` (path),
@@ -263,9 +295,13 @@ def write_release(
     r, code = ratio_code(ratio)
     if out.exists() and not out.is_dir():
         raise BadInputError("output exists and is not a directory", out)
+    # Never inside a dataset; --force replaces only a release this command wrote (ownership.py).
+    check_output_path(out, kind="tree", force=force)
     if _is_nonempty_dir(out) and not force:
         raise BadInputError(
-            "output directory is not empty; choose another or pass --force to replace it", out
+            "output directory is not empty; choose another or pass --force to replace a release "
+            "gaitprep synth wrote",
+            out,
         )
 
     labels = class_blocks(sequences)
@@ -281,7 +317,8 @@ def write_release(
         records = list(progress_bar(results, total=sequences, desc="synth", quiet=not progress))
         train, test = choose_partition(labels, r, seed)
         partition = write_partition(tmp / f"Scoliosis1K_{code}.json", train, test)
-        _swap_into_place(tmp, out)
+        write_tree_marker(tmp, "synth")
+        _swap_into_place(tmp, out, force)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -310,9 +347,10 @@ def write_release(
     }
 
 
-def _swap_into_place(tmp: Path, out: Path) -> None:
-    """Rename the finished ``tmp`` tree to ``out``, replacing whatever ``out`` held."""
+def _swap_into_place(tmp: Path, out: Path, force: bool) -> None:
+    """Rename the finished ``tmp`` tree to ``out``, replacing an empty folder or a release of ours."""
     old: Path | None = None
+    check_output_path(out, kind="tree", force=force)  # the last look before anything is moved
     if out.exists():
         old = Path(tempfile.mkdtemp(prefix=f"{out.name}.old-", dir=out.parent))
         os.rmdir(old)
