@@ -367,3 +367,11 @@ def test_out_of_memory_names_the_input(datasets, monkeypatch) -> None:
     assert res.stderr.splitlines() == [
         f"error: {datasets['maps']}: out of memory (the input needs more memory than is free)"
     ]
+
+
+def test_json_output_refuses_nan_instead_of_printing_invalid_json() -> None:
+    from gaitprep.cliutil import emit
+    from gaitprep.errors import GaitprepError
+
+    with pytest.raises(GaitprepError, match="NaN or infinite"):
+        emit({"probabilities": {"negative": float("nan")}}, as_json=True)
