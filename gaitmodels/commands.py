@@ -176,6 +176,14 @@ def train(
         summary = run_train(
             cfg, manifest, out, pav_path=pav_manifest, device=device, resume=resume, init=init, quiet=quiet
         )
+    except KeyboardInterrupt:
+        if not is_main_process():
+            sys.exit(1)
+        raise GaitprepError(
+            f"interrupted; 'gaitmodels train --resume {out}' continues from the last saved checkpoint "
+            "(saved every --save-every iterations)",
+            out,
+        ) from None
     except GaitprepError as exc:
         if not is_main_process():  # under torchrun every rank fails alike; rank 0 alone says why
             sys.exit(exc.exit_code)

@@ -36,7 +36,7 @@ def mean_logits(
     model: torch.nn.Module, split: SplitArrays, device: torch.device, quiet: bool = True
 ) -> np.ndarray:
     """float64 (N, classes): each sequence's cosine logits averaged over parts (all frames, first 720)."""
-    from gaitprep.cliutil import progress
+    from gaitprep.progress import progress
 
     uses_pav = model.config.use_pga
     out = []

@@ -344,7 +344,7 @@ def train(
     if is_main:
         _truncate_csv(csv_path, start)
 
-    from gaitprep.cliutil import progress
+    from gaitprep.progress import progress
 
     net.train()
     last: dict[str, float] = {}

@@ -20,6 +20,7 @@ are sorted before hashing.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import platform
@@ -40,6 +41,7 @@ import numpy as np
 from gaitprep import __version__
 from gaitprep.errors import (
     BadInputError,
+    BuildInterrupted,
     BuildLockedError,
     DifferentDatasetError,
     GaitprepError,
@@ -70,7 +72,7 @@ from gaitprep.manifest import (
 from gaitprep.ownership import check_output_path, check_replaceable
 from gaitprep.partition import Partition
 from gaitprep.skeleton import CLASS_INDEX, CLASS_ORDER
-from gaitprep.store import init_zarr_root, remove_sequence, write_sequence
+from gaitprep.store import finalize_zarr_root, init_zarr_root, remove_sequence, write_sequence
 
 DONE_DIR = ".done"
 STALE_UNREADABLE_LOCK_S = 60.0
@@ -309,7 +311,13 @@ def build_one(
     _check_result(result, item, layout)
     _exit_if_orphaned(parent)
     remove_sequence(stage, item.id, item.label, item.view)
-    files = write_sequence(stage, item.id, item.label, item.view, result.arrays, layout)
+    attrs = {
+        "class_index": CLASS_INDEX[item.label],
+        "class_folder": item.class_folder,
+        "split": item.split,
+        "frames": result.frames,
+    }
+    files = write_sequence(stage, item.id, item.label, item.view, result.arrays, layout, attrs)
     record = SequenceRecord(
         id=item.id,
         label=item.label,
@@ -369,15 +377,36 @@ def partition_info(partition: Partition, items: list[SourceItem]) -> PartitionIn
     )
 
 
+def absolute_paths(value: Any) -> Any:
+    """``value`` with every ``Path`` in it made absolute, inside tuples, lists, dicts and dataclasses (a
+    ``SourceItem`` and the ``SequenceRef`` it holds): what is sent to workers in another directory."""
+    if isinstance(value, Path):
+        return value.absolute()
+    if isinstance(value, tuple) and hasattr(value, "_fields"):  # a namedtuple
+        return type(value)(*(absolute_paths(v) for v in value))
+    if isinstance(value, tuple | list):
+        return type(value)(absolute_paths(v) for v in value)
+    if isinstance(value, dict):
+        return {k: absolute_paths(v) for k, v in value.items()}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        changes = {
+            f.name: absolute_paths(getattr(value, f.name)) for f in dataclasses.fields(value) if f.init
+        }
+        return dataclasses.replace(value, **changes)
+    return value
+
+
 def _run_parallel(
     todo: list[SourceItem], plan: BuildPlan, stage: Path, workers: int, quiet: bool, dask_address: str | None
 ) -> list[SequenceRecord]:
     from joblib import Parallel, delayed, parallel_config
 
-    from gaitprep.cliutil import progress
+    from gaitprep.progress import progress
 
     if dask_address:
-        tasks = (delayed(build_one)(item, plan.process, stage, plan.layout) for item in todo)
+        # dask workers may have been started in another working directory: send absolute paths only.
+        stage = stage.absolute()
+        tasks = (delayed(build_one)(absolute_paths(item), plan.process, stage, plan.layout) for item in todo)
         try:
             from dask.distributed import Client
         except ImportError:
@@ -472,8 +501,13 @@ def build_dataset(
             init_zarr_root(stage)
         reused = {i.key: r for i in plan.items if (r := _reusable(stage, i)) is not None}
         todo = [i for i in plan.items if i.key not in reused]
-        built = _run_parallel(todo, plan, stage, workers, quiet, dask_address)
+        try:
+            built = _run_parallel(todo, plan, stage, workers, quiet, dask_address)
+        except KeyboardInterrupt:
+            raise _interrupted(stage, out, len(plan.items)) from None
         records = sorted([*reused.values(), *built], key=lambda r: r.key)
+        if "zarr" in plan.layout.formats:
+            finalize_zarr_root(stage, zarr_root_attrs(plan, records, deriv))
         manifest = _assemble(plan, records, stage, deriv, started, workers)
         # The manifest first: if writing it fails (a full disk), the done-records still let a re-run reuse
         # every sequence. They go only once the manifest is safely written.
@@ -505,6 +539,34 @@ def _check_storable(plan: BuildPlan) -> None:
         if reason:
             where = Path(plan.source.root) / item.id if plan.source.kind == "tree" else plan.out
             raise BadInputError(f"sequence {item.key!r} cannot be stored under this name: {reason}", where)
+
+
+def zarr_root_attrs(plan: BuildPlan, records: list[SequenceRecord], deriv: str) -> dict[str, Any]:
+    """What the Zarr store's root says about the dataset (the manifest beside it says everything)."""
+    spec = plan.layout.arrays[plan.layout.primary]
+    return {
+        "name": plan.name,
+        "version": plan.version,
+        "modality": plan.modality,
+        "content_digest": content_digest(records),
+        "derivation_id": deriv,
+        "primary_array": plan.layout.primary,
+        "channels": list(spec.channels),
+        "class_order": dict(CLASS_INDEX),
+        "sequences": len(records),
+        "manifest": f"../{MANIFEST_NAME}",
+        "generator": f"gaitprep {__version__}",
+    }
+
+
+def _interrupted(stage: Path, out: Path, total: int) -> BuildInterrupted:
+    """Ctrl-C: say what is kept and that running the same command again resumes."""
+    finished = sum(1 for _ in (stage / DONE_DIR).glob("*.json")) if (stage / DONE_DIR).is_dir() else 0
+    return BuildInterrupted(
+        f"interrupted with {finished} of {total} sequences finished; run the same command again to "
+        f"resume (finished sequences are kept in {stage.name} and reused)",
+        out,
+    )
 
 
 def _existing_output(out: Path, deriv: str, force: bool) -> BuildResult | None:

@@ -155,13 +155,11 @@ def log(message: str) -> None:
 def progress(
     iterable: Iterable[T], total: int | None = None, desc: str = "", quiet: bool = False
 ) -> Iterator[T]:
-    """A tqdm bar on stderr; silent when ``quiet`` or when stderr is not a terminal."""
-    from tqdm import tqdm
+    """Progress on stderr (see :mod:`gaitprep.progress`): a bar on a terminal, else a line every few
+    seconds; silent when ``quiet``."""
+    from gaitprep.progress import progress as _progress
 
-    disable = True if quiet else None
-    yield from tqdm(
-        iterable, total=total, desc=desc, file=sys.stderr, disable=disable, leave=False, unit="seq"
-    )
+    yield from _progress(iterable, total=total, desc=desc, quiet=quiet)
 
 
 _DASK_ADDRESS = re.compile(

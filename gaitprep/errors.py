@@ -64,3 +64,7 @@ class BuildLockedError(GaitprepError):
 
 class TrainingDivergedError(GaitprepError):
     """The training loss became NaN or infinite; the run stopped before the step that would spread it."""
+
+
+class BuildInterrupted(GaitprepError):
+    """Ctrl-C stopped a build; the message says how to resume it."""

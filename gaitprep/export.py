@@ -225,8 +225,8 @@ def export_hdf5(dataset: str | Path, out: str | Path, *, quiet: bool = False) ->
     """Write every array of ``dataset`` into one HDF5 file ``out`` (layout in the module docstring)."""
     import h5py
 
-    from gaitprep.cliutil import progress
     from gaitprep.io.verified import read_sequence_verified
+    from gaitprep.progress import progress
 
     manifest, root = _open_dataset(dataset)
     out = Path(out)
@@ -647,7 +647,7 @@ def import_keypoints(
     """
     import h5py
 
-    from gaitprep.cliutil import progress
+    from gaitprep.progress import progress
 
     h5_path, out = Path(h5_path), Path(out)
     # Never inside a dataset or holding the HDF5 file; --force replaces only a tree this command wrote.

@@ -16,7 +16,7 @@ from gaitprep.skeleton import CLASS_ORDER
 
 def inspect_tree(tree: Tree, partition: Partition | None = None, quiet: bool = True) -> dict[str, Any]:
     """Load every sequence of ``tree`` and summarise it; problems are collected, never raised."""
-    from gaitprep.cliutil import progress
+    from gaitprep.progress import progress
 
     problems = list(tree.problems)
     frames: dict[str, int] = {}

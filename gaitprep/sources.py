@@ -69,7 +69,7 @@ def dataset_items(
             r.view,
             _split(partition, r.id) if partition else r.split,
             json_digest({k: a.digest for k, a in r.arrays.items()}),
-            (str(root), r.model_dump(mode="json")),
+            (str(root.absolute()), r.model_dump(mode="json")),  # absolute: workers may run elsewhere
         )
         for r in manifest.records
     ]

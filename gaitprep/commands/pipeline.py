@@ -16,11 +16,12 @@ def _stage_line(s) -> str:
 
 
 @click.command("run")
-@click.argument("recipe", type=click.Path(exists=True, dir_okay=False))
+@click.argument("recipe")
 @click.option(
     "--data-root",
     type=click.Path(exists=True, file_okay=False),
-    help="Folder the recipe's inputs, partition and output_root are relative to (default: the recipe's folder).",
+    help="Folder the recipe's inputs, partition and output_root are relative to (default: the recipe's "
+    "folder; for a shipped recipe named without a path, the current directory).",
 )
 @click.option(
     "--workers",
@@ -63,7 +64,7 @@ def run(
     as_json: bool,
     quiet: bool,
 ) -> None:
-    """Build the datasets a RECIPE (YAML, see pipelines/) describes.
+    """Build the datasets a RECIPE (a YAML file, or the name of a shipped one such as demo) describes.
 
     \b
     Each stage writes <output_root>/<stage name> and is cached by its derivation id (inputs'
@@ -74,8 +75,12 @@ def run(
     stage: built / up to date, sequences, frames, content digest, time.
     """
     from gaitprep.pipeline import load_recipe, plan_pipeline, run_pipeline
+    from gaitprep.recipes import find_recipe
 
-    loaded = load_recipe(recipe)
+    found = find_recipe(recipe)
+    if found.shipped and data_root is None:
+        data_root = "."
+    loaded = load_recipe(found.path)
     if dry_run:
         plan = plan_pipeline(loaded, data_root=data_root, only=only)
         doc = {

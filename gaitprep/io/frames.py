@@ -20,8 +20,21 @@ from gaitprep.io.tree import SequenceRef
 MAX_PNG_BYTES = 256 << 20
 POSE_NUMBERS = 51  # 17 joints x (x, y, confidence)
 
-# OpenCV prints decoder warnings (e.g. a truncated PNG) straight to stderr; we report such files ourselves.
-cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+CV_LOG_LEVEL_ERROR = 2  # cv::utils::logging::LOG_LEVEL_ERROR
+
+
+def quiet_opencv() -> None:
+    """OpenCV prints decoder warnings (e.g. a truncated PNG) straight to stderr; we report such files
+    ourselves. ``cv2.utils.logging`` is missing from some wheels (e.g. 4.11 with numpy 1.x), so fall back to
+    ``cv2.setLogLevel``, and do nothing where neither exists."""
+    logging = getattr(getattr(cv2, "utils", None), "logging", None)
+    if logging is not None and hasattr(logging, "setLogLevel"):
+        logging.setLogLevel(getattr(logging, "LOG_LEVEL_ERROR", CV_LOG_LEVEL_ERROR))
+    elif hasattr(cv2, "setLogLevel"):
+        cv2.setLogLevel(CV_LOG_LEVEL_ERROR)
+
+
+quiet_opencv()
 
 
 def read_png(path: Path) -> np.ndarray:

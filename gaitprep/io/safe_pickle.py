@@ -162,8 +162,39 @@ def load_array_pickle(path: str | Path) -> np.ndarray:
     return obj
 
 
+# numpy 2 pickles arrays through ``numpy._core.multiarray._reconstruct``, a module numpy < 2 lacks ("No
+# module named 'numpy._core'"); every numpy, 1.x and 2.x, resolves ``numpy.core.multiarray._reconstruct``
+# without a warning (numpy 2 keeps that name for old pickles). The function object, whatever its module:
+_RECONSTRUCT = np.empty(0).__reduce__()[0]
+
+
+class _PortablePickler(pickle._Pickler):  # the Python pickler: its save_global can be overridden
+    """Writes the array reconstructor under its numpy-1.x name, so the bytes (and the files' sha256) are the
+    same whichever numpy wrote them and every numpy reads them."""
+
+    def save_global(self, obj: Any, name: str | None = None) -> None:
+        if obj is _RECONSTRUCT:
+            self.save("numpy.core.multiarray")
+            self.save("_reconstruct")
+            self.write(pickle.STACK_GLOBAL)
+            self.memoize(obj)
+            return
+        super().save_global(obj, name)
+
+
+def dumps_array(array: np.ndarray) -> bytes:
+    """``array`` (numeric, made C-contiguous) as protocol-4 pickle bytes that numpy 1.x and 2.x both load."""
+    array = np.ascontiguousarray(array)
+    if array.dtype.hasobject:
+        raise BadInputError("refused to pickle an object array (only numeric arrays are written)")
+    buf = io.BytesIO()
+    _PortablePickler(buf, protocol=PICKLE_PROTOCOL).dump(array)
+    return buf.getvalue()
+
+
 def dump_array_pickle(array: np.ndarray, path: str | Path) -> int:
-    """Write ``array`` as an OpenGait-compatible pickle, atomically. Returns the byte count."""
-    data = pickle.dumps(np.ascontiguousarray(array), protocol=PICKLE_PROTOCOL)
+    """Write ``array`` as an OpenGait-compatible pickle (see :func:`dumps_array`), atomically. Returns the
+    byte count."""
+    data = dumps_array(array)
     atomic_write_bytes(Path(path), data)
     return len(data)

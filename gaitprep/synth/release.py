@@ -281,7 +281,7 @@ def write_release(
     """
     from joblib import Parallel, delayed
 
-    from gaitprep.cliutil import progress as progress_bar
+    from gaitprep.progress import progress as progress_bar
 
     out = Path(out)
     layouts = tuple(layouts)
