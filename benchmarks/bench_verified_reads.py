@@ -7,6 +7,8 @@ then times, in one run and on the same files (page cache warm, best of ``--repea
 - ``unverified``: ``gaitprep.store.read_sequence`` per sequence (its direct one-chunk decode, or the
   restricted unpickler on the file), sizes checked only by the quick check: what loading did before;
 - ``unverified + sha256 pass``: the straightforward way to add the check: hash every file, then read it;
+- ``zarr's own reader`` (Zarr only): ``zarr.open_array(...)[...]`` per sequence, what ``read_sequence`` did
+  when issue 15 was filed (the "today's" of its 1.2× target);
 - ``verified``: ``gaitmodels.data.load_split``, which reads through ``read_sequence_verified``: each file
   read once, hashed, then decoded from the same bytes.
 
@@ -43,6 +45,21 @@ def load_unverified(data: ManifestData) -> list[np.ndarray]:
     ]
 
 
+def load_zarr_reader(data: ManifestData) -> list[np.ndarray]:
+    """zarr's own reader per sequence: what ``read_sequence`` did when issue 15 was filed."""
+    import zarr
+    from zarr.storage import LocalStore
+
+    m = data.manifest
+    if "zarr" not in m.layout.formats:
+        return []
+    store = LocalStore(data.root / "data.zarr", read_only=True)
+    return [
+        zarr.open_array(store, path=f"{r.id}/{r.label}/{r.view}/{m.layout.primary}", mode="r")[...]
+        for r in m.records
+    ]
+
+
 def load_hash_then_read(data: ManifestData) -> list[np.ndarray]:
     for f in data.manifest.files:
         if sha256_file(data.root / f.path) != f.sha256:
@@ -54,7 +71,12 @@ def load_verified(data: ManifestData) -> list[np.ndarray]:
     return load_split(data, None).frames
 
 
-METHODS = {"unverified": load_unverified, "hash_then_read": load_hash_then_read, "verified": load_verified}
+METHODS = {
+    "unverified": load_unverified,
+    "zarr_reader": load_zarr_reader,
+    "hash_then_read": load_hash_then_read,
+    "verified": load_verified,
+}
 
 
 def _best(data: ManifestData, repeats: int) -> tuple[dict[str, float], dict[str, list[np.ndarray]]]:
@@ -93,6 +115,12 @@ def run(sequences: int, frames: int, workers: int, base: Path, repeats: int) -> 
         print(f"  unverified               {t_plain:7.2f} s  {logical / 1e6 / t_plain:7.0f} MB/s decoded")
         print(f"  unverified + sha256 pass {t_two:7.2f} s  ({t_two / t_plain:.2f}× unverified)")
         print(f"  verified (read once)     {t_ver:7.2f} s  ({t_ver / t_plain:.2f}× unverified)")
+        if fmt == "zarr":
+            t_zarr = best["zarr_reader"]
+            print(
+                f"  zarr's own reader, unverified (the reader when issue 15 was filed) {t_zarr:.2f} s:"
+                f" verified is {t_ver / t_zarr:.2f}× that"
+            )
         shutil.rmtree(out, ignore_errors=True)
 
 

@@ -132,6 +132,19 @@ def test_a_fifo_or_a_link_in_place_of_a_data_file_is_refused_without_reading_it(
         read_sequence_verified(ds, m, rec)
 
 
+def test_gaitprep_zarr_arrays_take_the_direct_decode_not_zarr(datasets, monkeypatch) -> None:
+    """One zstd chunk per array (uint8 maps, float PAVs): decoded directly from the verified bytes."""
+
+    def no_zarr(*args, **kwargs):
+        raise AssertionError("fell back to zarr's machinery")
+
+    monkeypatch.setattr(verified, "_zarr_from_bytes", no_zarr)
+    m = load_manifest(datasets["maps"])
+    for rec in m.records:
+        ref = read_sequence(datasets["maps"], rec, m.layout)["maps"]
+        np.testing.assert_array_equal(read_sequence_verified(datasets["maps"], m, rec), ref)
+
+
 def test_the_generic_zarr_path_decodes_any_zarr_array_from_the_verified_bytes(tmp_path: Path) -> None:
     """Arrays not in gaitprep's own layout (several chunks, another codec) go through zarr over an in-memory
     store of the verified bytes; the result equals what zarr reads from disk."""

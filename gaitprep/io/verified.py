@@ -122,6 +122,11 @@ def _fast_zarr(meta: dict, files: dict[str, bytes], prefix: str) -> np.ndarray |
         grid = meta["chunk_grid"]
         codecs = meta["codecs"]
         dtype = np.dtype(meta["data_type"])
+        bytes_codec = codecs[0]
+        # zarr writes no endianness for one-byte types: {"name": "bytes"}
+        endian = (bytes_codec.get("configuration") or {}).get(
+            "endian", "little" if dtype.itemsize == 1 else None
+        )
         if (
             meta.get("zarr_format") != 3
             or meta.get("node_type") != "array"
@@ -129,7 +134,8 @@ def _fast_zarr(meta: dict, files: dict[str, bytes], prefix: str) -> np.ndarray |
             or tuple(grid["configuration"]["chunk_shape"]) != shape
             or meta["chunk_key_encoding"] != {"name": "default", "configuration": {"separator": "/"}}
             or len(codecs) != 2
-            or codecs[0] != {"name": "bytes", "configuration": {"endian": "little"}}
+            or bytes_codec.get("name") != "bytes"
+            or endian != "little"
             or codecs[1].get("name") != "zstd"
             or dtype.kind not in "biuf"
             or not shape
@@ -148,7 +154,7 @@ def _fast_zarr(meta: dict, files: dict[str, bytes], prefix: str) -> np.ndarray |
     raw = bytearray(expected)  # decoded in place: the array is writable, as zarr's would be
     try:
         n = len(Zstd().decode(chunk, out=raw))
-    except RuntimeError as exc:
+    except (RuntimeError, ValueError) as exc:
         raise BadInputError(f"chunk does not decode ({exc}); expected {expected} bytes") from None
     if n != expected:
         raise BadInputError(f"chunk decodes to {n} bytes, expected {expected}")
