@@ -13,6 +13,7 @@ COMMANDS = {
     "predict": "gaitmodels.commands:predict",
     "import-opengait": "gaitmodels.commands_opengait:import_opengait",
     "export-opengait": "gaitmodels.commands_opengait:export_opengait",
+    "compare": "gaitmodels.commands:compare",
 }
 
 

@@ -227,19 +227,49 @@ def _run_dir_of(checkpoint: Path) -> Path:
     return checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else checkpoint.parent
 
 
+def _ci(r: dict, key: str) -> str:
+    ci = (r.get("ci95") or {}).get(key)
+    return f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else ""
+
+
+def _num(value) -> str:
+    return "  n/a" if value is None else f"{value:6.2f}"
+
+
 def _metrics_text(r: dict) -> str:
+    composition = ", ".join(f"{k} {v}" for k, v in r["test_composition"].items())
     lines = [
-        f"{r['model']} on {r['manifest']} [{r['split']}, partition {r['partition']}], n={r['n']}",
-        f"  accuracy {r['accuracy']:.2f}  macro P {r['macro_precision']:.2f}  R {r['macro_recall']:.2f}"
-        f"  F1 {r['macro_f1']:.2f}",
+        f"{r['model']} (iteration {r['iteration']}) on {r['manifest']} [{r['split_label']}, partition "
+        f"{r['partition']}], n={r['n']}: {composition}",
+        f"  accuracy {r['accuracy']:.2f}{_ci(r, 'accuracy')}  macro P {r['macro_precision']:.2f}"
+        f"  R {r['macro_recall']:.2f}  F1 {r['macro_f1']:.2f}{_ci(r, 'macro_f1')}"
+        f"  (classes present: {', '.join(r['macro_classes'])})",
+        f"  all three classes: macro P {r['all_classes']['macro_precision']:.2f}"
+        f"  R {r['all_classes']['macro_recall']:.2f}  F1 {r['all_classes']['macro_f1']:.2f}",
+        f"  macro AUC {_num(r['macro_auc']).strip()}{_ci(r, 'macro_auc')}  ECE {r['ece']:.2f} ({r['bins']} bins)"
+        f"  [95% intervals: {r['ci95']['resamples']} bootstrap resamples over sequences, seed {r['ci95']['seed']}]",
     ]
     for name, c in r["per_class"].items():
         lines.append(
-            f"  {name:>9}: P {c['precision']:6.2f} R {c['recall']:6.2f} F1 {c['f1']:6.2f} (n={c['support']})"
+            f"  {name:>9}: P/PPV {_num(c['precision'])} R {_num(c['recall'])} F1 {_num(c['f1'])}"
+            f" spec {_num(c['specificity'])} NPV {_num(c['npv'])} AUC {_num(c['auc'])} (n={c['support']})"
+        )
+    for view in r["screening"].values():
+        lines.append(
+            f"  screening {view['description']}: sensitivity {_num(view['sensitivity']).strip()}"
+            f"  specificity {_num(view['specificity']).strip()}  AUC {_num(view['auc']).strip()}"
+            f" ({view['positives']} vs {view['negatives']})"
         )
     lines.append("  confusion (rows true, cols predicted): " + str(r["confusion_matrix"]))
+    overlap = r.get("subject_overlap")
+    if overlap:
+        lines.append(
+            f"  subjects shared by training and evaluated data: {len(overlap['shared_subjects'])}"
+            f" ({overlap['shared_sequences']} evaluated sequences)"
+        )
+    lines.append(f"  note: {r['note']}")
     if "outputs" in r:
-        lines.append(f"  wrote {r['outputs']['metrics']} and {r['outputs']['confusion_png']}")
+        lines.append(f"  wrote {r['outputs']['folder']}/ (metrics.json, confusion/reliability/roc PNGs)")
     return "\n".join(lines)
 
 
@@ -249,31 +279,90 @@ def _metrics_text(r: dict) -> str:
 )
 @click.option("--manifest", required=True, type=click.Path(exists=True))
 @click.option("--pav-manifest", type=click.Path(exists=True), help="PAV dataset (DRF checkpoints).")
-@click.option("--split", type=click.Choice(["test", "train"]), default="test", show_default=True)
+@click.option(
+    "--split",
+    type=click.Choice(["test", "train"]),
+    default="test",
+    show_default=True,
+    help="train scores the training data (labelled so in every output).",
+)
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option(
     "--out",
     type=click.Path(file_okay=False),
-    help="Where metrics.json and confusion.png go (default: RUN/eval-<split>).",
+    help="Evaluation folder (default: a new RUN/eval-<split>-<dataset>-iter<N>[-k] per evaluation).",
 )
+@click.option("--force", is_flag=True, help="Replace an earlier evaluation at --out (never other files).")
+@click.option(
+    "--subjects",
+    type=click.Path(exists=True, dir_okay=False),
+    help="CSV with id,subject columns: warn when training and evaluated data share a subject.",
+)
+@click.option(
+    "--resamples", type=click.IntRange(1), default=2000, show_default=True, help="Bootstrap resamples."
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed.")
 @json_option
 @quiet_option
-def evaluate(checkpoint, manifest, pav_manifest, split, device, out, as_json, quiet) -> None:
-    """Score a checkpoint: accuracy, macro precision/recall/F1 (zero_division=0), per class, confusion.
+def evaluate(
+    checkpoint, manifest, pav_manifest, split, device, out, force, subjects, resamples, seed, as_json, quiet
+) -> None:
+    """Score a checkpoint: accuracy, macro P/R/F1 (upstream's convention and over all three classes), per
+    class P/R/F1, specificity, PPV/NPV and AUC, macro AUC, calibration (ECE), screening sensitivity and
+    specificity, bootstrap 95% intervals, confusion matrix.
 
     Prediction = argmax of the mean cosine logits over the 16 parts. Refuses data whose modality,
-    channels or class order differ from the checkpoint's, and evaluation ids it was trained on.
+    channels or class order differ from the checkpoint's, and test ids it was trained on. Never
+    overwrites an earlier evaluation unless --force.
     """
     from gaitmodels.evaluate import evaluate as run_eval
 
+    run_dir = None
     if out is None:
         ck = Path(checkpoint)
-        run = ck if ck.is_dir() else _run_dir_of(ck)
-        out = run / f"eval-{split}"
+        run_dir = ck if ck.is_dir() else _run_dir_of(ck)
     report = run_eval(
-        checkpoint, manifest, split=split, pav_manifest=pav_manifest, device=device, out=out, quiet=quiet
+        checkpoint,
+        manifest,
+        split=split,
+        pav_manifest=pav_manifest,
+        device=device,
+        out=out,
+        run_dir=run_dir,
+        force=force,
+        subjects=subjects,
+        resamples=resamples,
+        seed=seed,
+        quiet=quiet,
     )
     emit(report, as_json, _metrics_text(report))
+
+
+@click.command("compare")
+@click.argument("evaluations", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
+@click.option(
+    "--out", type=click.Path(file_okay=False), help="Write compare.md, compare.json and compare.png here."
+)
+@click.option("--force", is_flag=True, help="Replace an earlier comparison at --out (never other files).")
+@click.option(
+    "--resamples", type=click.IntRange(1), default=2000, show_default=True, help="Paired bootstrap resamples."
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed.")
+@json_option
+def compare(evaluations, out, force, resamples, seed, as_json) -> None:
+    """Headline metrics of runs side by side, with 95% intervals, and what differs between them.
+
+    Each EVALUATIONS item is an evaluation folder or a run folder (its newest test evaluation). The
+    first is the baseline: the others' configuration and dataset differences are named, and the
+    difference in macro-F1 gets a paired bootstrap interval when both were scored on the same sequences.
+    """
+    from gaitmodels.compare import compare as run_compare
+    from gaitmodels.compare import markdown, write_comparison
+
+    result = run_compare(list(evaluations), resamples=resamples, seed=seed)
+    if out is not None:
+        result["outputs"] = write_comparison(result, out, force=force)
+    emit(result, as_json, markdown(result))
 
 
 @click.command("predict")

@@ -120,34 +120,43 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def _lookup(flat: dict[str, Any], key: str) -> Any:
-    """The value of ``key`` at any depth of the flattened params (the shallowest wins), else None."""
-    hits = sorted((k for k in flat if k == key or k.endswith(f".{key}")), key=lambda k: (k.count("."), k))
-    return flat[hits[0]] if hits else None
+def heatmap_summary(spec: Any) -> str:
+    """``recommended preset: sigma 8/8 body, align shared, scale per_sequence, crop full_canvas`` and any
+    field that differs from the named preset (``; also combine=sum``)."""
+    from gaitprep.heatmap_spec import PRESET_NAMES, HeatmapSpec, preset
+
+    name = spec.preset if spec.preset in PRESET_NAMES else None
+    text = (
+        f"{name or 'custom'} preset: sigma {_fmt(spec.sigma_limb)}/{_fmt(spec.sigma_joint)} {spec.joint_set}, "
+        f"align {spec.align}, scale {spec.scale}, crop {spec.crop}"
+    )
+    base = preset(name) if name else HeatmapSpec()
+    shown = {"preset", "sigma_limb", "sigma_joint", "joint_set", "align", "scale", "crop"}
+    other = [
+        f"{k}={_fmt(getattr(spec, k))}"
+        for k in type(spec).model_fields
+        if k not in shown and getattr(spec, k) != getattr(base, k)
+    ]
+    return text + (f"; also {' '.join(other)}" if other else "")
 
 
 def params_summary(manifest: Manifest) -> str:
-    """One line: ``sigma 8/8 body shared per_sequence full_canvas`` for skeleton maps, else key=value."""
+    """One line. Skeleton maps (read back as their HeatmapSpec): preset, sigmas, joint set, alignment,
+    scale and crop; other datasets: the first few parameters as key=value. Parameters that do not read
+    back as the dataset's spec are said to be so, with the reason."""
+    from gaitprep.params import read_spec
+
     flat = flatten_params(manifest.params)
-    if manifest.modality == "skeleton_map" and (
-        _lookup(flat, "sigma_limb") is not None or _lookup(flat, "sigma_joint") is not None
-    ):
-        joint_set = _lookup(flat, "joint_set")
-        if joint_set is None:
-            joint_set = _lookup(flat, "joint_set.name")
-        words = [f"sigma {_fmt(_lookup(flat, 'sigma_limb'))}/{_fmt(_lookup(flat, 'sigma_joint'))}"]
-        for value in (
-            joint_set,
-            _lookup(flat, "align_mode"),
-            _lookup(flat, "scale_mode"),
-            _lookup(flat, "crop_mode"),
-        ):
-            if value is not None:
-                words.append(_fmt(value))
-        combine = _lookup(flat, "combine")
-        if combine not in (None, "max"):
-            words.append(f"combine={_fmt(combine)}")
-        return " ".join(words)
+    try:
+        spec = read_spec(manifest) if manifest.modality == "skeleton_map" else None
+    except BadInputError as exc:
+        return f"UNREADABLE PARAMETERS ({exc}); recorded: {_generic_summary(flat)}"
+    if spec is not None:
+        return heatmap_summary(spec)
+    return _generic_summary(flat)
+
+
+def _generic_summary(flat: dict[str, Any]) -> str:
     scalars = {k: v for k, v in flat.items() if isinstance(v, str | int | float | bool) or v is None}
     order = [k for k in PARAM_PRIORITY if k in scalars] + sorted(
         k for k in scalars if k not in PARAM_PRIORITY

@@ -20,6 +20,7 @@ COMMANDS = {
     "list": "gaitprep.commands.catalog:list_datasets",
     "export": "gaitprep.commands.export:export",
     "import-keypoints": "gaitprep.commands.export:import_keypoints",
+    "split": "gaitprep.commands.split:split",
 }
 
 

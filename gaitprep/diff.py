@@ -40,6 +40,27 @@ def _partition_labels(a: Manifest, b: Manifest) -> tuple[str, str]:
     return la, lb
 
 
+def _comparable_params(a: Manifest, b: Manifest) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Flat parameters to compare. When both datasets read back as the same spec model
+    (:func:`gaitprep.params.read_spec`), its fields come from the typed objects (defaults filled in for a
+    field one manifest predates) beside the build notes, without the lists derived from the fields; else
+    the recorded dicts as they are."""
+    from gaitprep.errors import BadInputError
+    from gaitprep.params import derived_keys, read_spec, spec_notes
+
+    try:
+        sa, sb = read_spec(a), read_spec(b)
+    except BadInputError:
+        sa = sb = None
+    if sa is None or type(sa) is not type(sb):
+        return flatten_params(a.params), flatten_params(b.params)
+    out = []
+    for m, spec in ((a, sa), (b, sb)):
+        notes = {k: v for k, v in spec_notes(m).items() if k not in derived_keys()}
+        out.append(flatten_params({**notes, **spec.model_dump(mode="json")}))
+    return out[0], out[1]
+
+
 def diff_manifests(a: Manifest, b: Manifest) -> dict[str, Any]:
     """Structured differences; ``summary`` holds the human lines."""
     changes: list[dict[str, Any]] = []
@@ -49,7 +70,7 @@ def diff_manifests(a: Manifest, b: Manifest) -> dict[str, Any]:
         if va != vb:
             changes.append({"field": field, "a": va, "b": vb})
             summary.append(f"{field} {va} → {vb}")
-    pa, pb = flatten_params(a.params), flatten_params(b.params)
+    pa, pb = _comparable_params(a, b)
     for key in sorted(set(pa) | set(pb)):
         if pa.get(key) != pb.get(key):
             changes.append({"field": f"params.{key}", "a": pa.get(key), "b": pb.get(key)})

@@ -36,14 +36,13 @@ def _keypoints_on_output(
     manifest: Manifest, record: SequenceRecord, frame_idx: np.ndarray
 ) -> np.ndarray | None:
     """Source joints in output pixels (frames, 17, 3) for full-canvas skeleton maps; None otherwise."""
-    params = manifest.params
-    if (
-        manifest.modality != "skeleton_map"
-        or params.get("crop") != "full_canvas"
-        or manifest.source.kind != "tree"
-    ):
+    from gaitprep.params import heatmap_spec
+
+    if manifest.modality != "skeleton_map" or manifest.source.kind != "tree":
         return None
-    from gaitprep.heatmap_spec import HeatmapSpec
+    spec = heatmap_spec(manifest)
+    if spec.crop != "full_canvas":
+        return None
     from gaitprep.heatmaps import canvas_pose
     from gaitprep.io.load import load_sequence
     from gaitprep.io.tree import SequenceRef
@@ -51,8 +50,6 @@ def _keypoints_on_output(
     folder = Path(manifest.source.root) / record.id / record.class_folder / record.view
     if not folder.is_dir():
         return None
-    spec_fields = set(HeatmapSpec.model_fields)
-    spec = HeatmapSpec(**{k: v for k, v in params.items() if k in spec_fields})
     seq = load_sequence(
         SequenceRef(
             record.id, record.label, record.view, record.class_folder, folder, manifest.source.release

@@ -25,6 +25,7 @@ import numpy as np
 from gaitprep.build import BuildPlan, BuildResult, ProcessResult, SourceItem, build_dataset
 from gaitprep.errors import BadInputError
 from gaitprep.manifest import ArraySpec, Layout, Manifest, Owner, SequenceRecord, json_digest
+from gaitprep.params import heatmap_spec
 from gaitprep.partition import Partition
 from gaitprep.skeleton import NUM_JOINTS
 
@@ -101,13 +102,6 @@ def process_stacked(
     )
 
 
-def _span_set(spec_params: dict[str, Any]) -> tuple[int, ...]:
-    """The joints whose span sets the scale, from a skeleton-map manifest's params."""
-    if spec_params.get("scale_span_joints") == "all17":
-        return tuple(range(NUM_JOINTS))
-    return tuple(spec_params.get("joint_list", ()))
-
-
 def registration_geometry(sil: Manifest, maps: Manifest) -> dict[str, Any]:
     """Check that ``sil`` was registered with the same box as ``maps`` was rendered; return the geometry.
 
@@ -121,20 +115,21 @@ def registration_geometry(sil: Manifest, maps: Manifest) -> dict[str, Any]:
         )
     if maps.modality != "skeleton_map":
         raise BadInputError(f"dataset {maps.name!r} is {maps.modality}, not skeleton_map")
-    mp, sp = maps.params, sil.params
+    spec, sp = heatmap_spec(maps), sil.params
     sil_span = (
         tuple(range(NUM_JOINTS)) if sp.get("span_joints") == "all17" else tuple(sp.get("span_joints", ()))
     )
     checks = {
-        "crop": (mp.get("crop"), sp.get("crop")),
-        "canvas": (mp.get("canvas"), sp.get("canvas")),
-        "size": (mp.get("size"), sp.get("size")),
-        "scale": (mp.get("scale"), sp.get("scale_mode")),
-        "span_joints": (list(_span_set(mp)), list(sil_span)),
+        "crop": (spec.crop, sp.get("crop")),
+        "canvas": (spec.canvas, sp.get("canvas")),
+        "size": (spec.size, sp.get("size")),
+        "scale": (spec.scale, sp.get("scale_mode")),
+        "span_joints": (sorted(spec.span_joints), sorted(sil_span)),
     }
     # Silhouettes registered by gaitprep >= the extent/smoothed geometry record every placing parameter.
+    recorded = spec.record()  # the maps' spec as its manifest records it (JSON values)
     for key, s_val in dict(sp.get("geometry", {})).items():
-        checks[key] = (mp.get(key), s_val)
+        checks[key] = (recorded.get(key), s_val)
     for key, (m_val, s_val) in checks.items():
         if m_val != s_val:
             raise BadInputError(

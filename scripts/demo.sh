@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job on the embedded synthetic dataset, from a fresh clone: set-up included.
-# synth -> inspect -> build (pipelines/demo.yaml) -> verify -> preview -> train (short, CPU) -> evaluate.
+# synth -> inspect -> build (pipelines/demo.yaml) -> verify -> preview -> train (short, CPU) -> evaluate -> compare.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup_env.sh
@@ -46,4 +46,7 @@ gaitmodels train --manifest "$DEMO/datasets/skeleton-maps" --pav-manifest "$DEMO
 gaitmodels evaluate --checkpoint "$DEMO/runs/drf" --manifest "$DEMO/datasets/skeleton-maps" --pav-manifest "$DEMO/datasets/pav" \
   --device cpu
 
-step "done: datasets in $DEMO/datasets, preview $DEMO/preview.png, runs in $DEMO/runs"
+step "8. the two models side by side (95% intervals, differences, paired macro-F1 interval)"
+gaitmodels compare "$DEMO/runs/sconet-mt-ske" "$DEMO/runs/drf" --out "$DEMO/compare"
+
+step "done: datasets in $DEMO/datasets, preview $DEMO/preview.png, runs in $DEMO/runs, comparison in $DEMO/compare"

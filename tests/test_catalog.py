@@ -13,22 +13,14 @@ from click.testing import CliRunner
 from gaitprep.build import BuildPlan, ProcessResult, SourceItem, build_dataset
 from gaitprep.catalog import build_catalog, find_datasets, format_catalog, params_summary
 from gaitprep.cli import main
-from gaitprep.datasets import build_silhouettes
+from gaitprep.datasets import build_heatmaps, build_silhouettes
+from gaitprep.heatmap_spec import preset
 from gaitprep.io.safe_pickle import dump_array_pickle
-from gaitprep.manifest import ArraySpec, Layout, SequenceRecord, SourceInfo, json_digest, load_manifest
+from gaitprep.manifest import Layout, SequenceRecord, load_manifest
 from gaitprep.sources import dataset_items, dataset_source_info
 from gaitprep.store import read_sequence
 
 VIEW = "000_180"
-MAP_PARAMS = {
-    "sigma_limb": 8.0,
-    "sigma_joint": 8.0,
-    "joint_set": "body",
-    "align_mode": "shared",
-    "scale_mode": "per_sequence",
-    "crop_mode": "full_canvas",
-    "combine": "max",
-}
 
 
 def write_sil_tree(root: Path, n: int = 4) -> None:
@@ -65,52 +57,21 @@ def build_inverted(upstream: Path, out: Path) -> None:
     build_dataset(plan, quiet=True)
 
 
-def build_maps(out: Path) -> None:
-    """A two-sequence skeleton-map dataset with explicit rendering parameters (content is irrelevant)."""
-    items = [
-        SourceItem(f"{i:05d}", "neutral", "neutral", VIEW, None, json_digest([i]), (i,)) for i in range(2)
-    ]
-    plan = BuildPlan(
-        out=out,
-        name="maps",
-        version="1.0.0",
-        modality="skeleton_map",
-        algo_version="test-maps-1",
-        layout=Layout(
-            formats=("zarr",),
-            primary="skeleton",
-            arrays={
-                "skeleton": ArraySpec(
-                    dtype="uint8", per_frame=True, item_shape=(2, 8, 8), axes=("T", "C", "H", "W")
-                )
-            },
-        ),
-        params=MAP_PARAMS,
-        items=items,
-        process=maps_process,
-        source=SourceInfo(
-            kind="tree", release="pose-pkl", root="/releases/pose-pkl", digest="d", sequences=2
-        ),
-    )
-    build_dataset(plan, quiet=True)
-
-
-def maps_process(item: SourceItem) -> ProcessResult:
-    (index,) = item.inputs
-    return ProcessResult({"skeleton": np.full((2, 2, 8, 8), index, dtype=np.uint8)}, 2, 2)
-
-
 @pytest.fixture(scope="module")
-def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def data_root(tmp_path_factory: pytest.TempPathFactory, synth_release: Path) -> Path:
     """raw/sil (a tree, not a dataset); sil (Zarr) and sil-pkl (same arrays, pickles) built from it;
-    derived/inverted built from sil; maps (skeleton maps). Never modified."""
+    derived/inverted built from sil; maps (recommended skeleton maps of the session's synthetic
+    release, built as users build them). Never modified."""
     base = tmp_path_factory.mktemp("catalog")
     write_sil_tree(base / "raw" / "sil")
     build_silhouettes(base / "raw" / "sil", base / "sil", quiet=True)
     build_silhouettes(base / "raw" / "sil", base / "sil-pkl", fmt="pkl", quiet=True)
     build_inverted(base / "sil", base / "derived" / "inverted")
-    build_maps(base / "maps")
+    build_heatmaps(synth_release / "pose-pkl", base / "maps", preset("recommended"), quiet=True)
     return base
+
+
+RECOMMENDED = "recommended preset: sigma 8/8 body, align shared, scale smoothed, crop full_canvas"
 
 
 def test_find_datasets_does_not_descend_into_datasets_or_hidden_folders(tmp_path):
@@ -142,15 +103,30 @@ def test_catalog_lists_every_dataset_with_counts_formats_and_lineage(data_root):
     assert "derived/inverted  inverted v1.0.0  silhouette  4 sequences, 12 frames  [zarr]" in text
     assert "from: dataset sil (silhouette) = sil [derivation_id], sil-pkl [content_digest]" in text
     assert f"from: sil-pkl tree at {data_root / 'raw' / 'sil'} (4 sequences)" in text
-    assert "  params: sigma 8/8 body shared per_sequence full_canvas" in text
+    assert f"  params: {RECOMMENDED}" in text
     assert "[opengait-pkl]" in text
 
 
-def test_params_summary_names_the_few_parameters_that_matter(data_root):
+def test_params_summary_names_preset_alignment_scale_and_crop_of_skeleton_maps(
+    data_root, synth_release, tmp_path
+):
     maps = load_manifest(data_root / "maps")
-    assert params_summary(maps) == "sigma 8/8 body shared per_sequence full_canvas"
-    summed = maps.model_copy(update={"params": {**MAP_PARAMS, "sigma_limb": 15.0, "combine": "sum"}})
-    assert params_summary(summed) == "sigma 15/8 body shared per_sequence full_canvas combine=sum"
+    assert params_summary(maps) == RECOMMENDED
+    poses = synth_release / "pose-pkl"
+    upstream = build_heatmaps(poses, tmp_path / "og", preset("opengait"), quiet=True).manifest
+    assert params_summary(upstream) == (
+        "opengait preset: sigma 8/8 coco17, align per_channel, scale per_frame, crop content"
+    )
+    variant = preset("recommended", sigma_limb=15.0, align="per_channel", combine="sum", raster="canvas")
+    varied = build_heatmaps(poses, tmp_path / "var", variant, quiet=True).manifest
+    assert params_summary(varied) == (
+        "recommended preset: sigma 15/8 body, align per_channel, scale smoothed, crop full_canvas; "
+        "also combine=sum raster=canvas"
+    )
+    # a parameter the spec does not know (the old catalogue's align_mode) is named, not summarised wrongly
+    renamed = {**maps.params, "align_mode": maps.params["align"]}
+    text = params_summary(maps.model_copy(update={"params": renamed}))
+    assert text.startswith("UNREADABLE PARAMETERS") and "'align_mode' is not a field of HeatmapSpec" in text
     sil = load_manifest(data_root / "sil")
     assert params_summary(sil).startswith("transform=repackage input_layout=sil-pkl ")
     inverted = load_manifest(data_root / "derived" / "inverted")
@@ -167,11 +143,11 @@ def test_list_json_is_one_document_with_every_dataset(data_root):
         "maps",
         "1.0.0",
         "skeleton_map",
-        2,
+        12,
         ["zarr"],
     )
-    assert row["params"] == "sigma 8/8 body shared per_sequence full_canvas"
-    assert row["lineage"][0]["root"] == "/releases/pose-pkl"
+    assert row["params"] == RECOMMENDED
+    assert row["lineage"][0]["root"].endswith("pose-pkl")
     assert row["verify"] is None
 
 

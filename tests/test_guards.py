@@ -176,9 +176,15 @@ def test_evaluate_refuses_maps_with_another_channel_order(data: SmallData, runs:
     assert "[joint, limb]" in refused_evaluate(ske_run, maps)
 
 
-def test_evaluate_refuses_ids_from_the_training_set(data: SmallData, runs: Path):
+def test_evaluate_refuses_test_ids_from_the_training_set(data: SmallData, runs: Path, tmp_path: Path):
+    # the same maps with TRAIN and TEST swapped: the "test" split is what the checkpoint trained on
+    # (--split train scores training data on purpose, labelled so: see test_evaluate.py)
     ske_run = tiny_run(data, "sconet-mt-ske", runs)
-    line = refused_evaluate(ske_run, data.maps, "--split", "train")
+    maps = copy_dataset(data.maps, tmp_path / "maps")
+    swap = {"train": "test", "test": "train"}
+    records = tuple(r.model_copy(update={"split": swap[r.split]}) for r in load_manifest(maps).records)
+    rewrite_manifest(maps, records=records)
+    line = refused_evaluate(ske_run, maps)
     assert f"{len(data.partition.train)} evaluation sequences were in the checkpoint's training set" in line
 
 

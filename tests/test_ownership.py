@@ -359,12 +359,15 @@ def test_train_evaluate_preview_and_export_never_write_into_a_dataset(
     )
     assert tree_hash(dataset) == before
     assert verify_dataset(dataset, "content").ok
-    # Outside the dataset the same commands work; evaluate writes into its folder again (it is ours).
+    # Outside the dataset the same commands work; evaluate replaces its own earlier folder only when
+    # forced (an evaluation is never overwritten silently: issue 18).
     ok = tmp_path / "eval"
-    for _ in range(2):
-        code, _, err = gaitmodels(*evaluate, "--out", ok, "-q")
-        assert code == 0, err
-    assert sorted(p.name for p in ok.iterdir()) == ["confusion.png", "metrics.json"]
+    for extra, expected in (((), 0), ((), 1), (("--force",), 0)):
+        code, _, err = gaitmodels(*evaluate, "--out", ok, "-q", *extra)
+        assert code == expected, err
+    assert sorted(p.name for p in ok.iterdir()) == [
+        "confusion.png", "metrics.json", "predictions.json", "reliability.png", "roc.png"
+    ]  # fmt: skip
     code, _, err = gaitprep("preview", dataset, "--out", tmp_path / "preview.png")
     assert code == 0, err
 
