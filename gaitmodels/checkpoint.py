@@ -1,10 +1,11 @@
 """Checkpoints are plain dicts: model config, class order, iteration, optimizer/scheduler/RNG state,
 the training config and the identity of the data it was trained on. Loaded with ``weights_only=True``:
-a checkpoint is data, never code.
+a checkpoint is data, never code. Weights holding NaN or infinity are refused at load, naming the tensor.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from pathlib import Path
@@ -25,6 +26,10 @@ def save_checkpoint(ckpt: dict[str, Any], path: Path) -> None:
     try:
         torch.save(ckpt, tmp)
         os.replace(tmp, path)
+    except RuntimeError as exc:  # torch's zip writer reports a full disk as a RuntimeError
+        Path(tmp).unlink(missing_ok=True)
+        first = next(iter(str(exc).splitlines()), "")
+        raise OSError(errno.EIO, f"cannot write the checkpoint ({first})", str(path)) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -45,4 +50,25 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         ) from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         raise BadInputError(f"not a {CHECKPOINT_FORMAT} checkpoint", path)
+    check_finite_weights(ckpt.get("model_state"), path)
     return ckpt
+
+
+def check_finite_weights(state: Any, path: object) -> None:
+    """Every floating tensor of a state dict must be finite: NaN weights evaluate to NaN, never a score."""
+    if not isinstance(state, dict):
+        return
+    for key, value in state.items():
+        if isinstance(value, torch.Tensor) and value.is_floating_point() and not torch.isfinite(value).all():
+            bad = int((~torch.isfinite(value)).sum())
+            raise BadInputError(f"weights {key} hold {bad} NaN or infinite value(s)", path)
+
+
+def load_weights(model: torch.nn.Module, state: dict[str, Any], path: object) -> None:
+    """``model.load_state_dict(state)`` with a mismatch as one line naming the checkpoint."""
+    try:
+        model.load_state_dict(state)
+    except (RuntimeError, KeyError, TypeError) as exc:
+        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+        detail = lines[1] if len(lines) > 1 else (lines[0] if lines else type(exc).__name__)
+        raise BadInputError(f"the checkpoint's weights do not fit the model ({detail[:200]})", path) from None

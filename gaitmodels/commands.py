@@ -125,6 +125,9 @@ def train(
     w = _pair(widths, "--widths")
     if len(p_k) != 2 or len(w) != 4:
         raise click.BadParameter("--batch takes P,K and --widths four numbers")
+    for values, what in ((p_k, "--batch"), (w, "--widths")):
+        if min(values) < 1:
+            raise click.BadParameter(f"every number must be at least 1, got {values}", param_hint=what)
     if resume and init:
         raise click.UsageError("--resume and --init exclude each other")
     if out is None and not resume:

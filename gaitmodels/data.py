@@ -8,6 +8,8 @@ whatever the number of DataLoader workers.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,12 +19,13 @@ from torch.utils.data import Dataset
 
 from gaitmodels.sampling import all_ordered, cut_transform, fixed_ordered, fixed_unordered
 from gaitprep.errors import BadInputError
-from gaitprep.manifest import Manifest, resolve_manifest_path
+from gaitprep.io.verified import read_sequence_verified
+from gaitprep.manifest import Manifest, SequenceRecord, resolve_manifest_path
 from gaitprep.skeleton import CLASS_INDEX
-from gaitprep.store import read_sequence
 from gaitprep.verify import quick_check
 
 FRAME_SAMPLING = ("fixed_unordered", "fixed_ordered", "all_ordered")
+LOAD_THREADS = min(4, os.cpu_count() or 1)
 
 
 @dataclass
@@ -69,15 +72,22 @@ def load_split(data: ManifestData, split: str | None, pav: ManifestData | None =
     if not records:
         raise BadInputError(f"the dataset holds no {split} sequences", data.root)
     pav_by_key = pav.manifest.record_by_key() if pav else {}
-    frames, pavs = [], []
-    for rec in records:
-        arr = read_sequence(data.root, rec, m.layout, names=[m.layout.primary])[m.layout.primary]
-        frames.append(arr[:, None] if arr.ndim == 3 else arr)
-        if pav is not None:
-            prec = pav_by_key.get(rec.key)
-            if prec is None:
-                raise BadInputError(f"the PAV dataset has no record for {rec.key}", pav.root)
-            pavs.append(read_sequence(pav.root, prec, pav.manifest.layout, names=["pav"])["pav"])
+    if pav is not None:
+        missing = next((r.key for r in records if r.key not in pav_by_key), None)
+        if missing is not None:
+            raise BadInputError(f"the PAV dataset has no record for {missing}", pav.root)
+
+    def one(rec: SequenceRecord) -> tuple[np.ndarray, np.ndarray | None]:
+        arr = read_sequence_verified(data.root, m, rec)  # hashed as read: a changed file is exit 3
+        p = read_sequence_verified(pav.root, pav.manifest, pav_by_key[rec.key], "pav") if pav else None
+        return (arr[:, None] if arr.ndim == 3 else arr), p
+
+    # sha256 and zstd release the GIL: a few threads overlap hashing with decoding. Results (and the first
+    # error, raised in record order) do not depend on the thread count.
+    with ThreadPoolExecutor(max_workers=min(LOAD_THREADS, len(records))) as pool:
+        loaded = list(pool.map(one, records))
+    frames = [f for f, _ in loaded]
+    pavs = [p for _, p in loaded]
     labels = np.array([CLASS_INDEX[r.label] for r in records], dtype=np.int64)
     return SplitArrays(
         keys=[r.key for r in records],

@@ -12,7 +12,7 @@ import torch
 from gaitmodels.bootstrap import RESAMPLES, SEED, bootstrap_ci
 from gaitmodels.calibration import reliability
 from gaitmodels.charts import save_reliability_png, save_roc_png
-from gaitmodels.checkpoint import load_checkpoint
+from gaitmodels.checkpoint import load_checkpoint, load_weights
 from gaitmodels.data import ManifestData, SplitArrays, eval_clip, load_split
 from gaitmodels.eval_folder import (
     EVALUATION_KIND,
@@ -35,6 +35,7 @@ from gaitmodels.models import ModelConfig, build_model
 from gaitmodels.sampling import ALL_ORDERED_MAX_FRAMES
 from gaitmodels.train import resolve_device
 from gaitprep.cliutil import log
+from gaitprep.errors import BadInputError
 from gaitprep.io.atomic import atomic_write_json
 from gaitprep.ownership import check_output_path
 from gaitprep.subjects import load_subject_map, subject_overlap
@@ -45,9 +46,9 @@ SUBJECT_NOTE = (
 )
 
 
-def load_model(ckpt: dict[str, Any], device: torch.device) -> torch.nn.Module:
+def load_model(ckpt: dict[str, Any], device: torch.device, path: object = "checkpoint") -> torch.nn.Module:
     model = build_model(ModelConfig(**ckpt["model_config"]))
-    model.load_state_dict(ckpt["model_state"])
+    load_weights(model, ckpt["model_state"], path)
     return model.to(device).eval()
 
 
@@ -116,7 +117,7 @@ def evaluate(
     subject_map = load_subject_map(subjects) if subjects is not None else None
     dev = resolve_device(device)
     arrays = load_split(data, split, pav)
-    logits = mean_logits(load_model(ckpt, dev), arrays, dev, quiet)
+    logits = mean_logits(load_model(ckpt, dev, checkpoint), arrays, dev, quiet)
     probs = probabilities(logits, ckpt)
     pred = logits.argmax(1)  # upstream's rule, on the unrounded logits
     names = list(ckpt["class_order"])
@@ -268,8 +269,13 @@ def predict(
     pav = _open_pav(config, pav_manifest, ckpt, data)
     dev = resolve_device(device)
     arrays = load_split(data, split, pav)
-    logits = mean_logits(load_model(ckpt, dev), arrays, dev)
+    logits = mean_logits(load_model(ckpt, dev, checkpoint), arrays, dev)
     probs = probabilities(logits, ckpt)
+    bad = [k for k, p in zip(arrays.keys, probs, strict=True) if not np.isfinite(p).all()]
+    if bad:
+        raise BadInputError(
+            f"the model's output is not finite for {len(bad)} sequence(s), e.g. {bad[0]}", checkpoint
+        )
     names = ckpt["class_order"]
     return [
         {

@@ -19,9 +19,9 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
-from gaitmodels.checkpoint import CHECKPOINT_FORMAT, load_checkpoint, save_checkpoint
+from gaitmodels.checkpoint import CHECKPOINT_FORMAT, load_checkpoint, load_weights, save_checkpoint
 from gaitmodels.data import FRAME_SAMPLING, ManifestData, SplitArrays, TrainClips, load_split
 from gaitmodels.distributed import gathered_triplet_loss, mean_over_ranks
 from gaitmodels.guards import check_init, check_model_data, check_pav
@@ -29,7 +29,7 @@ from gaitmodels.losses import inverse_frequency_weights, part_cross_entropy
 from gaitmodels.models import ModelConfig, build_model
 from gaitmodels.sampling import TripletSampler
 from gaitprep.cliutil import log
-from gaitprep.errors import BadInputError
+from gaitprep.errors import BadInputError, TrainingDivergedError
 from gaitprep.ownership import check_output_path
 from gaitprep.skeleton import CLASS_ORDER
 
@@ -39,7 +39,8 @@ CSV_FIELDS = ("iteration", "loss", "ce", "triplet", "triplet_nonzero", "accuracy
 class TrainConfig(BaseModel):
     """Every choice of a run; stored in each checkpoint and in ``RUN/train_config.json``."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # Hyper-parameters are finite numbers: NaN or infinity is refused when the configuration is parsed.
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     model: Literal["sconet", "sconet-mt", "sconet-mt-ske", "drf"]
     recipe: Literal["sgd-multistep", "adamw-cosine"] = "sgd-multistep"
@@ -49,17 +50,17 @@ class TrainConfig(BaseModel):
     batch_k: int = Field(8, ge=1)
     frames: int = Field(30, ge=1)
     sampling: str = "fixed_unordered"
-    lr: float | None = None  # None: the recipe's default
-    weight_decay: float | None = None
-    widths: tuple[int, int, int, int] = (64, 128, 256, 512)
-    seed: int = 0
+    lr: float | None = Field(None, ge=0)  # None: the recipe's default; 0 freezes the weights
+    weight_decay: float | None = Field(None, ge=0)
+    widths: tuple[PositiveInt, PositiveInt, PositiveInt, PositiveInt] = (64, 128, 256, 512)
+    seed: int = Field(0, ge=0, lt=2**63)
     save_every: int = Field(1000, ge=1)
     log_every: int = Field(10, ge=1)
     amp: bool = True  # fp16 autocast + GradScaler on CUDA only (upstream); ignored on CPU
     loader_workers: int = Field(0, ge=0)
-    triplet_margin: float = 0.2
-    label_smoothing: float = 0.1
-    ce_scale: float = 16.0
+    triplet_margin: float = Field(0.2, ge=0)
+    label_smoothing: float = Field(0.1, ge=0, le=1)
+    ce_scale: float = Field(16.0, gt=0)
 
     def resolved_lr(self) -> float:
         return self.lr if self.lr is not None else (0.1 if self.recipe == "sgd-multistep" else 1e-3)
@@ -207,7 +208,14 @@ def _check_fresh_run_dir(out: Path) -> None:
 
 def _load_init(model: torch.nn.Module, ckpt: dict[str, Any], path: str | Path) -> None:
     """Copy a checkpoint's weights; only the PGA gates may be missing or extra (ScoNet-MT-ske <-> DRF)."""
-    result = model.load_state_dict(ckpt["model_state"], strict=False)
+    try:
+        result = model.load_state_dict(ckpt["model_state"], strict=False)
+    except RuntimeError as exc:  # shapes differ: torch's message spans several lines
+        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+        detail = lines[1] if len(lines) > 1 else (lines[0] if lines else "")
+        raise BadInputError(
+            f"--init: the checkpoint's weights do not fit the model ({detail[:200]})", path
+        ) from None
     odd = [k for k in (*result.missing_keys, *result.unexpected_keys) if not k.startswith("pga.")]
     if odd:
         raise BadInputError(f"--init: the checkpoint's weights do not fit the model (e.g. {odd[0]})", path)
@@ -297,7 +305,7 @@ def train(
     model.to(dev)
     optimizer, scheduler = make_optimizer(cfg, model.parameters())
     if ckpt is not None:
-        model.load_state_dict(ckpt["model_state"])
+        load_weights(model, ckpt["model_state"], resume)
         optimizer.load_state_dict(ckpt["optimizer_state"])
         scheduler.load_state_dict(ckpt["scheduler_state"])
         # The rate of the next iteration under this (possibly extended) plan, not the one saved.
@@ -340,6 +348,7 @@ def train(
 
     net.train()
     last: dict[str, float] = {}
+    last_saved = Path(resume) if resume is not None else None
     batches = progress(loader, total=cfg.iterations - start, desc="train", quiet=quiet or not is_main)
     for it, (x, labels, seq_index, pav_b) in enumerate(batches, start=start):
         x, labels, seq_index = x.to(dev, non_blocking=True), labels.to(dev), seq_index.to(dev)
@@ -362,6 +371,16 @@ def train(
             loss = loss + trip_loss
             trip_detached = trip.loss.detach()
             trip_val, nonzero = float(trip_detached), float(trip.nonzero_fraction)
+        if not torch.isfinite(loss.detach()).all():
+            # Stop before the step: the weights and every checkpoint written so far stay good.
+            kept = (
+                f"the last good checkpoint is {last_saved}" if last_saved else "no checkpoint was written yet"
+            )
+            raise TrainingDivergedError(
+                f"the loss became {float(loss.detach())} at iteration {it + 1}; training stopped and {kept} "
+                "(try a lower --lr)",
+                out,
+            )
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.step(optimizer)
@@ -391,6 +410,7 @@ def train(
             ck = _checkpoint(model, optimizer, scheduler, scaler, cfg, model_cfg, data, pav, split, it + 1)
             save_checkpoint(ck, out / "checkpoints" / f"iter-{it + 1:06d}.pt")
             save_checkpoint(ck, out / "checkpoints" / "last.pt")
+            last_saved = out / "checkpoints" / f"iter-{it + 1:06d}.pt"
     if writer is not None:
         writer.close()
     if world > 1:
@@ -479,8 +499,11 @@ def _truncate_csv(path: Path, start: int) -> None:
 
 
 def _log_row(path: Path, row: dict[str, float], writer) -> None:
-    with open(path, "a", newline="") as fh:
-        csv.DictWriter(fh, fieldnames=CSV_FIELDS).writerow(row)
+    try:
+        with open(path, "a", newline="") as fh:
+            csv.DictWriter(fh, fieldnames=CSV_FIELDS).writerow(row)
+    except OSError as exc:  # a full disk: name the file (a write error carries no file name)
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
     if writer is not None:
         for key in ("loss", "ce", "triplet", "accuracy", "lr"):
             writer.add_scalar(f"train/{key}", row[key], int(row["iteration"]))

@@ -21,10 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from gaitprep.errors import BadInputError, VerificationError
-from gaitprep.io.tree import sha256_file
+from gaitprep.errors import BadInputError
 from gaitprep.manifest import Manifest, SequenceRecord
-from gaitprep.store import ZARR_DIR, read_sequence
 
 SPLITS = ("train", "test")
 STORED_WIDTH_PER_CUT = 64  # the load transform cuts int(W // 64) * 10 columns from each side
@@ -148,28 +146,16 @@ class Dataset:
         return arrays, labels
 
     def _read_array(self, record: SequenceRecord, array: str | None = None) -> np.ndarray:
-        """The one place this module reads data: check the record's files of the format read against the
-        manifest's sha256, then decode through the store's reader."""
+        """The one place this module reads data: ``gaitprep.io.verified.read_sequence_verified`` reads each
+        file of the array once, checks its size and sha256 against the manifest, and decodes those bytes."""
+        from gaitprep.io.verified import read_sequence_verified
+
         name = array or self.primary
         if name not in self.manifest.layout.arrays:
             raise BadInputError(
                 f"the dataset has no array {name!r} (arrays: {', '.join(self.arrays)})", self.root
             )
-        in_zarr = f"{ZARR_DIR}/"
-        for f in record.files:
-            if f.path.startswith(in_zarr) != (self.format == "zarr"):
-                continue
-            path = self.root / f.path
-            try:
-                digest = sha256_file(path)
-            except OSError as exc:
-                raise VerificationError(f"cannot read a listed file ({exc.strerror})", path) from None
-            if digest != f.sha256:
-                raise VerificationError(
-                    f"sha256 differs from the manifest (file changed) in {record.key}", path
-                )
-        return read_sequence(self.root, record, self.manifest.layout, names=[name], fmt=self.format)[name]
-
+        return read_sequence_verified(self.root, self.manifest, record, name, self.format)
 
 def open_dataset(path: str | os.PathLike[str], *, format: str | None = None) -> Dataset:
     """Open the dataset at ``path`` (its directory or its ``manifest.json``).

@@ -28,8 +28,9 @@ import shutil
 import socket
 import sys
 import time
+import warnings
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -274,12 +275,45 @@ def _check_result(result: ProcessResult, item: SourceItem, layout: Layout) -> No
             )
 
 
+_WATCHED_PARENT: int | None = None
+
+
+def _exit_if_orphaned(parent: int | None) -> None:
+    """A local worker whose build process died (SIGKILL, or SIGTERM to it alone) exits instead of writing
+    on: checked now, and from then on by a daemon thread every 0.2 s (an idle worker exits too)."""
+    global _WATCHED_PARENT
+    if parent is None or os.getpid() == parent:
+        return
+    if os.getppid() != parent:
+        os._exit(1)
+    if _WATCHED_PARENT != parent:
+        import threading
+
+        _WATCHED_PARENT = parent
+
+        def watch() -> None:
+            while os.getppid() == parent:
+                time.sleep(0.2)
+            os._exit(1)
+
+        threading.Thread(target=watch, name="gaitprep-parent-watch", daemon=True).start()
+
+
 def build_one(
-    item: SourceItem, plan_process: Callable[[SourceItem], ProcessResult], stage: Path, layout: Layout
+    item: SourceItem,
+    plan_process: Callable[[SourceItem], ProcessResult],
+    stage: Path,
+    layout: Layout,
+    parent: int | None = None,
 ) -> SequenceRecord:
-    """Process and write one sequence into the staging directory; leave a done-record. Runs in workers."""
+    """Process and write one sequence into the staging directory; leave a done-record. Runs in workers.
+
+    ``parent``: the build process's pid for local workers; checked before the work and before writing.
+    """
+    _exit_if_orphaned(parent)
     result = plan_process(item)
     _check_result(result, item, layout)
+    _exit_if_orphaned(parent)
     remove_sequence(stage, item.id, item.label, item.view)
     attrs = {
         "class_index": CLASS_INDEX[item.label],
@@ -374,7 +408,6 @@ def _run_parallel(
 
     from gaitprep.progress import progress
 
-    tasks = (delayed(build_one)(item, plan.process, stage, plan.layout) for item in todo)
     if dask_address:
         # dask workers may have been started in another working directory: send absolute paths only.
         stage = stage.absolute()
@@ -387,20 +420,52 @@ def _run_parallel(
             ) from None
         with Client(dask_address), parallel_config(backend="dask"):
             return list(
-                progress(
-                    Parallel(return_as="generator_unordered")(tasks),
-                    total=len(todo),
-                    desc=plan.name,
-                    quiet=quiet,
+                _test_pause(
+                    progress(
+                        Parallel(return_as="generator_unordered")(tasks),
+                        total=len(todo),
+                        desc=plan.name,
+                        quiet=quiet,
+                    )
                 )
             )
     if workers <= 1:
-        return [
-            build_one(item, plan.process, stage, plan.layout)
-            for item in progress(todo, total=len(todo), desc=plan.name, quiet=quiet)
-        ]
+        return list(
+            _test_pause(
+                build_one(item, plan.process, stage, plan.layout)
+                for item in progress(todo, total=len(todo), desc=plan.name, quiet=quiet)
+            )
+        )
+    parent = os.getpid()
+    tasks = (delayed(build_one)(item, plan.process, stage, plan.layout, parent) for item in todo)
     runner = Parallel(n_jobs=workers, return_as="generator_unordered", batch_size=1)
-    return list(progress(runner(tasks), total=len(todo), desc=plan.name, quiet=quiet))
+    results = runner(tasks)
+    with warnings.catch_warnings():
+        # An interrupted build cancels queued tasks on purpose: one "error: interrupted" line says so.
+        warnings.filterwarnings("ignore", message=r".*(been successfully executed|still being processed)")
+        try:
+            return list(_test_pause(progress(results, total=len(todo), desc=plan.name, quiet=quiet)))
+        finally:
+            results.close()
+
+
+PAUSE_ENV = "GAITPREP_TEST_PAUSE_AFTER"
+RESUME_ENV = "GAITPREP_TEST_RESUME_FILE"
+
+
+def _test_pause(records: Iterable[SequenceRecord]) -> Iterator[SequenceRecord]:
+    """Test hook: with ``GAITPREP_TEST_PAUSE_AFTER=N`` the build stops after its N-th finished sequence and
+    waits there, holding its lock, for a signal (Ctrl-C, SIGTERM, SIGKILL) or, when
+    ``GAITPREP_TEST_RESUME_FILE`` names a file, until that file exists. Fault tests thus interrupt a build
+    at a known point instead of racing the machine's speed. Unset (always, outside tests), it does nothing."""
+    after = os.environ.get(PAUSE_ENV)
+    n = int(after) if after and after.isdigit() else None
+    resume = os.environ.get(RESUME_ENV)
+    for i, record in enumerate(records, start=1):
+        yield record
+        if i == n:
+            while not (resume and os.path.exists(resume)):  # else only a signal ends this
+                time.sleep(0.05)
 
 
 def build_dataset(
@@ -415,6 +480,7 @@ def build_dataset(
     out = Path(plan.out)
     if not plan.items:
         raise BadInputError("nothing to build: the input holds no sequences", out)
+    _check_storable(plan)
     check_items(plan.items, out)
     check_output_path(out, inputs=plan.inputs, kind="dataset", force=force)
     deriv = plan.derivation_id
@@ -466,6 +532,30 @@ def check_items(items: list[SourceItem], out: Path) -> None:
     if conflicts:
         shown = ", ".join(f"{k} ({' and '.join(sorted(labels[k]))})" for k in conflicts[:5])
         raise BadInputError(f"label conflict: {len(conflicts)} id(s) appear under two classes: {shown}", out)
+
+
+def _check_storable(plan: BuildPlan) -> None:
+    """Build-time path rule = verify-time path rule: refuse, before any work, a sequence whose stored
+    paths ``verify-manifest`` would reject (e.g. an id folder named ``00011:x``)."""
+    from gaitprep.store import ZARR_DIR, pkl_path, seq_path
+    from gaitprep.verify import _lexical_reason
+
+    for item in plan.items:
+        for part in (item.id, item.label, item.view):
+            if not part or "/" in part or part.startswith("."):
+                reason = "a folder name must be non-empty, hold no '/' and not start with '.'"
+                break
+        else:
+            rels = [
+                f"{ZARR_DIR}/{seq_path(item.id, item.label, item.view)}/{name}" for name in plan.layout.arrays
+            ]
+            rels += [
+                pkl_path(item.id, item.label, item.view, n, plan.layout.primary) for n in plan.layout.arrays
+            ]
+            reason = next((r for rel in rels if (r := _lexical_reason(rel))), None)
+        if reason:
+            where = Path(plan.source.root) / item.id if plan.source.kind == "tree" else plan.out
+            raise BadInputError(f"sequence {item.key!r} cannot be stored under this name: {reason}", where)
 
 
 def zarr_root_attrs(plan: BuildPlan, records: list[SequenceRecord], deriv: str) -> dict[str, Any]:

@@ -23,6 +23,19 @@ class GaitprepError(Exception):
         super().__init__(" ".join(text.split("\n")))
 
 
+def validation_summary(exc: Exception) -> str:
+    """A pydantic ValidationError in one line, ``--field-name: problem``: its first error, the field
+    spelled as the command-line option that sets it (``sigma_limb`` -> ``--sigma-limb``)."""
+    errors = exc.errors() if hasattr(exc, "errors") else []
+    if not errors:
+        return " ".join(str(exc).split())
+    first = errors[0]
+    loc = [str(p) for p in first.get("loc", ()) if not isinstance(p, int)]
+    where = "--" + loc[-1].replace("_", "-") if loc else getattr(exc, "title", "value")
+    more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{where}: {first['msg']}{more}"
+
+
 class BadInputError(GaitprepError):
     """The input (a file, a tree, a partition, a recipe) is malformed or inconsistent."""
 
@@ -47,6 +60,10 @@ class VerificationError(GaitprepError):
 
 class BuildLockedError(GaitprepError):
     """Another build is writing the same output right now."""
+
+
+class TrainingDivergedError(GaitprepError):
+    """The training loss became NaN or infinite; the run stopped before the step that would spread it."""
 
 
 class BuildInterrupted(GaitprepError):

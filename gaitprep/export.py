@@ -38,14 +38,16 @@ from typing import Any
 
 import numpy as np
 
-from gaitprep.errors import BadInputError
+from gaitprep.errors import BadInputError, VerificationError
 from gaitprep.io.atomic import atomic_write_bytes, atomic_write_json
+from gaitprep.io.bounds import MAX_SEQUENCE_FRAMES, check_array_bytes
 from gaitprep.io.safe_pickle import dump_array_pickle
 from gaitprep.io.tree import sha256_file, validate_pose_array
 from gaitprep.manifest import (
     Layout,
     Manifest,
     SequenceRecord,
+    array_digest,
     resolve_manifest_path,
 )
 from gaitprep.ownership import check_output_path, write_tree_marker
@@ -223,8 +225,8 @@ def export_hdf5(dataset: str | Path, out: str | Path, *, quiet: bool = False) ->
     """Write every array of ``dataset`` into one HDF5 file ``out`` (layout in the module docstring)."""
     import h5py
 
+    from gaitprep.io.verified import read_sequence_verified
     from gaitprep.progress import progress
-    from gaitprep.store import read_sequence
 
     manifest, root = _open_dataset(dataset)
     out = Path(out)
@@ -253,11 +255,9 @@ def export_hdf5(dataset: str | Path, out: str | Path, *, quiet: bool = False) ->
             h5.attrs[key] = attrs[key]
         records = sorted(manifest.records, key=lambda r: r.key)
         for rec in progress(records, total=len(records), desc=f"hdf5 {manifest.name}", quiet=quiet):
-            arrays = read_sequence(root, rec, layout)
-            for array_name in sorted(arrays):
-                _write_h5_array(
-                    h5, hdf5_name(rec, array_name, layout.primary), arrays[array_name], rec, array_name
-                )
+            for array_name in sorted(layout.arrays):
+                arr = read_sequence_verified(root, manifest, rec, array_name)
+                _write_h5_array(h5, hdf5_name(rec, array_name, layout.primary), arr, rec, array_name)
     atomic_write_bytes(out, buffer.getvalue())
     details = {"primary": layout.primary, "arrays": sorted(layout.arrays)}
     return _file_result("hdf5", out, root, manifest, details)
@@ -275,7 +275,12 @@ def _write_h5_array(h5: Any, name: str, arr: np.ndarray, rec: SequenceRecord, ar
     ds = h5.create_dataset(name, data=arr, **kwargs)
     ds.attrs["array"] = array_name
     ds.attrs["class_folder"] = rec.class_folder
-    ds.attrs["digest"] = rec.arrays[array_name].digest
+    # The digest of what was written, computed here; it must equal the manifest's (the bytes were
+    # verified as read, so a difference means the manifest itself is inconsistent).
+    written = array_digest(arr)
+    if written != rec.arrays[array_name].digest:
+        raise VerificationError(f"array {array_name} of {rec.key} does not match the manifest's digest", name)
+    ds.attrs["digest"] = written
     ds.attrs["frames"] = int(rec.frames)
     ds.attrs["split"] = rec.split or ""
 
@@ -508,10 +513,20 @@ def export_croissant(
     cite_as: str | None = None,
     max_file_objects: int = MAX_FILE_OBJECTS,
 ) -> ExportResult:
-    """Write the Croissant 1.0 document of ``dataset`` to ``out`` (see ``croissant_document``)."""
+    """Write the Croissant 1.0 document of ``dataset`` to ``out`` (see ``croissant_document``).
+
+    The document publishes every file's sha256, so the files are verified first (files level): a changed
+    file is refused (exit 3) instead of being described by a digest it no longer has.
+    """
+    from gaitprep.verify import verify_dataset
+
     manifest, root = _open_dataset(dataset)
     out = Path(out)
     _check_outside(root, out)
+    report = verify_dataset(root, "files")
+    if not report.ok:
+        shown = "; ".join(str(p) for p in report.problems[:3])
+        raise VerificationError(f"dataset does not verify: {shown}", report.manifest_path)
     mpath = root / "manifest.json"
     base = Path(os.path.relpath(root.resolve(), out.parent.resolve())).as_posix()
     doc = croissant_document(
@@ -596,8 +611,20 @@ def _keypoint_entries(h5: Any, path: Path) -> tuple[list[_Entry], list[str]]:
             raise BadInputError("class group holds no view dataset", where)
         for view in views:
             vwhere = f"{where}/{view}"
-            if not isinstance(class_obj[view], h5py.Dataset):
+            node = class_obj[view]
+            if not isinstance(node, h5py.Dataset):
                 raise BadInputError("expected a (T, 17, 3) dataset, found a group", vwhere)
+            if node.dtype.kind not in "iuf":
+                raise BadInputError(
+                    f"dataset has dtype {node.dtype}, expected a real number type (float)", vwhere
+                )
+            shape = tuple(node.shape or ())
+            if len(shape) == 3 and shape[0] > MAX_SEQUENCE_FRAMES:
+                raise BadInputError(
+                    f"dataset declares {shape[0]} frames, more than the {MAX_SEQUENCE_FRAMES} frame limit",
+                    vwhere,
+                )
+            check_array_bytes(shape, node.dtype.itemsize, vwhere, "dataset")
             stem, sep, _ = view.partition(ARRAY_SEPARATOR)
             if sep and stem in class_obj:
                 skipped.append(f"/{seq_id}/{class_folder}/{view}")
@@ -640,7 +667,10 @@ def import_keypoints(
                 modality = None
             if modality not in (None, "pose"):
                 raise BadInputError(f"HDF5 file holds a {modality} dataset, not keypoints", h5_path)
-        entries, skipped = _keypoint_entries(h5, h5_path)
+        try:
+            entries, skipped = _keypoint_entries(h5, h5_path)
+        except (KeyError, OSError, RuntimeError, RecursionError) as exc:  # broken or cyclic links
+            raise BadInputError(f"cannot walk the HDF5 file ({type(exc).__name__}: {exc})", h5_path) from None
         if not entries:
             raise BadInputError("HDF5 file holds no /<id>/<class>/<view> keypoint datasets", h5_path)
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -648,7 +678,10 @@ def import_keypoints(
         frames = 0
         try:
             for e in progress(entries, total=len(entries), desc="import-keypoints", quiet=quiet):
-                arr = np.asarray(h5[e.h5path][...])
+                try:
+                    arr = np.asarray(h5[e.h5path][...])
+                except (KeyError, OSError, RuntimeError) as exc:  # a corrupt chunk or filter
+                    raise BadInputError(f"cannot read dataset ({exc})", f"{h5_path}:{e.h5path}") from None
                 validate_pose_array(arr, f"{h5_path}:{e.h5path}")
                 arr = arr if np.issubdtype(arr.dtype, np.floating) else arr.astype(np.float64)
                 arr = arr.astype(arr.dtype.newbyteorder("="), copy=False)

@@ -10,7 +10,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from gaitprep.errors import BadInputError
+from gaitprep.errors import BadInputError, validation_summary
 from gaitprep.skeleton import NUM_JOINTS, JointSet, joint_set
 
 ChannelName = Literal["limb", "joint"]
@@ -38,7 +38,7 @@ class HeatmapSpec(BaseModel):
     the max switches from one Gaussian to another, which an average fills), and the grey mass 0.5% higher.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)  # finite numbers only
 
     # Bumped whenever the renderer's output bits change for an unchanged spec.
     ALGO_VERSION: ClassVar[str] = "gaitprep-heatmaps-2"
@@ -260,4 +260,4 @@ def preset(name: str, **overrides: Any) -> HeatmapSpec:
     try:
         return HeatmapSpec(**params)
     except ValueError as exc:  # pydantic.ValidationError is a ValueError
-        raise BadInputError(f"invalid heatmap spec for preset {name!r}: {exc}") from None
+        raise BadInputError(f"invalid heatmap spec for preset {name!r}: {validation_summary(exc)}") from None

@@ -37,7 +37,7 @@ Split = Literal["train", "test"]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class FileEntry(_Strict):
@@ -303,15 +303,11 @@ def resolve_manifest_path(path: str | Path) -> Path:
 
 def load_manifest(path: str | Path) -> Manifest:
     """Parse and validate a manifest; a malformed one is bad input naming the file."""
+    from gaitprep.io.bounds import MAX_MANIFEST_BYTES, loads_json, read_regular_file
+
     path = resolve_manifest_path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise BadInputError(f"cannot read manifest: {exc.strerror}", path) from None
-    try:
-        doc = json.loads(data)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BadInputError(f"manifest is not valid JSON ({exc})", path) from None
+    data = read_regular_file(path, MAX_MANIFEST_BYTES, "manifest")
+    doc = loads_json(data, path, "manifest")
     if not isinstance(doc, dict):
         raise BadInputError("manifest is not a JSON object", path)
     if doc.get("schema_version") not in SUPPORTED_SCHEMA_VERSIONS:

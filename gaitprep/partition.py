@@ -12,6 +12,7 @@ from pathlib import Path
 
 from gaitprep.errors import BadInputError
 from gaitprep.io.atomic import atomic_write_bytes
+from gaitprep.io.bounds import MAX_SMALL_FILE_BYTES, loads_json, read_regular_file
 
 
 @dataclass(frozen=True)
@@ -44,10 +45,7 @@ class Partition:
 def parse_partition(data: bytes, name: str, path: object | None = None) -> Partition:
     """Parse and validate partition bytes; every problem names ``path``."""
     where = path if path is not None else name
-    try:
-        doc = json.loads(data)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BadInputError(f"partition is not valid JSON ({exc})", where) from None
+    doc = loads_json(data, where, "partition")
     if not isinstance(doc, dict) or set(doc) != {"TRAIN_SET", "TEST_SET"}:
         keys = sorted(doc) if isinstance(doc, dict) else type(doc).__name__
         raise BadInputError(f"partition must hold exactly TRAIN_SET and TEST_SET, found {keys}", where)
@@ -76,10 +74,7 @@ def parse_partition(data: bytes, name: str, path: object | None = None) -> Parti
 def load_partition(path: str | Path) -> Partition:
     """Read a partition file; the name is the file stem (e.g. ``Scoliosis1K_118``)."""
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise BadInputError(f"cannot read partition: {exc.strerror}", path) from None
+    data = read_regular_file(path, MAX_SMALL_FILE_BYTES, "partition")
     return parse_partition(data, path.stem, path)
 
 

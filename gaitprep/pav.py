@@ -58,7 +58,7 @@ class PavSpec(BaseModel):
       normalised value is 0 for every sequence.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)  # finite numbers only
 
     ALGO_VERSION: ClassVar[str] = "pav-1"
 

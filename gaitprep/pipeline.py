@@ -44,6 +44,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gaitprep.build import BuildResult
 from gaitprep.errors import BadInputError, DifferentDatasetError, VerificationError
+from gaitprep.io.bounds import MAX_JSON_DEPTH, MAX_SMALL_FILE_BYTES, read_regular_file
 from gaitprep.io.read_options import ReadOptions
 from gaitprep.manifest import MANIFEST_NAME, Owner, load_manifest
 
@@ -256,10 +257,37 @@ def _problems_error(path: Path, lines: dict[Loc, int], problems: list[tuple[Loc,
     return BadInputError("; ".join(shown) + more, path)
 
 
+MAX_RECIPE_NODES = 100_000
+
+
+def _check_yaml_bounds(text: str, path: Path) -> None:
+    """Refuse anchors/aliases (a few hundred bytes of nested aliases expand to gigabytes), nesting deeper
+    than ``MAX_JSON_DEPTH`` and more than ``MAX_RECIPE_NODES`` nodes, from the event stream, before
+    anything is built."""
+    depth = nodes = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        line = event.start_mark.line + 1
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise BadInputError(f"line {line}: YAML anchors and aliases are not allowed in a recipe", path)
+        if isinstance(event, yaml.NodeEvent):
+            nodes += 1
+            if nodes > MAX_RECIPE_NODES:
+                raise BadInputError(f"line {line}: recipe has more than {MAX_RECIPE_NODES} YAML nodes", path)
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                raise BadInputError(
+                    f"line {line}: recipe is nested more than {MAX_JSON_DEPTH} levels deep", path
+                )
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
 def parse_recipe(text: str, path: str | Path) -> LoadedRecipe:
     """Parse and validate recipe ``text`` (from ``path``, named in every error). See the module docstring."""
     path = Path(path)
     try:
+        _check_yaml_bounds(text, path)
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -353,10 +381,9 @@ def _check_params(recipe: Recipe, stage: Stage, at: Loc, earlier: dict[str, Stag
 def load_recipe(path: str | Path) -> LoadedRecipe:
     """Read and validate a recipe file; every problem is a BadInputError naming the file, key and line."""
     path = Path(path)
+    data = read_regular_file(path, MAX_SMALL_FILE_BYTES, "recipe")
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise BadInputError(f"cannot read recipe: {exc.strerror}", path) from None
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise BadInputError("recipe is not UTF-8 text", path) from None
     return parse_recipe(text, path)

@@ -14,9 +14,9 @@ import numpy as np
 
 from gaitprep.errors import BadInputError
 from gaitprep.io.atomic import atomic_write_bytes
+from gaitprep.io.verified import read_sequence_verified
 from gaitprep.manifest import Manifest, SequenceRecord, resolve_manifest_path
 from gaitprep.skeleton import CLASS_ORDER
-from gaitprep.store import read_sequence
 from gaitprep.verify import quick_check
 
 _TILE_GAP = 2
@@ -113,7 +113,7 @@ def render_preview(
         raise BadInputError(f"{manifest.modality} datasets hold no frames to preview", mpath)
     rows = []
     for rec in _choose(manifest, sequences_per_class):
-        arr = read_sequence(root, rec, manifest.layout, names=[primary])[primary]
+        arr = read_sequence_verified(root, manifest, rec, primary)
         arr = arr[:, None] if arr.ndim == 3 else arr
         idx = np.unique(np.linspace(0, arr.shape[0] - 1, num=min(frames, arr.shape[0])).round().astype(int))
         kps = _keypoints_on_output(manifest, rec, idx)

@@ -49,7 +49,7 @@ class FramePairing(BaseModel):
     before any frame is dropped, and frame i of one is frame i of the other.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)  # finite numbers only
 
     policy: Literal["equal_count_by_index"] = PAIRING_POLICY
     n_frames: int

@@ -36,7 +36,7 @@ DROP_REASONS: tuple[str, ...] = (DROP_LOW_MASS, DROP_NO_CENTER, DROP_ZERO_WIDTH)
 class SilhouetteSpec(BaseModel):
     """Parameters of the pretreatment. The defaults are upstream's; change them only knowingly."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)  # finite numbers only
 
     img_size: int = Field(64, ge=2, multiple_of=2, description="output height and width in pixels (even)")
     min_mass: int = Field(10_000, ge=0, description="frames whose pixel sum is <= this are dropped")

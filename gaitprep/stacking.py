@@ -87,13 +87,13 @@ def process_stacked(
 ) -> ProcessResult:
     """Read one sequence from both upstream datasets and stack it. Top-level: runs in joblib/dask workers."""
     from gaitprep.frame_ids import from_runs, pair_ids, to_runs
-    from gaitprep.store import read_sequence
+    from gaitprep.io.verified import read_sequence_verified
 
     (sil_root, sil_rec), (maps_root, maps_rec) = item.inputs
     sil_layout_m, maps_layout_m = Layout.model_validate(sil_layout), Layout.model_validate(maps_layout)
     sil_record, maps_record = SequenceRecord.model_validate(sil_rec), SequenceRecord.model_validate(maps_rec)
-    sil = read_sequence(Path(sil_root), sil_record, sil_layout_m)[sil_layout_m.primary]
-    maps = read_sequence(Path(maps_root), maps_record, maps_layout_m)[maps_layout_m.primary]
+    sil = read_sequence_verified(Path(sil_root), sil_layout_m, sil_record)
+    maps = read_sequence_verified(Path(maps_root), maps_layout_m, maps_record)
     record: dict[str, Any] = {}
     if by_frame_id and sil_record.source_frames and maps_record.source_frames:
         sil_ids, map_ids = from_runs(sil_record.source_frames), from_runs(maps_record.source_frames)

@@ -31,7 +31,7 @@ Level = Literal["quick", "files", "content"]
 
 @dataclass(frozen=True)
 class Problem:
-    kind: str  # missing | extra | changed | truncated | unsafe-path | manifest | content
+    kind: str  # missing | extra | changed | truncated | unsafe-path | manifest | content | unreadable
     path: str
     detail: str
 
@@ -72,6 +72,7 @@ def _lexical_reason(rel: str) -> str | None:
         or pure.is_absolute()
         or rel.startswith(("/", "\\"))
         or "\\" in rel
+        or "\0" in rel
         or ":" in rel.split("/")[0]
     ):
         return "path is absolute or not a plain relative path"
@@ -102,6 +103,7 @@ class _OnDisk:
     files: dict[str, int] = field(default_factory=dict)
     links: list[str] = field(default_factory=list)
     special: list[str] = field(default_factory=list)  # FIFOs, sockets, devices: never opened
+    unreadable: dict[str, str] = field(default_factory=dict)  # folders that could not be listed: why
 
 
 def _walk_files(root: Path) -> _OnDisk:
@@ -110,17 +112,21 @@ def _walk_files(root: Path) -> _OnDisk:
     stack = [("", os.fspath(root))]
     while stack:
         prefix, folder = stack.pop()
-        with os.scandir(folder) as entries:
-            for entry in entries:
-                rel = prefix + entry.name
-                if entry.is_symlink():
-                    found.links.append(rel)
-                elif entry.is_dir(follow_symlinks=False):
-                    stack.append((rel + "/", entry.path))
-                elif entry.is_file(follow_symlinks=False):
-                    found.files[rel] = entry.stat(follow_symlinks=False).st_size
-                else:
-                    found.special.append(rel)
+        try:
+            entries = list(os.scandir(folder))
+        except OSError as exc:
+            found.unreadable[prefix.rstrip("/") or "."] = exc.strerror or str(exc)
+            continue
+        for entry in entries:
+            rel = prefix + entry.name
+            if entry.is_symlink():
+                found.links.append(rel)
+            elif entry.is_dir(follow_symlinks=False):
+                stack.append((rel + "/", entry.path))
+            elif entry.is_file(follow_symlinks=False):
+                found.files[rel] = entry.stat(follow_symlinks=False).st_size
+            else:
+                found.special.append(rel)
     found.links.sort()
     found.special.sort()
     return found
@@ -180,12 +186,16 @@ def verify_dataset(path: str | Path, level: Level = "files") -> VerifyReport:
         problems.append(Problem("unsafe-path", link, reason or "symbolic link inside a dataset"))
     for rel in disk.special:
         problems.append(Problem("unsafe-path", rel, "not a regular file (FIFO, socket or device)"))
+    for rel, why in sorted(disk.unreadable.items()):
+        problems.append(Problem("unreadable", rel, f"folder cannot be listed: {why}"))
     for rel in sorted(set(disk.files) - set(listed) - {MANIFEST_NAME}):
         problems.append(Problem("extra", rel, "file is not listed in the manifest"))
 
     for rel, entry in sorted(safe.items()):
         size = disk.files.get(rel)
         if size is None:
+            if any(rel.startswith(f"{d}/") for d in disk.unreadable):
+                continue  # inside a folder reported as unreadable above
             if rel not in disk.links and rel not in disk.special:  # those are reported above
                 problems.append(Problem("missing", rel, "listed file is missing"))
             continue
@@ -197,8 +207,14 @@ def verify_dataset(path: str | Path, level: Level = "files") -> VerifyReport:
             continue
         report.files_checked += 1
         report.bytes_checked += size
-        if level in ("files", "content") and sha256_file(root / rel) != entry.sha256:
-            problems.append(Problem("changed", rel, "sha256 differs from the manifest"))
+        if level in ("files", "content"):
+            try:
+                digest = sha256_file(root / rel)
+            except OSError as exc:  # unreadable (permissions, I/O error): a problem, and go on
+                problems.append(Problem("unreadable", rel, f"cannot read: {exc.strerror or exc}"))
+                continue
+            if digest != entry.sha256:
+                problems.append(Problem("changed", rel, "sha256 differs from the manifest"))
 
     if level == "content" and not problems:
         _verify_content(manifest, root, problems)

@@ -2,8 +2,10 @@
 
 Each fault is produced in a real child process running the real command line:
 - a full disk is ``RLIMIT_FSIZE`` with ``SIGXFSZ`` ignored, so a write past the limit fails with EFBIG;
-- a slow build is the real CLI with ``gaitprep.datasets.load_sequence`` wrapped in a sleep, so a test can
-  interrupt it at a known point (after some sequences finished) without racing the machine's speed.
+- an interrupted build is the real CLI with ``GAITPREP_TEST_PAUSE_AFTER=N``: the build stops after its N-th
+  finished sequence and waits, holding its lock, for a signal (or for ``GAITPREP_TEST_RESUME_FILE`` to
+  appear). A test waits for those N done-records, then interrupts: the point is known, whatever the
+  machine's speed or load (no sleeps, no timing).
 
 What must hold: nothing half-written at ``--out``; one clear ``error:`` line; a re-run finishes the job,
 reusing what was done, and gives exactly the dataset an uninterrupted run gives.
@@ -31,18 +33,6 @@ from gaitprep.verify import verify_dataset
 
 N_SEQUENCES = 6
 BIN = Path(sys.executable).parent
-
-THROTTLED = """
-import sys, time
-import gaitprep.datasets as datasets
-_load = datasets.load_sequence
-def slow(ref):
-    time.sleep(float(sys.argv[1]))
-    return _load(ref)
-datasets.load_sequence = slow
-from gaitprep.cli import main
-main(sys.argv[2:], prog_name="gaitprep")
-"""
 
 
 @pytest.fixture(scope="module")
@@ -72,12 +62,20 @@ def manifest_core(root: Path) -> dict:
     return doc
 
 
-def start_throttled(delay: float, *argv: str | Path) -> subprocess.Popen:
+def start_paused(after: int, *argv: str | Path, resume_file: Path | None = None) -> subprocess.Popen:
+    """The real ``gaitprep`` CLI, stopping after its ``after``-th finished sequence (in its own process
+    group, so a test can signal the build and its workers together)."""
+    env = {**os.environ, "GAITPREP_TEST_PAUSE_AFTER": str(after)}
+    env.pop("GAITPREP_DEBUG", None)
+    if resume_file is not None:
+        env["GAITPREP_TEST_RESUME_FILE"] = str(resume_file)
     return subprocess.Popen(
-        [sys.executable, "-c", THROTTLED, str(delay), *map(str, argv)],
+        [str(BIN / "gaitprep"), *map(str, argv)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env=env,
+        start_new_session=True,
     )
 
 
@@ -179,12 +177,12 @@ def test_sigkill_during_a_build_then_rerun_gives_the_uninterrupted_dataset(
 ) -> None:
     ref, ref_doc = reference
     out = tmp_path / "maps"
-    proc = start_throttled(0.3, "render-heatmaps", "--input", tree, "--out", out, "-q")
+    proc = start_paused(2, "render-heatmaps", "--input", tree, "--out", out, "-q")
     wait_for(lambda: done_records(out) >= 2, proc)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     finished = done_records(out)
-    assert 2 <= finished < N_SEQUENCES
+    assert finished == 2  # one worker: the build stopped right after its second sequence
     assert not out.exists(), "a killed build left a dataset at --out"
     code, doc, err = gaitprep("render-heatmaps", "--input", tree, "--out", out, "-q", "--json")
     assert code == 0, err
@@ -201,7 +199,7 @@ def test_ctrl_c_during_a_build_is_one_line_and_the_rerun_resumes(
 ) -> None:
     _, ref_doc = reference
     out = tmp_path / "maps"
-    proc = start_throttled(0.3, "render-heatmaps", "--input", tree, "--out", out, "-q")
+    proc = start_paused(1, "render-heatmaps", "--input", tree, "--out", out, "-q")
     wait_for(lambda: done_records(out) >= 1, proc)
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=60)
@@ -214,25 +212,92 @@ def test_ctrl_c_during_a_build_is_one_line_and_the_rerun_resumes(
     assert "run the same command again to resume" in err[0], err
     assert not out.exists() and not (tmp_path / f".{out.name}.lock").exists()
     code, doc, _ = gaitprep("render-heatmaps", "--input", tree, "--out", out, "-q", "--json")
-    assert code == 0 and doc["reused"] >= 1
+    assert code == 0 and doc["reused"] == 1 and doc["built"] == N_SEQUENCES - 1
     assert doc["content_digest"] == ref_doc["content_digest"]
+
+
+@pytest.mark.parametrize("target", ["group", "parent"])
+def test_sigterm_during_a_parallel_build_is_one_line_without_a_lock_and_the_rerun_resumes(
+    target: str, reference, tree: Path, tmp_path: Path
+) -> None:
+    """SIGTERM (to the whole process group, as a service manager sends it, or to the build alone) is
+    handled like Ctrl-C: one line, the lock removed, nothing at --out, no worker warnings; the staging
+    directory stays for the rerun, which gives the uninterrupted dataset."""
+    _, ref_doc = reference
+    out = tmp_path / "maps"
+    proc = start_paused(2, "render-heatmaps", "--input", tree, "--out", out, "-q", "--workers", "2")
+    wait_for(lambda: done_records(out) >= 2, proc)
+    if target == "group":
+        os.killpg(proc.pid, signal.SIGTERM)
+    else:
+        proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 1, stderr
+    wait_for_group_exit(proc.pid)
+    finished = done_records(out)
+    err = stderr.splitlines()  # exactly the Ctrl-C line: no worker or resource-tracker warnings after it
+    assert len(err) == 1 and err[0].startswith(f"error: {out}: interrupted with {finished} of "), err
+    assert "run the same command again to resume" in err[0], err
+    assert not out.exists() and not (tmp_path / f".{out.name}.lock").exists()
+    code, doc, err = gaitprep("render-heatmaps", "--input", tree, "--out", out, "-q", "--json")
+    assert code == 0, err
+    assert doc["reused"] == finished >= 2 and doc["content_digest"] == ref_doc["content_digest"]
+
+
+def wait_for_group_exit(pgid: int, timeout: float = 60.0) -> None:
+    """Wait until no process of group ``pgid`` is left (a generous bound, not a timing assertion)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return
+        if time.monotonic() > deadline:
+            os.killpg(pgid, signal.SIGKILL)
+            raise AssertionError(f"processes of group {pgid} outlived their build by {timeout} s")
+        time.sleep(0.05)
+
+
+def test_workers_exit_when_the_build_is_killed_and_write_nothing_more(tree: Path, tmp_path: Path) -> None:
+    """SIGKILL to the build process alone: its workers notice (they watch their parent) and exit instead of
+    writing on into the staging directory; their helper processes follow, without warnings."""
+    out = tmp_path / "maps"
+    proc = start_paused(1, "render-heatmaps", "--input", tree, "--out", out, "-q", "--workers", "2")
+    wait_for(lambda: done_records(out) >= 1, proc)
+    proc.send_signal(signal.SIGKILL)
+    _, stderr = proc.communicate(timeout=60)
+    wait_for_group_exit(proc.pid)
+    stage = staging_dir(out)
+    snapshot = sorted((p.relative_to(stage).as_posix(), p.stat().st_size) for p in stage.rglob("*"))
+    assert "leaked" not in stderr and "Traceback" not in stderr, stderr
+    code, doc, err = gaitprep("render-heatmaps", "--input", tree, "--out", out, "-q", "--json")
+    assert code == 0, err
+    assert doc["reused"] == len(
+        [n for n, _ in snapshot if n.startswith(f"{DONE_DIR}/") and n.endswith(".json")]
+    )
 
 
 def test_two_builds_into_one_output_one_wins_the_other_reports_and_the_result_verifies(
     reference, tree: Path, tmp_path: Path
 ) -> None:
+    """The first build pauses holding the lock; the second, started then, must report it; the first then
+    finishes. Deterministic: the overlap is arranged, not hoped for."""
     _, ref_doc = reference
     out = tmp_path / "maps"
+    go = tmp_path / "go"
     argv = ("render-heatmaps", "--input", tree, "--out", out, "-q", "--json")
-    procs = [start_throttled(0.6, *argv) for _ in range(2)]  # ~4 s of building: the two surely overlap
-    results = [(p.wait(timeout=120), *p.communicate()) for p in procs]
-    codes = sorted(code for code, _, _ in results)
-    assert codes == [0, 1], results
-    (loser_err,) = [err for code, _, err in results if code == 1]
-    lines = loser_err.splitlines()
+    first = start_paused(1, *argv, resume_file=go)
+    wait_for(lambda: done_records(out) >= 1, first)
+    second = subprocess.run(
+        [str(BIN / "gaitprep"), *map(str, argv)], capture_output=True, text=True, timeout=120
+    )
+    go.write_text("")
+    winner_out, winner_err = first.communicate(timeout=120)
+    assert first.returncode == 0, winner_err
+    assert second.returncode == 1, second.stderr
+    lines = second.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"error: {tmp_path}"), lines
     assert "another build" in lines[0]
-    (winner_out,) = [out_ for code, out_, _ in results if code == 0]
     assert json.loads(winner_out)["content_digest"] == ref_doc["content_digest"]
     report = verify_dataset(out, "content")
     assert report.ok, report.problems
@@ -311,3 +376,17 @@ def test_a_killed_checkpoint_write_never_replaces_last_pt_with_a_partial_file(tm
     assert res.returncode == -signal.SIGKILL
     assert load_checkpoint(tmp_path)["iteration"] == 4
     assert [n for n in os.listdir(path.parent) if not n.startswith(".")] == ["last.pt"]
+
+
+def test_a_full_disk_during_training_is_one_line_naming_the_file(tmp_path: Path) -> None:
+    """torch reports a failed checkpoint write as a RuntimeError of several lines; the user gets one
+    line naming the file that could not be written."""
+    maps = base(tmp_path / "corpus")["maps"]
+    run = tmp_path / "run"
+    res = with_file_limit(
+        30_000, [str(BIN / "gaitmodels"), *cmd("train --manifest", maps, TINY_TRAIN, "--out", run)]
+    )
+    err = res.stderr.splitlines()
+    assert res.returncode == 1, res.stderr
+    assert len(err) == 1 and err[0].startswith(f"error: {run}"), err
+    assert "Traceback" not in res.stderr

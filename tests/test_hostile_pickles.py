@@ -201,8 +201,10 @@ def test_a_corrupt_or_foreign_checkpoint_is_one_line_of_bad_input(
         torch.save({"state_dict": {"w": torch.zeros(2)}}, ckpt)  # someone else's checkpoint
     else:
         ckpt.write_bytes(content)
+    data = tmp_path / "data"  # beside the checkpoint, so the default --out (beside it too) is not inside it
+    data.mkdir()
     res = CliRunner().invoke(
-        main, ["evaluate", "--checkpoint", str(ckpt), "--manifest", str(tmp_path), "--device", "cpu"]
+        main, ["evaluate", "--checkpoint", str(ckpt), "--manifest", str(data), "--device", "cpu"]
     )
     err = res.stderr.splitlines()
     assert res.exit_code == 1 and len(err) == 1, res.output

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from gaitprep.cliutil import emit, json_option, log, quiet_option
+from gaitprep.cliutil import check_dask_address, emit, json_option, log, quiet_option
 
 
 def _stage_line(s) -> str:
@@ -34,6 +34,7 @@ def _stage_line(s) -> str:
     "--dask-scheduler",
     "dask_address",
     metavar="ADDRESS",
+    callback=lambda ctx, param, value: check_dask_address(value),
     help="Run the per-sequence tasks on this dask.distributed scheduler (e.g. tcp://host:8786); needs "
     "gaitprep[dask] on this machine and the workers.",
 )

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,11 +10,19 @@ import numpy as np
 
 from gaitprep.errors import BadInputError
 from gaitprep.io.body25 import BODY25_NUMBERS, body25_to_coco17
+from gaitprep.io.bounds import (
+    MAX_SMALL_FILE_BYTES,
+    check_png_header,
+    json_numbers,
+    loads_json,
+    read_regular_file,
+)
 from gaitprep.io.frame_order import frame_number
 from gaitprep.io.joints import nonfinite_to_missing
 from gaitprep.io.person import select_people
 from gaitprep.io.tree import SequenceRef
 
+MAX_PNG_BYTES = 256 << 20
 POSE_NUMBERS = 51  # 17 joints x (x, y, confidence)
 
 CV_LOG_LEVEL_ERROR = 2  # cv::utils::logging::LOG_LEVEL_ERROR
@@ -37,8 +43,14 @@ quiet_opencv()
 
 
 def read_png(path: Path) -> np.ndarray:
-    """One mask as uint8 (H, W), read as 8-bit greyscale like upstream."""
-    data = np.fromfile(path, dtype=np.uint8)
+    """One mask as uint8 (H, W), read as 8-bit greyscale like upstream.
+
+    The file must be a PNG (by signature) whose header declares at most ``MAX_PNG_SIDE`` px a side:
+    checked before decoding, so a tiny file declaring 20000x20000 px is refused, not decoded.
+    """
+    raw = read_regular_file(path, MAX_PNG_BYTES, "PNG frame")
+    check_png_header(raw, path)
+    data = np.frombuffer(raw, dtype=np.uint8)
     img = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE) if data.size else None
     if img is None:
         raise BadInputError("not a readable PNG image (corrupt or truncated)", path)
@@ -77,6 +89,7 @@ def _person_array(kps: object, index: int, path: Path) -> tuple[np.ndarray, bool
             f"{BODY25_NUMBERS} (OpenPose BODY_25)",
             path,
         )
+    json_numbers(kps, path, f"people[{index}].pose_keypoints_2d")  # strings and booleans are not numbers
     try:
         arr = np.asarray(kps)  # numbers only: None, strings, booleans or lists give another dtype or shape
     except ValueError:
@@ -91,10 +104,7 @@ def _person_array(kps: object, index: int, path: Path) -> tuple[np.ndarray, bool
 
 def parse_pose_frame(data: bytes, path: Path) -> PoseFrame:
     """Every person of one OpenPose-layout frame (COCO-17 51 numbers or BODY_25 75 numbers per person)."""
-    try:
-        doc = json.loads(data, parse_constant=lambda name: math.nan)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BadInputError(f"malformed pose JSON ({exc})", path) from None
+    doc = loads_json(data, path, "pose JSON", allow_nan=True, invalid="malformed pose JSON")
     people = doc.get("people") if isinstance(doc, dict) else None
     if not isinstance(people, list):
         raise BadInputError("pose JSON has no 'people' list", path)
@@ -142,7 +152,9 @@ def read_pose_sequence(ref: SequenceRef, files: list[Path] | None = None) -> Pos
     counted.
     """
     files = ref.files() if files is None else files
-    parsed = [parse_pose_frame(path.read_bytes(), path) for path in files]
+    parsed = [
+        parse_pose_frame(read_regular_file(path, MAX_SMALL_FILE_BYTES, "pose JSON"), path) for path in files
+    ]
     chosen, counts = select_people([f.people for f in parsed], [f.listed for f in parsed], ref.read.person)
     kept = [t for t, i in enumerate(chosen) if i is not None]
     if not kept:

@@ -4,6 +4,13 @@ A pickle is a program. OpenGait trees are downloaded from third parties, so we n
 ``pickle.load``: ``find_class`` admits only the handful of numpy reconstructors that an array or dtype
 needs, and anything else (``os.system``, ``builtins.eval``, ``subprocess.Popen`` ...) is refused before it
 can run. Object arrays are refused too, since their items would be arbitrary Python objects.
+
+An array is admitted only when its bytes come from the stream: numpy's own pickles build an array as
+``_reconstruct(ndarray, (0,), b'b')`` (an empty array) and then fill it from the stream with
+``__setstate__``, or (protocol 5) as ``_frombuffer(bytes, dtype, shape, order)``. A pickle that calls
+``numpy.ndarray(shape)`` or ``_reconstruct`` with a non-empty shape would get uninitialised (or zeroed)
+memory of any size from a few bytes of input: both are refused, and no declared array may exceed
+``MAX_ARRAY_BYTES``.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import numpy as np
 
 from gaitprep.errors import BadInputError, UnsafePickleError
 from gaitprep.io.atomic import atomic_write_bytes
+from gaitprep.io.bounds import MAX_ARRAY_BYTES, read_regular_file
 
 _ALLOWED: frozenset[tuple[str, str]] = frozenset(
     {
@@ -39,9 +47,64 @@ _DTYPE_MODULES = ("numpy.dtypes",)
 PICKLE_PROTOCOL = 4  # fixed so that the same array always gives the same bytes
 
 
+class _NdarrayToken:
+    """Stands for ``numpy.ndarray`` inside a pickle: usable as ``_reconstruct``'s first argument only.
+
+    Calling it (``numpy.ndarray(shape)``) would allocate uninitialised memory not backed by the stream.
+    """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise UnsafePickleError(
+            "refused numpy.ndarray(shape) without data (only arrays whose bytes come from the stream are allowed)"
+        )
+
+
+_NDARRAY = _NdarrayToken()
+
+
+def _safe_reconstruct(subtype: Any, shape: Any, dtype_code: Any) -> np.ndarray:
+    """numpy's ``_reconstruct`` for the empty placeholder its pickles use; ``__setstate__`` then fills it."""
+    if subtype is not _NDARRAY and subtype is not np.ndarray:
+        raise UnsafePickleError(f"refused to reconstruct {subtype!r} (only numpy.ndarray is allowed)")
+    if tuple(shape) != (0,):
+        raise UnsafePickleError(
+            f"refused an array reconstructed with shape {tuple(shape)} and no data from the stream"
+        )
+    return np.ndarray.__new__(np.ndarray, (0,), np.uint8)
+
+
+def _safe_frombuffer(buf: Any, dtype: Any, shape: Any, order: Any) -> np.ndarray:
+    """Protocol-5 arrays: the bytes are in the stream; their length must be exactly shape x itemsize."""
+    dtype = np.dtype(dtype)
+    shape = tuple(int(n) for n in shape)
+    n = 1
+    for d in shape:
+        if d < 0:
+            raise BadInputError(f"array declares a negative dimension {shape}")
+        n *= d
+    if n * dtype.itemsize > MAX_ARRAY_BYTES:
+        raise BadInputError(f"array of shape {shape} exceeds the {MAX_ARRAY_BYTES} byte limit")
+    data = memoryview(buf).cast("B")
+    if len(data) != n * dtype.itemsize:
+        raise BadInputError(
+            f"array of shape {shape} {dtype} needs {n * dtype.itemsize} bytes, the stream holds {len(data)}"
+        )
+    return (
+        np.frombuffer(data, dtype=dtype)
+        .reshape(shape, order="F" if order == "F" else "C")
+        .copy(order="F" if order == "F" else "C")
+    )
+
+
 class _RestrictedUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) in _ALLOWED or (module in _DTYPE_MODULES and name.endswith("DType")):
+            if name == "ndarray":
+                return _NDARRAY
+            if name == "_reconstruct":
+                return _safe_reconstruct
+            if name == "_frombuffer":
+                return _safe_frombuffer
             return super().find_class(module, name)
         raise UnsafePickleError(
             f"refused to load {module}.{name} (only numpy arrays and plain containers are allowed)"
@@ -84,10 +147,7 @@ def loads_restricted(data: bytes) -> Any:
 def load_pickle(path: str | Path) -> Any:
     """Load a pickle file through the restricted unpickler; errors name the file."""
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise BadInputError(f"cannot read pickle: {exc.strerror}", path) from None
+    data = read_regular_file(path, MAX_ARRAY_BYTES, "pickle")  # a FIFO or device is refused, not read
     try:
         return loads_restricted(data)
     except BadInputError as exc:

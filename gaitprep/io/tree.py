@@ -15,6 +15,8 @@ class folder is an error naming it, never a silent fallback.
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -184,8 +186,12 @@ def discover_tree(
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    """sha256 of a regular file; a FIFO, socket or device is refused at once (never read or waited on)."""
     h = hashlib.sha256()
-    with open(path, "rb") as fh:
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with open(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise BadInputError("not a regular file (a FIFO, socket or device)", path)
         while block := fh.read(chunk):
             h.update(block)
     return h.hexdigest()
@@ -226,8 +232,8 @@ def validate_pose_array(arr: np.ndarray, path: object) -> np.ndarray:
         raise BadInputError(f"pose array has shape {arr.shape}, expected (T, 17, 3)", path)
     if arr.shape[0] == 0:
         raise BadInputError("pose sequence has 0 frames", path)
-    if not np.issubdtype(arr.dtype, np.number):
-        raise BadInputError(f"pose array has dtype {arr.dtype}, expected a float type", path)
+    if arr.dtype.kind not in "iuf":  # complex, timedelta, bool, strings: not coordinates
+        raise BadInputError(f"pose array has dtype {arr.dtype}, expected a real number type (float)", path)
     arr = arr.astype(np.float64, copy=False)
     if not np.isfinite(arr).all():
         bad = int((~np.isfinite(arr)).any(axis=(1, 2)).sum())

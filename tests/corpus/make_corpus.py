@@ -30,6 +30,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -335,8 +336,11 @@ def hostile_pickle_bytes(kind: str, marker: Path) -> bytes:
     Kinds: ``os_system``, ``subprocess_popen``, ``builtins_eval``, ``builtins_import`` (``__import__('os')``
     then ``getattr(os, 'system')``, hand-assembled so ``__import__`` is the first global), ``object_array``
     (a numpy object array whose item is an ``os.system`` payload), ``nested_in_dict`` (the payload as a
-    dict value), ``persistent_id`` (a PERSID opcode) and ``benign_object_array`` (an object array of ints:
-    harmless but still refused, since its items are arbitrary objects).
+    dict value), ``persistent_id`` (a PERSID opcode), ``benign_object_array`` (an object array of ints:
+    harmless but still refused, since its items are arbitrary objects), and two arrays whose bytes do not
+    come from the stream (``marker`` unused): ``ndarray_no_buffer`` (``numpy.ndarray(shape)``, 36 bytes that
+    become 40 MB of uninitialised memory) and ``reconstruct_no_data`` (``_reconstruct`` with a real shape
+    and no ``__setstate__``).
     """
     import builtins
     import subprocess
@@ -367,6 +371,10 @@ def hostile_pickle_bytes(kind: str, marker: Path) -> bytes:
         return b"\x80\x04P" + b"evil\n" + b"."  # PERSID: the loader must not hand it to anything
     if kind == "benign_object_array":
         return pickle.dumps(np.array([1, 2, 3], dtype=object), protocol=4)
+    if kind == "ndarray_no_buffer":  # numpy.ndarray((100000, 17, 3)): 40 MB of uninitialised memory
+        return b"cnumpy\nndarray\n((I100000\nI17\nI3\nttR."
+    if kind == "reconstruct_no_data":  # _reconstruct(ndarray, (100000, 17, 3), b'd') and no __setstate__
+        return b"cnumpy.core.multiarray\n_reconstruct\n(cnumpy\nndarray\n(I100000\nI17\nI3\ntC\x01dtR."
     raise ValueError(kind)
 
 
@@ -379,6 +387,8 @@ HOSTILE_KINDS = (
     "nested_in_dict",
     "persistent_id",
     "benign_object_array",
+    "ndarray_no_buffer",
+    "reconstruct_no_data",
 )
 # Kinds whose payload really runs under a plain pickle.loads (the corpus tests prove it does).
 LIVE_KINDS = (
@@ -775,7 +785,8 @@ def data_file_changed(dest: Path, d: Path) -> Case:
     data = bytearray((ds / rel).read_bytes())
     data[len(data) // 2] ^= 0x01
     (ds / rel).write_bytes(bytes(data))
-    # Same size: only a files-level check (sha256) can see it; quick checks (train, export) by design do not.
+    # Same size: only hashing can see it. verify-manifest reports it here; the consumers, which hash what
+    # they read, meet such files in zarr_chunk_bit_flipped and pickles_swapped.
     runs = (Run(cmd("gaitprep verify-manifest", ds), EXIT_VERIFY_FAILED, report=True),)
     return Case(d.name, "one bit flipped in a data file", d, rel, r"sha256 differs", runs)
 
@@ -842,7 +853,9 @@ def symlink_outside(dest: Path, d: Path) -> Case:
 def hostile_pickle_in_dataset(dest: Path, d: Path) -> Case:
     """A pkl-format dataset whose first pickle is swapped for a same-size ``os.system`` payload.
 
-    Size-only (quick) checks pass, so train and export read the file: the restricted unpickler must refuse it.
+    Size-only (quick) checks pass; the verified read hashes the bytes before unpickling, so train and export
+    refuse the file as changed (exit 3) and the payload never reaches the unpickler. (A forger who also
+    reseals the manifest meets the restricted unpickler instead: ``hostile_pickle_resealed``.)
     """
     ds = copy_dataset(dest, d, "maps_pkl")
     from gaitprep.manifest import load_manifest
@@ -853,9 +866,11 @@ def hostile_pickle_in_dataset(dest: Path, d: Path) -> Case:
     assert len(payload) < entry.bytes
     (ds / entry.path).write_bytes(payload + b"\0" * (entry.bytes - len(payload)))  # same size
     runs = (
-        Run(cmd("gaitprep export", ds, f"--to hdf5 {OUT}"), culprit=str(ds / entry.path)),
+        Run(cmd("gaitprep export", ds, f"--to hdf5 {OUT}"), EXIT_VERIFY_FAILED, culprit=str(ds / entry.path)),
         Run(
-            cmd("gaitmodels train --manifest", ds, f"{TINY_TRAIN} --out {OUT}"), culprit=str(ds / entry.path)
+            cmd("gaitmodels train --manifest", ds, f"{TINY_TRAIN} --out {OUT}"),
+            EXIT_VERIFY_FAILED,
+            culprit=str(ds / entry.path),
         ),
         Run(cmd("gaitprep verify-manifest", ds), EXIT_VERIFY_FAILED, report=True),
     )
@@ -909,6 +924,386 @@ def recipe_unknown_key(dest: Path, d: Path) -> Case:
     return Case(d.name, "a misspelt key (parms)", d, str(recipe), r"line 8: stages\[0\]\.parms", runs)
 
 
+# --- issue 15: trust nothing we read -----------------------------------------------------------------------
+# Consumers hash what they read; readers bound their input before working; numbers must be real and finite;
+# every refusal is one line. Each case below failed (exit 0, a hang, a traceback or several lines) before.
+
+
+def _zarr_chunk(ds: Path, seq_id: str) -> str:
+    from gaitprep.manifest import load_manifest
+
+    (rec,) = [r for r in load_manifest(ds).records if r.id == seq_id]
+    return next(f.path for f in rec.files if "/maps/c/" in f.path)
+
+
+def _consumer_runs(dest: Path, ds: Path, train_culprit: str, test_culprit: str) -> tuple[Run, ...]:
+    """Every command that reads ``ds``'s data, expecting exit 3; evaluate reads the test split only."""
+    runs = dataset_runs(ds, base_checkpoint(dest), EXIT_VERIFY_FAILED, verify_report=True)
+    return tuple(
+        Run(r.argv, r.exit_code, r.report, test_culprit if r.argv[1] == "evaluate" else train_culprit)
+        for r in runs
+    )
+
+
+@case
+def zarr_chunk_bit_flipped(dest: Path, d: Path) -> Case:
+    """One bit flipped in the chunk of a train and of a test sequence: same sizes, so only hashing sees it."""
+    ds = copy_dataset(dest, d)
+    first, last = _zarr_chunk(ds, IDS[0]), _zarr_chunk(ds, BAD_ID)
+    for rel in (first, last):
+        data = bytearray((ds / rel).read_bytes())
+        data[len(data) // 2] ^= 0x01
+        (ds / rel).write_bytes(bytes(data))
+    runs = _consumer_runs(dest, ds, first, last)
+    return Case(d.name, "one bit flipped in two Zarr chunks", d, first, r"sha256 differs", runs)
+
+
+@case
+def pickles_swapped(dest: Path, d: Path) -> Case:
+    """Two same-size pickles of a pkl dataset swapped: every file is intact, but not where it belongs."""
+    ds = copy_dataset(dest, d, "maps_pkl")
+    first = f"{IDS[0]}/{LABELS[0]}/{VIEW}/{VIEW}.pkl"
+    last = f"{BAD_ID}/{LABELS[(N_SEQ - 1) % 3]}/{VIEW}/{VIEW}.pkl"
+    a, b = (ds / first).read_bytes(), (ds / last).read_bytes()
+    assert len(a) == len(b) and a != b
+    (ds / first).write_bytes(b)
+    (ds / last).write_bytes(a)
+    runs = _consumer_runs(dest, ds, first, last)
+    return Case(d.name, "two same-size pickles swapped", d, first, r"sha256 differs", runs)
+
+
+def _replace_and_reseal(ds: Path, rel: str, data: bytes) -> None:
+    """Replace a data file and reseal the manifest with its new size and sha256, as a careful forger would."""
+    import hashlib
+
+    (ds / rel).write_bytes(data)
+    new = {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+
+    def edit(doc: dict) -> None:
+        for f in [*doc["files"], *(f for r in doc["records"] for f in r["files"])]:
+            if f["path"] == rel:
+                f.update(new)
+
+    reseal(ds, edit)
+
+
+@case
+def hostile_pickle_resealed(dest: Path, d: Path) -> Case:
+    """An ``os.system`` pickle with a resealed manifest: the hashes agree, so the unpickler must refuse it."""
+    ds = copy_dataset(dest, d, "maps_pkl")
+    marker = d / MARKER_NAME
+    rel = f"{IDS[0]}/{LABELS[0]}/{VIEW}/{VIEW}.pkl"
+    _replace_and_reseal(ds, rel, hostile_pickle_bytes("os_system", marker))
+    runs = (
+        Run(cmd("gaitprep export", ds, f"--to hdf5 {OUT}")),
+        Run(cmd("gaitprep preview", ds, f"--out {OUT}")),
+        Run(cmd("gaitmodels train --manifest", ds, f"{TINY_TRAIN} --out {OUT}")),
+    )
+    problem = r"refused to load posix\.system"
+    return Case(d.name, "os.system pickle, manifest resealed", d, rel, problem, runs, marker=marker)
+
+
+@case
+def manifest_path_nul_byte(dest: Path, d: Path) -> Case:
+    ds = copy_dataset(dest, d)
+    bad = "data.zarr/00000/x\u0000y"
+    reseal(ds, lambda doc: doc["files"].append({"path": bad, "bytes": 1, "sha256": "0" * 64}))
+    runs = dataset_runs(ds, base_checkpoint(dest), EXIT_VERIFY_FAILED, verify_report=True)
+    return Case(d.name, "files[] names a path with a NUL byte", d, "data.zarr/00000/x", r"not a plain", runs)
+
+
+def _fifo(path: Path) -> Path:
+    os.mkfifo(path)
+    return path
+
+
+@case
+def manifest_is_dev_zero(dest: Path, d: Path) -> Case:
+    zero = Path("/dev/zero")
+    runs = (
+        Run(cmd("gaitprep verify-manifest", zero)),
+        Run(cmd("gaitprep diff-manifest", zero, base(dest)["maps"])),
+        Run(cmd("gaitmodels train --manifest", zero, f"{TINY_TRAIN} --out {OUT}")),
+    )
+    return Case(d.name, "the manifest is /dev/zero", d, str(zero), r"not a regular file", runs)
+
+
+@case
+def manifest_is_fifo(dest: Path, d: Path) -> Case:
+    ds = copy_dataset(dest, d)
+    m = ds / "manifest.json"
+    m.unlink()
+    _fifo(m)
+    runs = (
+        Run(cmd("gaitprep verify-manifest", ds)),
+        Run(cmd("gaitprep diff-manifest", ds, base(dest)["maps"])),
+        Run(cmd("gaitprep list", d), report=True),
+    )
+    return Case(d.name, "manifest.json is a FIFO nobody writes", d, str(m), r"not a regular file", runs)
+
+
+@case
+def partition_is_fifo(dest: Path, d: Path) -> Case:
+    tree = write_tree(d / "pose-pkl", "pose-pkl")
+    part = _fifo(d / "partition.json")
+    runs = _partition_runs(tree, part)
+    return Case(d.name, "--partition is a FIFO nobody writes", d, str(part), r"not a regular file", runs)
+
+
+@case
+def partition_is_dev_zero(dest: Path, d: Path) -> Case:
+    tree = write_tree(d / "pose-pkl", "pose-pkl")
+    zero = Path("/dev/zero")
+    runs = _partition_runs(tree, zero)
+    return Case(d.name, "--partition /dev/zero", d, str(zero), r"not a regular file", runs)
+
+
+@case
+def partition_nested_deeply(dest: Path, d: Path) -> Case:
+    tree = write_tree(d / "pose-pkl", "pose-pkl")
+    part = d / "partition.json"
+    part.write_text('{"TRAIN_SET": ' + "[" * 100_000 + "]" * 100_000 + ', "TEST_SET": []}')
+    runs = _partition_runs(tree, part)
+    return Case(d.name, "100,000 nested lists", d, str(part), r"nested more than 64 levels", runs)
+
+
+@case
+def partition_huge_integer(dest: Path, d: Path) -> Case:
+    tree = write_tree(d / "pose-pkl", "pose-pkl")
+    part = d / "partition.json"
+    part.write_text('{"TRAIN_SET": [' + "7" * 5000 + '], "TEST_SET": []}')
+    runs = _partition_runs(tree, part)
+    return Case(d.name, "a 5000-digit integer", d, str(part), r"not valid JSON .*digits", runs)
+
+
+@case
+def recipe_alias_bomb(dest: Path, d: Path) -> Case:
+    """Nested YAML aliases: a few hundred bytes that expand to millions of nodes."""
+    lines = ["name: bomb", 'l0: &l0 ["x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+    lines += [f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]" for i in range(1, 7)]
+    recipe = d / "recipe.yaml"
+    recipe.write_text("\n".join(lines) + "\n")
+    runs = (Run(cmd("gaitprep run", recipe, "--data-root", d, "--dry-run")),)
+    problem = r"line 2: YAML anchors and aliases are not allowed"
+    return Case(d.name, "nested YAML aliases", d, str(recipe), problem, runs)
+
+
+@case
+def recipe_nested_deeply(dest: Path, d: Path) -> Case:
+    recipe = d / "recipe.yaml"
+    recipe.write_text("name: deep\nstages: " + "[" * 5000 + "]" * 5000 + "\n")
+    runs = (Run(cmd("gaitprep run", recipe, "--data-root", d, "--dry-run")),)
+    return Case(d.name, "5000 nested flow sequences", d, str(recipe), r"nested more than 64 levels", runs)
+
+
+def huge_png_bytes(width: int, height: int) -> bytes:
+    """A valid 1-bit greyscale PNG of ``width`` x ``height`` all-black pixels (a few dozen KB for 20000²)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    row = b"\x00" * (1 + (width + 7) // 8)  # filter byte + packed bits
+    z = zlib.compressobj(9)
+    idat = b"".join(z.compress(row) for _ in range(height)) + z.flush()
+    ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+@case
+def png_huge_dimensions(dest: Path, d: Path) -> Case:
+    damage = _png("000003.png", lambda b: huge_png_bytes(20000, 20000))
+    return _damaged_file_case(d, "sil-raw", "a 1-bit PNG of 20000x20000 px", r"20000x20000 px", damage)
+
+
+@case
+def jpeg_named_png(dest: Path, d: Path) -> Case:
+    def jpeg(b: bytes) -> bytes:
+        ok, buf = cv2.imencode(".jpg", mask_frames(N_SEQ - 1, 1)[0])
+        return buf.tobytes()
+
+    damage = _png("000005.png", jpeg)
+    return _damaged_file_case(d, "sil-raw", "JPEG bytes named .png", r"it is a JPEG image", damage)
+
+
+@case
+def bmp_named_png(dest: Path, d: Path) -> Case:
+    def bmp(b: bytes) -> bytes:
+        ok, buf = cv2.imencode(".bmp", mask_frames(N_SEQ - 1, 1)[0])
+        return buf.tobytes()
+
+    damage = _png("000005.png", bmp)
+    return _damaged_file_case(d, "sil-raw", "BMP bytes named .png", r"it is a BMP image", damage)
+
+
+@case
+def pose_json_string_number(dest: Path, d: Path) -> Case:
+    return _damaged_file_case(
+        d, "pose-raw", 'a keypoint given as the string "12.5"', r"not a number", _json_value(4, "12.5")
+    )
+
+
+@case
+def pose_json_boolean(dest: Path, d: Path) -> Case:
+    return _damaged_file_case(
+        d,
+        "pose-raw",
+        "a keypoint given as true",
+        r"pose_keypoints_2d\[4\] is true, not a number",
+        _json_value(4, True),
+    )
+
+
+@case
+def pose_complex_pickle(dest: Path, d: Path) -> Case:
+    arr = pose_sequence(N_SEQ - 1).astype(np.complex128) + 1j
+    return _pose_case(d, "complex128 poses", arr, r"dtype complex128, expected a real number type")
+
+
+@case
+def pose_timedelta_pickle(dest: Path, d: Path) -> Case:
+    arr = pose_sequence(N_SEQ - 1).astype("m8[ms]")
+    return _pose_case(d, "timedelta64 poses", arr, r"dtype timedelta64\[ms\], expected a real number type")
+
+
+@case
+def id_folder_with_colon(dest: Path, d: Path) -> Case:
+    """An id folder ``00003:x``: the pickle path would start with it, which verification rejects."""
+    tree = write_tree(d / "pose-pkl", "pose-pkl")
+    bad = tree / f"{BAD_ID}:x"
+    (tree / BAD_ID).rename(bad)
+    runs = tuple(
+        Run(cmd("gaitprep render-heatmaps --input", tree, f"--out {OUT} --format {fmt} -q"))
+        for fmt in ("pkl", "zarr")
+    )
+    return Case(d.name, "id folder named 00003:x", d, str(bad), r"cannot be stored under this name", runs)
+
+
+def _h5_case(d: Path, about: str, write: Callable[[Any], None], culprit: str, problem: str) -> Case:
+    import h5py
+
+    h5 = d / "poses.h5"
+    with h5py.File(h5, "w") as f:
+        f.create_dataset(f"{IDS[0]}/{LABELS[0]}/{VIEW}", data=pose_sequence(0))
+        write(f)
+    runs = (Run(cmd("gaitprep import-keypoints", h5, f"--out {OUT} -q")),)
+    return Case(d.name, about, d, culprit.format(h5=h5), problem, runs)
+
+
+@case
+def import_keypoints_link_cycle(dest: Path, d: Path) -> Case:
+    import h5py
+
+    def write(f: Any) -> None:
+        f["loop"] = h5py.SoftLink("/loop")
+
+    return _h5_case(d, "a soft link to itself", write, "{h5}", r"cannot walk the HDF5 file .*too many links")
+
+
+@case
+def import_keypoints_huge_shape(dest: Path, d: Path) -> Case:
+    """A dataset declaring 10^9 frames with no chunk written: a tiny file that would read as 408 GB."""
+
+    def write(f: Any) -> None:
+        f.create_dataset(f"{IDS[1]}/{LABELS[1]}/{VIEW}", shape=(10**9, 17, 3), dtype="f8", chunks=(1, 17, 3))
+
+    culprit = f"{{h5}}:/{IDS[1]}/{LABELS[1]}/{VIEW}"
+    return _h5_case(d, "10^9 declared frames", write, culprit, r"declares 1000000000 frames")
+
+
+@case
+def import_keypoints_complex(dest: Path, d: Path) -> Case:
+    def write(f: Any) -> None:
+        f.create_dataset(f"{IDS[1]}/{LABELS[1]}/{VIEW}", data=pose_sequence(1).astype(np.complex64))
+
+    culprit = f"{{h5}}:/{IDS[1]}/{LABELS[1]}/{VIEW}"
+    return _h5_case(d, "complex64 keypoints", write, culprit, r"dtype complex64")
+
+
+def _checkpoint_case(dest: Path, d: Path, about: str, edit: Callable[[dict], None], problem: str) -> Case:
+    import torch
+
+    ckpt = d / "run" / "checkpoints" / "last.pt"
+    ckpt.parent.mkdir(parents=True)
+    doc = torch.load(base_checkpoint(dest), weights_only=True)
+    edit(doc["model_state"])
+    torch.save(doc, ckpt)
+    ds = base(dest)["maps"]
+    train = cmd("gaitmodels train --manifest", ds, TINY_TRAIN.replace("--iterations 1", "--iterations 2"))
+    runs = (
+        Run(cmd("gaitmodels evaluate --checkpoint", ckpt, "--manifest", ds, f"--device cpu --out {OUT} -q")),
+        Run(cmd("gaitmodels predict --checkpoint", ckpt, "--input", ds, "--device cpu --json")),
+        Run((*train, "--init", str(ckpt), "--out", OUT)),
+        Run((*train, "--resume", str(ckpt), "--out", OUT)),
+    )
+    return Case(d.name, about, d, str(ckpt), problem, runs)
+
+
+def _first_float(state: dict) -> str:
+    return next(k for k, v in state.items() if v.is_floating_point() and v.numel() > 1)
+
+
+@case
+def checkpoint_nan_weights(dest: Path, d: Path) -> Case:
+    def edit(state: dict) -> None:
+        state[_first_float(state)].view(-1)[0] = float("nan")
+
+    return _checkpoint_case(dest, d, "one NaN weight", edit, r"hold 1 NaN or infinite value")
+
+
+@case
+def checkpoint_shape_mismatch(dest: Path, d: Path) -> Case:
+    import torch
+
+    def edit(state: dict) -> None:
+        key = _first_float(state)
+        state[key] = torch.zeros(state[key].numel() + 1)
+
+    return _checkpoint_case(dest, d, "a weight of the wrong shape", edit, r"weights do not fit the model")
+
+
+def _option_case(d: Path, about: str, argv: tuple[str, ...], code: int, culprit: str, problem: str) -> Case:
+    return Case(d.name, about, d, culprit, problem, (Run(argv, code),))
+
+
+@case
+def sigma_infinite(dest: Path, d: Path) -> Case:
+    tree = write_tree(d / "pose-pkl", "pose-pkl")
+    argv = cmd("gaitprep render-heatmaps --input", tree, f"--out {OUT} --sigma inf -q")
+    return _option_case(d, "--sigma inf", argv, EXIT_BAD_INPUT, "--sigma", r"finite number")
+
+
+@case
+def train_zero_widths(dest: Path, d: Path) -> Case:
+    argv = cmd(
+        "gaitmodels train --manifest", base(dest)["maps"], TINY_TRAIN, "--widths 0,0,0,0", f"--out {OUT}"
+    )
+    return _option_case(d, "--widths 0,0,0,0", argv, 2, "--widths", r"at least 1")
+
+
+@case
+def train_zero_batch(dest: Path, d: Path) -> Case:
+    argv = cmd("gaitmodels train --manifest", base(dest)["maps"], TINY_TRAIN, "--batch 0,0", f"--out {OUT}")
+    return _option_case(d, "--batch 0,0", argv, 2, "--batch", r"at least 1")
+
+
+@case
+def train_nan_lr(dest: Path, d: Path) -> Case:
+    argv = cmd("gaitmodels train --manifest", base(dest)["maps"], TINY_TRAIN, "--lr nan", f"--out {OUT}")
+    return _option_case(d, "--lr nan", argv, EXIT_BAD_INPUT, "--lr", r"finite number")
+
+
+@case
+def dask_scheduler_malformed(dest: Path, d: Path) -> Case:
+    recipe = d / "recipe.yaml"
+    recipe.write_text("name: x\n")
+    argv = cmd("gaitprep run", recipe, "--data-root", d, "--dry-run --dask-scheduler tcp://:::bad")
+    return _option_case(
+        d, "--dask-scheduler tcp://:::bad", argv, 2, "--dask-scheduler", r"not a scheduler address"
+    )
+
+
 # hostile pickles in input trees
 
 
@@ -947,6 +1342,8 @@ HOSTILE_PROBLEM = {
     "nested_in_dict": r"refused to load posix\.system",
     "persistent_id": r"corrupt or truncated pickle .*persistent",
     "benign_object_array": r"refused an object array",
+    "ndarray_no_buffer": r"refused numpy\.ndarray\(shape\) without data",
+    "reconstruct_no_data": r"refused an array reconstructed with shape \(100000, 17, 3\) and no data",
 }
 
 for _kind in HOSTILE_KINDS:
