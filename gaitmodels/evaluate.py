@@ -34,10 +34,10 @@ from gaitmodels.metrics import (
 from gaitmodels.models import ModelConfig, build_model
 from gaitmodels.sampling import ALL_ORDERED_MAX_FRAMES
 from gaitmodels.train import resolve_device
-from gaitprep.cliutil import log
 from gaitprep.errors import BadInputError
 from gaitprep.io.atomic import atomic_write_json
 from gaitprep.ownership import check_output_path
+from gaitprep.progress import log
 from gaitprep.subjects import load_subject_map, subject_overlap
 
 SUBJECT_NOTE = (

@@ -9,8 +9,8 @@ from typing import Any
 
 from gaitmodels.data import ManifestData
 from gaitmodels.models import ModelConfig
-from gaitprep.cliutil import log
 from gaitprep.errors import MismatchError
+from gaitprep.progress import log
 from gaitprep.skeleton import CLASS_INDEX
 
 EXPECTED_CHANNELS = {

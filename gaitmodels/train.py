@@ -28,9 +28,9 @@ from gaitmodels.guards import check_init, check_model_data, check_pav
 from gaitmodels.losses import inverse_frequency_weights, part_cross_entropy
 from gaitmodels.models import ModelConfig, build_model
 from gaitmodels.sampling import TripletSampler
-from gaitprep.cliutil import log
 from gaitprep.errors import BadInputError, TrainingDivergedError
 from gaitprep.ownership import check_output_path
+from gaitprep.progress import log
 from gaitprep.skeleton import CLASS_ORDER
 
 CSV_FIELDS = ("iteration", "loss", "ce", "triplet", "triplet_nonzero", "accuracy", "lr")

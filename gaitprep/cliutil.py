@@ -147,11 +147,6 @@ def emit(result: dict[str, Any], as_json: bool, human: str | None = None) -> Non
         click.echo(human)
 
 
-def log(message: str) -> None:
-    """Diagnostics go to stderr so that stdout stays machine-readable."""
-    click.echo(message, err=True)
-
-
 def progress(
     iterable: Iterable[T], total: int | None = None, desc: str = "", quiet: bool = False
 ) -> Iterator[T]:

@@ -90,6 +90,13 @@ class ProgressLines:
             self._write()
 
 
+def log(message: str) -> None:
+    """Diagnostics go to stderr so that stdout stays machine-readable (one line, flushed)."""
+    stream = sys.stderr
+    stream.write(f"{message}\n")
+    stream.flush()
+
+
 def progress(
     iterable: Iterable[T],
     total: int | None = None,

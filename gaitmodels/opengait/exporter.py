@@ -30,9 +30,9 @@ from gaitmodels.models import ModelConfig
 from gaitmodels.opengait.names import to_opengait_state_dict
 from gaitmodels.opengait.staging import write_new_folder
 from gaitmodels.train import TrainConfig
-from gaitprep.cliutil import log
 from gaitprep.errors import BadInputError
 from gaitprep.ownership import check_output_path
+from gaitprep.progress import log
 from gaitprep.skeleton import CLASS_ORDER
 
 PLACEHOLDER_ROOT = "REPLACE_WITH_a_gaitprep_dataset_built_with_--format_pkl"

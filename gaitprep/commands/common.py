@@ -9,7 +9,8 @@ import click
 
 from gaitprep.build import BuildResult
 from gaitprep.build_summary import summarise, summary_lines
-from gaitprep.cliutil import emit, log
+from gaitprep.cliutil import emit
+from gaitprep.progress import log
 
 
 def input_option(layouts: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from gaitprep.cliutil import check_dask_address, emit, json_option, log, quiet_option
+from gaitprep.cliutil import check_dask_address, emit, json_option, quiet_option
+from gaitprep.progress import log
 
 
 def _stage_line(s) -> str:
