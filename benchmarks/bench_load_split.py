@@ -45,8 +45,8 @@ POOL_FRAMES = 400
 
 def render_pool(path: Path, seed: int) -> None:
     """``POOL_SEQUENCES`` rendered map sequences, uint8 (POOL_SEQUENCES, POOL_FRAMES, 2, 64, 64), as .npy."""
-    from gaitprep.heatmap_spec import preset
     from gaitprep.heatmaps import render_sequence
+    from gaitprep.heatmaps.spec import preset
     from gaitprep.skeleton import CLASS_ORDER
     from gaitprep.synth.detector import detect
     from gaitprep.synth.walker import make_subject, walk

@@ -31,8 +31,8 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import cv2  # noqa: E402
 
-from gaitprep.heatmap_stats import SIDES, aggregate_stats  # noqa: E402
 from gaitprep.heatmaps import preset, render_sequence  # noqa: E402
+from gaitprep.heatmaps.stats import SIDES, aggregate_stats  # noqa: E402
 from gaitprep.synth.realwalk import RealWalkingUnavailable, fetch_lafan1_bvh, walking_sequences  # noqa: E402
 
 cv2.setNumThreads(1)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from gaitprep.heatmap_stats import BORDER_GREY, SIDES
+from gaitprep.heatmaps.stats import BORDER_GREY, SIDES
 from gaitprep.manifest import Manifest
 
 # A side that more than this fraction of frames touch gets a warning line.

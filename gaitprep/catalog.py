@@ -123,7 +123,7 @@ def _fmt(value: Any) -> str:
 def heatmap_summary(spec: Any) -> str:
     """``recommended preset: sigma 8/8 body, align shared, scale per_sequence, crop full_canvas`` and any
     field that differs from the named preset (``; also combine=sum``)."""
-    from gaitprep.heatmap_spec import PRESET_NAMES, HeatmapSpec, preset
+    from gaitprep.heatmaps.spec import PRESET_NAMES, HeatmapSpec, preset
 
     name = spec.preset if spec.preset in PRESET_NAMES else None
     text = (

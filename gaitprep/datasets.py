@@ -384,7 +384,7 @@ def process_registered(opts: dict[str, Any], item: SourceItem) -> ProcessResult:
     """Pair mask and pose frames, drop the masks plain mode drops, then crop with the box of the skeleton
     maps of ``opts["spec"]`` (the pose cleaned and placed exactly as those maps do, from every pose frame)."""
     from gaitprep.frame_ids import to_runs
-    from gaitprep.heatmap_spec import HeatmapSpec
+    from gaitprep.heatmaps.spec import HeatmapSpec
     from gaitprep.silhouette_registration import pair_by_name, pair_frames, register_silhouettes
 
     sil_ref, pose_ref = item.inputs
@@ -460,7 +460,7 @@ def build_registered_silhouettes(
 ) -> BuildResult:
     """Silhouettes uint8 (T, 64, 64) cropped and scaled with the skeleton maps' own full-canvas box.
 
-    ``spec`` is the :class:`~gaitprep.heatmap_spec.HeatmapSpec` the maps were (or will be) rendered with;
+    ``spec`` is the :class:`~gaitprep.heatmaps.spec.HeatmapSpec` the maps were (or will be) rendered with;
     without it the recommended preset is used with ``scale_mode``, ``span_joints``, ``joint_set`` and
     ``sigma`` (both channels; it sets the margins) overriding it. The silhouettes then share the maps' gap
     filling, placement, scale and margins, so the pixels line up when stacked.
@@ -472,7 +472,7 @@ def build_registered_silhouettes(
     is <= 10,000 are then dropped (``low_mass``, as plain mode). Each record keeps the source frame ids of
     its frames (``source_frames``), which stacking uses to pair with the maps.
     """
-    from gaitprep.heatmap_spec import preset
+    from gaitprep.heatmaps.spec import preset
     from gaitprep.manifest import SourceInfo, json_digest
     from gaitprep.silhouettes import UPSTREAM
 
@@ -568,8 +568,8 @@ def build_registered_silhouettes(
 
 
 def process_heatmaps(spec_dict: dict[str, Any], item: SourceItem) -> ProcessResult:
-    from gaitprep.heatmap_spec import HeatmapSpec
     from gaitprep.heatmaps import render_sequence
+    from gaitprep.heatmaps.spec import HeatmapSpec
 
     (ref,) = item.inputs
     seq = load_sequence(ref)
@@ -612,7 +612,7 @@ def build_heatmaps(
     Each record keeps the source frame id of every map frame (``source_frames``: pose-raw file-name
     numbers, or pose-pkl array indices), so registered silhouettes pair with them by frame.
     """
-    from gaitprep.heatmap_stats import aggregate_stats
+    from gaitprep.heatmaps.stats import aggregate_stats
 
     inputs = checked_inputs(out, (input_path,), partition, force)
     tree = open_tree(input_path, ("pose-pkl", "pose-raw"), read)

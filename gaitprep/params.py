@@ -34,7 +34,7 @@ UPSTREAM_SILHOUETTE_TRANSFORM = "opengait-imgs2pickle"
 @cache
 def derived_keys() -> frozenset[str]:
     """What :meth:`HeatmapSpec.record` adds to the spec's fields (derived lists, algorithm version)."""
-    from gaitprep.heatmap_spec import HeatmapSpec
+    from gaitprep.heatmaps.spec import HeatmapSpec
 
     return frozenset(HeatmapSpec().record()) - frozenset(HeatmapSpec.model_fields)
 
@@ -43,7 +43,7 @@ def spec_model(manifest: Manifest) -> type[BaseModel] | None:
     """The model that wrote ``manifest.params``; None for modalities without one (poses, registered
     silhouettes, stacked data, which record plain build notes)."""
     if manifest.modality == "skeleton_map":
-        from gaitprep.heatmap_spec import HeatmapSpec
+        from gaitprep.heatmaps.spec import HeatmapSpec
 
         return HeatmapSpec
     if manifest.modality == "pav":
@@ -94,7 +94,7 @@ def read_spec(manifest: Manifest) -> Any:
 
 def heatmap_spec(manifest: Manifest) -> Any:
     """The ``HeatmapSpec`` of a skeleton-map dataset, or of the maps a stacked dataset was built from."""
-    from gaitprep.heatmap_spec import HeatmapSpec
+    from gaitprep.heatmaps.spec import HeatmapSpec
 
     if manifest.modality == "skeleton_map":
         return read_spec(manifest)

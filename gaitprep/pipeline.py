@@ -147,13 +147,13 @@ def _pydantic_problems(exc: ValidationError, prefix: Loc = ()) -> list[tuple[Loc
 
 
 def heatmap_spec_of(params: dict[str, Any]) -> Any:
-    """``{preset, sigma?, **HeatmapSpec overrides}`` -> :class:`~gaitprep.heatmap_spec.HeatmapSpec`.
+    """``{preset, sigma?, **HeatmapSpec overrides}`` -> :class:`~gaitprep.heatmaps.spec.HeatmapSpec`.
 
     ``sigma`` is shorthand for equal ``sigma_limb`` and ``sigma_joint`` (like ``--sigma``). Every other
     key is a HeatmapSpec field, validated by that model over the preset's values, so an unknown key or a
     wrong type is reported under its own name. Raises ParamsError.
     """
-    from gaitprep.heatmap_spec import PRESET_NAMES, HeatmapSpec, preset
+    from gaitprep.heatmaps.spec import PRESET_NAMES, HeatmapSpec, preset
 
     p = dict(params)
     if "preset" not in p:

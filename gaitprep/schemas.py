@@ -15,7 +15,7 @@ SCHEMA_MODELS: dict[str, str] = {
     "manifest": "gaitprep.manifest:Manifest",
     "sequence-record": "gaitprep.manifest:SequenceRecord",
     "silhouette-spec": "gaitprep.silhouettes:SilhouetteSpec",
-    "heatmap-spec": "gaitprep.heatmap_spec:HeatmapSpec",
+    "heatmap-spec": "gaitprep.heatmaps.spec:HeatmapSpec",
     "pav-spec": "gaitprep.pav:PavSpec",
     "recipe": "gaitprep.pipeline:Recipe",
 }

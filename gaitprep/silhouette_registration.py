@@ -35,7 +35,7 @@ from pydantic import BaseModel, ConfigDict
 
 from gaitprep.errors import BadInputError
 from gaitprep.frame_ids import pair_ids
-from gaitprep.heatmap_spec import HeatmapSpec
+from gaitprep.heatmaps.spec import HeatmapSpec
 from gaitprep.keypoints import check_pose, frame_transforms
 from gaitprep.skeleton import NUM_JOINTS
 
@@ -151,7 +151,7 @@ def register_silhouettes(
     frames: ``(T, H, W)`` uint8 raw camera-resolution masks (0 background, 255 person); pose:
     ``(T, 17, 3)`` x, y in the same image pixels, and c. ``scale_mode``, ``span_joints`` and ``canvas``
     are passed to :func:`gaitprep.keypoints.frame_transforms` and must equal the skeleton-map export's.
-    With ``spec`` (a full-canvas :class:`~gaitprep.heatmap_spec.HeatmapSpec`) the pose is cleaned and placed
+    With ``spec`` (a full-canvas :class:`~gaitprep.heatmaps.spec.HeatmapSpec`) the pose is cleaned and placed
     by :func:`gaitprep.heatmaps.sequence_geometry`, exactly as the maps of that spec are (gap filling,
     placement, smoothed scale, margins), and ``canvas``/``size`` come from the spec; the other geometry
     arguments are then ignored.

@@ -49,7 +49,7 @@ class SmallData:
 def small_datasets(release: Path, base: Path) -> SmallData:
     """Build (once per release) the maps, PAV and silhouette datasets under ``base``."""
     from gaitprep.datasets import build_heatmaps, build_pav, build_silhouettes
-    from gaitprep.heatmap_spec import preset
+    from gaitprep.heatmaps.spec import preset
 
     part = load_partition(release / PARTITION_FILE)
     base.mkdir(parents=True, exist_ok=True)

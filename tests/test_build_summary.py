@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from gaitprep.build_summary import BORDER_WARN_FRACTION, summarise, summary_lines
 from gaitprep.cli import main
-from gaitprep.heatmap_stats import border_stats
+from gaitprep.heatmaps.stats import border_stats
 from gaitprep.manifest import load_manifest
 from gaitprep.store import read_sequence
 

@@ -14,7 +14,7 @@ from gaitprep.build import BuildPlan, ProcessResult, SourceItem, build_dataset
 from gaitprep.catalog import build_catalog, find_datasets, format_catalog, params_summary
 from gaitprep.cli import main
 from gaitprep.datasets import build_heatmaps, build_silhouettes
-from gaitprep.heatmap_spec import preset
+from gaitprep.heatmaps.spec import preset
 from gaitprep.io.safe_pickle import dump_array_pickle
 from gaitprep.manifest import Layout, SequenceRecord, load_manifest
 from gaitprep.sources import dataset_items, dataset_source_info

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from gaitprep.datasets import build_heatmaps, build_pav
-from gaitprep.heatmap_spec import preset
+from gaitprep.heatmaps.spec import preset
 from gaitprep.manifest import load_manifest
 from gaitprep.partition import load_partition
 from gaitprep.synth.release import write_release

@@ -9,14 +9,10 @@ import numpy as np
 import pytest
 
 from gaitprep.errors import BadInputError
-from gaitprep.heatmap_raster import LUT_OFF_BY_ONE, grey_table, levels_from_exponent
-from gaitprep.heatmap_resample import area_half, area_resample
-from gaitprep.heatmap_stats import cut_columns, sequence_stats
 from gaitprep.heatmaps import (
     PRESET_NAMES,
     HeatmapSpec,
     RenderResult,
-    _principal_plane,
     aggregate_stats,
     block_frames,
     canvas_pose,
@@ -24,6 +20,10 @@ from gaitprep.heatmaps import (
     render_sequence,
     sequence_geometry,
 )
+from gaitprep.heatmaps.raster import LUT_OFF_BY_ONE, grey_table, levels_from_exponent
+from gaitprep.heatmaps.render import _principal_plane
+from gaitprep.heatmaps.resample import area_half, area_resample
+from gaitprep.heatmaps.stats import cut_columns, sequence_stats
 from gaitprep.keypoints import interpolate_low_confidence
 from tests.heatmap_reference import (
     BODY_JOINTS,

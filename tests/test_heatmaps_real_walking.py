@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gaitprep.heatmap_stats import SIDES, aggregate_stats
 from gaitprep.heatmaps import preset, render_sequence
+from gaitprep.heatmaps.stats import SIDES, aggregate_stats
 from tests.heatmap_reference import BODY_JOINTS, BODY_LIMBS, reference_knn_fill, reference_render
 
 SETUPS = [("front", False), ("front", True), ("back", False), ("back", True)]

@@ -23,8 +23,15 @@ CLI_MODULES = {
     "gaitmodels.commands_opengait",
 }
 CLI_PACKAGES = ("gaitprep.commands",)
-FORBIDDEN = ("click", "gaitprep.cliutil", "gaitprep.commands", "gaitprep.cli", "gaitmodels.cli",
-             "gaitmodels.commands", "gaitmodels.commands_opengait")
+FORBIDDEN = (
+    "click",
+    "gaitprep.cliutil",
+    "gaitprep.commands",
+    "gaitprep.cli",
+    "gaitmodels.cli",
+    "gaitmodels.commands",
+    "gaitmodels.commands_opengait",
+)
 
 
 def _module_name(path: Path) -> str:
@@ -78,7 +85,12 @@ def _library_modules() -> list[tuple[str, Path]]:
 
 def test_the_walk_finds_the_library_and_skips_the_cli():
     names = {name for name, _ in _library_modules()}
-    assert {"gaitprep.progress", "gaitprep.build", "gaitmodels.train", "gaitmodels.opengait.exporter"} <= names
+    assert {
+        "gaitprep.progress",
+        "gaitprep.build",
+        "gaitmodels.train",
+        "gaitmodels.opengait.exporter",
+    } <= names
     assert not names & CLI_MODULES
     assert not any(n.startswith("gaitprep.commands") for n in names)
 

@@ -11,7 +11,7 @@ import pytest
 from gaitprep.datasets import build_heatmaps, build_pav, build_silhouettes
 from gaitprep.diff import diff_manifests
 from gaitprep.errors import BadInputError
-from gaitprep.heatmap_spec import HeatmapSpec, preset
+from gaitprep.heatmaps.spec import HeatmapSpec, preset
 from gaitprep.manifest import load_manifest
 from gaitprep.params import heatmap_spec, read_spec
 from gaitprep.partition import load_partition

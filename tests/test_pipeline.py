@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from gaitprep.cli import main
 from gaitprep.datasets import build_heatmaps
 from gaitprep.errors import BadInputError
-from gaitprep.heatmap_spec import HeatmapSpec, preset
+from gaitprep.heatmaps.spec import HeatmapSpec, preset
 from gaitprep.io.safe_pickle import dump_array_pickle, load_array_pickle
 from gaitprep.manifest import MANIFEST_NAME, load_manifest
 from gaitprep.partition import load_partition, write_partition

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from gaitprep.errors import BadInputError
-from gaitprep.heatmap_spec import preset
 from gaitprep.heatmaps import canvas_pose, render_sequence
+from gaitprep.heatmaps.spec import preset
 from gaitprep.verify import verify_dataset
 
 PROPS = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -25,7 +25,7 @@ from gaitprep.datasets import (
 )
 from gaitprep.errors import BadInputError
 from gaitprep.frame_ids import from_runs, to_runs
-from gaitprep.heatmap_spec import preset
+from gaitprep.heatmaps.spec import preset
 from gaitprep.inspect import inspect_path
 from gaitprep.io.frame_order import order_frame_files, unpadded_names
 from gaitprep.io.person import select_people

@@ -168,7 +168,7 @@ def test_bad_frames_are_rejected(frames):
 
 
 def test_registration_with_a_spec_uses_the_maps_own_extent_placement_and_margins():
-    from gaitprep.heatmap_spec import preset
+    from gaitprep.heatmaps.spec import preset
 
     # Shoulders to ankles (the body joints' extent) filled: under the recommended geometry that extent is
     # centred vertically and spans canvas - 2 * 3 sigma = 80 canvas px, i.e. 40 output px.

@@ -161,7 +161,7 @@ def render_heatmaps(
     1% of frames touch.
     """
     from gaitprep.datasets import build_heatmaps
-    from gaitprep.heatmap_spec import preset as make_preset
+    from gaitprep.heatmaps.spec import preset as make_preset
 
     overrides: dict[str, Any] = {}
     if sigma is not None:

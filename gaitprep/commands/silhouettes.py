@@ -58,7 +58,7 @@ def silhouettes(
 
     part = load_partition(partition) if partition else None
     if register_with:
-        from gaitprep.heatmap_spec import preset
+        from gaitprep.heatmaps.spec import preset
 
         overrides: dict = {} if sigma is None else {"sigma_limb": sigma, "sigma_joint": sigma}
         if scale is not None:

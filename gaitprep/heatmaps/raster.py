@@ -562,7 +562,7 @@ def render_limbs(
         q: ``(F, 17, 2) float64`` grid coordinates (pixel centres at integers).
         conf: ``(F, 17) float64`` confidences; joints outside the joint set must already be 0.
         limbs: edges ``(a, b)`` to draw.
-        sigma, eps, window_sigmas: see :class:`~gaitprep.heatmap_spec.HeatmapSpec` (sigma in grid px).
+        sigma, eps, window_sigmas: see :class:`~gaitprep.heatmaps.spec.HeatmapSpec` (sigma in grid px).
         canvas: side of the square grid drawn on (px): the canvas, or the output for ``raster="output"``.
         combine: ``"max"`` (upstream) or ``"sum"`` (clipped to 1).
         quantise: grey table, ``"lut_exact"`` (upstream) or ``"floor256"`` (see :func:`grey_table`).

@@ -6,13 +6,13 @@ Pipeline per sequence (domain reference §4.1 A–G, with the §4.2 variants sel
 2. hip centring and span scaling onto the ``canvas`` (:func:`gaitprep.keypoints.frame_transforms`);
    frames that cannot be normalised are blanked or dropped (``unnormalisable``) and counted;
 3. Gaussian limbs and joints of the joint set, max (or clipped-sum) combined and quantised to grey levels
-   through the upstream colormap (:mod:`gaitprep.heatmap_raster`), chunk by chunk, in blocks of similar
+   through the upstream colormap (:mod:`gaitprep.heatmaps.raster`), chunk by chunk, in blocks of similar
    (phase-sorted) frames;
 4. alignment: the upstream content crop per channel, or one shared crop box for both channels (the fork's
-   registration fix), resampled with OpenCV ``INTER_AREA`` (bit-identical; :mod:`gaitprep.heatmap_resample`),
+   registration fix), resampled with OpenCV ``INTER_AREA`` (bit-identical; :mod:`gaitprep.heatmaps.resample`),
    or a fixed full-canvas 2x downsample in exact integer arithmetic. With ``raster="output"`` (full-canvas
    crop only, not upstream) step 3 draws straight onto the output grid and there is nothing to align;
-5. per-sequence statistics (:mod:`gaitprep.heatmap_stats`).
+5. per-sequence statistics (:mod:`gaitprep.heatmaps.stats`).
 
 Nothing here calls BLAS or LAPACK beyond tiny single-threaded matrix products: a multi-threaded BLAS woken
 by a larger call (an SVD, a gemv) keeps spinning threads that cost more CPU than the rendering itself when no
@@ -28,10 +28,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from gaitprep.heatmap_raster import ChannelRaster, Workspace, render_joints, render_limbs
-from gaitprep.heatmap_resample import area_half, area_half_floor, area_resample
-from gaitprep.heatmap_spec import PRESET_NAMES, HeatmapSpec, preset
-from gaitprep.heatmap_stats import aggregate_stats, sequence_stats
+from gaitprep.heatmaps.raster import ChannelRaster, Workspace, render_joints, render_limbs
+from gaitprep.heatmaps.resample import area_half, area_half_floor, area_resample
+from gaitprep.heatmaps.spec import PRESET_NAMES, HeatmapSpec, preset
+from gaitprep.heatmaps.stats import aggregate_stats, sequence_stats
 from gaitprep.keypoints import (
     check_pose,
     frame_transforms,
@@ -79,7 +79,7 @@ class RenderResult:
         kept: ``bool (T,)``: input frames present in ``maps`` (all True unless ``unnormalisable="drop"``).
         blank_frames: unnormalisable frames written as all-zero frames (policy ``blank``).
         dropped_frames: unnormalisable frames removed (policy ``drop``).
-        stats: per-sequence statistics (:func:`gaitprep.heatmap_stats.sequence_stats`).
+        stats: per-sequence statistics (:func:`gaitprep.heatmaps.stats.sequence_stats`).
     """
 
     maps: np.ndarray
@@ -374,7 +374,7 @@ def render_sequence(spec: HeatmapSpec, pose: np.ndarray) -> RenderResult:
     """Render one pose sequence to skeleton maps.
 
     Args:
-        spec: every parameter that changes the output (:func:`gaitprep.heatmap_spec.preset` builds one).
+        spec: every parameter that changes the output (:func:`gaitprep.heatmaps.spec.preset` builds one).
         pose: ``(T, 17, 3)`` COCO-17 joints, x, y in image pixels (0.0 = missing), confidence; any real dtype.
 
     Returns:

@@ -63,7 +63,7 @@ def _moments(maps: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
     mass = cols.sum(axis=2)
     with np.errstate(invalid="ignore", divide="ignore"):
         # einsum, not @: a BLAS gemv this size would wake a multi-threaded BLAS (see
-        # gaitprep.heatmaps._principal_plane).
+        # gaitprep.heatmaps.render._principal_plane).
         return cols, rows, np.einsum("tcs,s->tc", cols, idx) / mass, np.einsum("tcs,s->tc", rows, idx) / mass
 
 

@@ -264,7 +264,7 @@ def base(dest: Path) -> dict[str, Path]:
     write_tree(paths["pose"], "pose-pkl")
     write_partition_file(paths["partition"], list(TRAIN_IDS), list(TEST_IDS))
     from gaitprep.datasets import build_heatmaps
-    from gaitprep.heatmap_spec import preset
+    from gaitprep.heatmaps.spec import preset
     from gaitprep.partition import load_partition
 
     part = load_partition(paths["partition"])
