@@ -20,7 +20,7 @@ from gaitprep.heatmaps import (
     render_sequence,
     sequence_geometry,
 )
-from gaitprep.heatmaps.raster import LUT_OFF_BY_ONE, grey_table, levels_from_exponent
+from gaitprep.heatmaps.levels import LUT_OFF_BY_ONE, grey_table, levels_from_exponent
 from gaitprep.heatmaps.render import _principal_plane
 from gaitprep.heatmaps.resample import area_half, area_resample
 from gaitprep.heatmaps.stats import cut_columns, sequence_stats

@@ -4,7 +4,9 @@ Modules, in the order the data flows through them:
 
 - :mod:`~gaitprep.heatmaps.spec`: the pydantic :class:`HeatmapSpec` and its named presets (no OpenCV);
 - :mod:`~gaitprep.heatmaps.render`: :func:`render_sequence`, geometry, alignment;
-- :mod:`~gaitprep.heatmaps.raster`: Gaussian limbs and joints quantised through the upstream colormap;
+- :mod:`~gaitprep.heatmaps.raster`: the rasteriser's method, blocks of frames and exact re-evaluation;
+  :mod:`~gaitprep.heatmaps.limbs` and :mod:`~gaitprep.heatmaps.joints` draw the two channels and
+  :mod:`~gaitprep.heatmaps.levels` quantises them through the upstream colormap;
 - :mod:`~gaitprep.heatmaps.resample`: exact area resampling;
 - :mod:`~gaitprep.heatmaps.stats`: per-sequence and aggregate statistics.
 

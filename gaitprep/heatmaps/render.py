@@ -28,7 +28,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from gaitprep.heatmaps.raster import ChannelRaster, Workspace, render_joints, render_limbs
+from gaitprep.heatmaps.joints import render_joints
+from gaitprep.heatmaps.limbs import render_limbs
+from gaitprep.heatmaps.raster import ChannelRaster, Workspace
 from gaitprep.heatmaps.resample import area_half, area_half_floor, area_resample
 from gaitprep.heatmaps.spec import PRESET_NAMES, HeatmapSpec, preset
 from gaitprep.heatmaps.stats import aggregate_stats, sequence_stats

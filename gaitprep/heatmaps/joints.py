@@ -1,0 +1,147 @@
+"""Joint channel of the rasteriser (§4.1 C–E): separable Gaussians, max or clipped-sum combined, as grey levels.
+See :mod:`gaitprep.heatmaps.raster` for the method."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+from gaitprep.heatmaps.levels import (
+    _U32,
+    _is_identity,
+    apply_table,
+    grey_table,
+    levels_from_linear,
+    windows,
+)
+from gaitprep.heatmaps.raster import (
+    ChannelRaster,
+    Workspace,
+    _Blocks,
+    _Box,
+    exact_joint_levels,
+)
+
+# Relative band of the joint channel's float32 intensity (three float32 roundings, 3 u) in which a pixel is
+# re-evaluated exactly: 16 u leaves room for the rounding of the band test and of upstream's float32 store.
+_JOINT_BAND = np.float32(16.0 * _U32)
+
+
+def _gaussian_factor(pos: np.ndarray, mu: np.ndarray, kappa: float, amp: np.ndarray | None) -> np.ndarray:
+    """``float32(exp(-((pos - mu) kappa)^2) [* amp])``, evaluated in float64 (in place: it is the setup's largest
+    array). ``pos (n, P, 1, E)``, ``mu`` and ``amp`` ``(n, P, B)``; returns ``(n, P, B, E)``."""
+    d = pos - mu[..., None]
+    d *= kappa
+    np.square(d, out=d)
+    np.negative(d, out=d)
+    np.exp(d, out=d)
+    if amp is not None:
+        d *= amp[..., None]
+    return d.astype(np.float32)
+
+
+def _joint_levels_and_ambiguous(
+    acc: np.ndarray, target: np.ndarray, table: np.ndarray, may_reach_one: bool, ws: Workspace
+) -> np.ndarray:
+    """Write the joint channel's grey levels of float32 intensities ``acc`` into ``target`` and return the flat
+    indices (into ``acc``) whose colormap index could change within the relative band ``_JOINT_BAND``: the
+    index is taken at ``M (1 - b)`` and compared with the one at ``M (1 + b)``; those pixels are re-evaluated.
+    """
+    if may_reach_one:
+        acc = np.minimum(acc, np.nextafter(np.float32(1), np.float32(0)))
+    hi = ws.get("joint_band_hi", acc.shape, np.uint8)
+    np.multiply(acc, np.float32(256.0) * (1 + _JOINT_BAND), out=hi, casting="unsafe")  # 256 wraps to 0
+    np.multiply(acc, np.float32(256.0) * (1 - _JOINT_BAND), out=target, casting="unsafe")
+    fix = np.flatnonzero(hi != target)
+    if not _is_identity(table):
+        apply_table(target, table)
+    return fix
+
+
+def render_joints(
+    q: np.ndarray,
+    conf: np.ndarray,
+    joints: Sequence[int],
+    *,
+    sigma: float,
+    eps: float,
+    window_sigmas: float,
+    canvas: int,
+    combine: str,
+    quantise: str = "lut_exact",
+    block: int = 16,
+    workspace: Workspace | None = None,
+    exact: bool = True,
+) -> ChannelRaster:
+    """Joint channel of a chunk (§4.1 C joint, D, E). Arguments as :func:`render_limbs`, with ``joints`` the
+    COCO-17 indices to draw; ``exact`` re-evaluates the pixels whose float32 intensity lies within its error
+    bound of a quantisation boundary exactly as upstream does."""
+    ws = workspace or Workspace()
+    F = q.shape[0]
+    levels = np.zeros((F, canvas, canvas), np.uint8)
+    if not joints or F == 0:
+        return ChannelRaster(levels, (0, 0, 0, 0))
+    v_idx = np.array(list(joints))
+    kappa = 1.0 / (np.sqrt(2.0) * sigma)
+    radius = window_sigmas * sigma
+    mux, muy, c = q[:, v_idx, 0], q[:, v_idx, 1], conf[:, v_idx]  # (F, J)
+    x0, x1 = windows(mux, mux, radius, canvas)
+    y0, y1 = windows(muy, muy, radius, canvas)
+    draw = (c >= eps) & (x0 < x1) & (y0 < y1)
+    if not draw.any():
+        return ChannelRaster(levels, (0, 0, 0, 0))
+    # float32 products of factors below 1 stay below 1; a sum is clamped.
+    may_reach_one = combine != "max" or bool((c[draw] >= 1.0 - 1e-6).any())
+    blocks = _Blocks.of(x0, x1, y0, y1, draw, block)
+    B = block
+    # Separable factors on each block's union box, float64 exp stored float32, 0 outside each frame's
+    # window: (n, J, B, height) as (n, J, B, height, 1) and (n, J, B, width) as (n, J, B, 1, width).
+    px = blocks.axis(blocks.x0, blocks.width)
+    py = blocks.axis(blocks.y0, blocks.height)
+    fx = _gaussian_factor(px, blocks.pad(mux, 0.0), kappa, blocks.pad(c, 0.0))
+    fx *= blocks.inside(px, x0, x1, draw)  # (n, J, B, width)
+    fy = _gaussian_factor(py, blocks.pad(muy, 0.0), kappa, None)
+    fy *= blocks.inside(py, y0, y1, draw)
+    # Rows (y, frame), columns x: the pixel loop's accumulator is (height, frames, width), so a window is a
+    # 2-D region (rows y0 * nf .. y1 * nf) that OpenCV max-combines in one call with no per-row cost.
+    fy = np.ascontiguousarray(fy.transpose(0, 1, 3, 2))[..., None]  # (n, J, height, B, 1)
+    use_max = combine == "max"
+    table = grey_table(quantise)
+    scratch = ws.get("joint_scratch", (B * blocks.height * blocks.width,))
+    channel = _Box()
+    for f0, f1, (cy0, cy1, cx0, cx1), items in blocks.plan(F):
+        k, nf = f0 // B, f1 - f0
+        channel.add(cy0, cy1, cx0, cx1)
+        acc = ws.get("joint_acc", (cy1 - cy0, nf, cx1 - cx0))
+        acc.fill(0.0)
+        rows = acc.reshape(-1, cx1 - cx0)
+        for i, ys, ye, xs, xe in items:
+            h, w = ye - ys, xe - xs
+            patch = scratch[: nf * h * w].reshape(h, nf, w)
+            np.multiply(fy[k, i, :h, :nf], fx[k, i, :nf, :w], out=patch)
+            box = rows[ys * nf : ye * nf, xs:xe]
+            if use_max:
+                cv2.max(box, patch.reshape(h * nf, w), dst=box)
+            else:
+                box += patch.reshape(h * nf, w)
+        target = levels[f0:f1, cy0:cy1, cx0:cx1].transpose(1, 0, 2)
+        if not (exact and use_max):
+            levels_from_linear(acc, target, table=table, may_reach_one=may_reach_one)
+        else:
+            fix = _joint_levels_and_ambiguous(acc, target, table, may_reach_one, ws)
+            if fix.size:
+                yy, rest = np.divmod(fix, nf * (cx1 - cx0))
+                ff, xx = np.divmod(rest, cx1 - cx0)
+                target[yy, ff, xx] = exact_joint_levels(
+                    ff + f0,
+                    xx + cx0,
+                    yy + cy0,
+                    (mux, muy, c),
+                    (x0, x1, y0, y1),
+                    draw,
+                    sigma=sigma,
+                    table=table,
+                )
+    return ChannelRaster(levels, channel.get())
