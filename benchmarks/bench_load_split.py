@@ -10,7 +10,7 @@
      checked against the manifest as it is read;
    - the same with the pickle copy (``format="opengait-pkl"``);
    - the straightforward reference: ``pickle.load`` of each ``.pkl`` in turn, as OpenGait does (no checks);
-   - the store's plain reader one sequence after another (``gaitprep.store.read_sequence``, no checks:
+   - the store's plain reader one sequence after another (``gaitprep.io.store.read_sequence``, no checks:
      what ``gaitmodels`` calls), and zarr's own reader likewise (``zarr.open_array(...)[...]``: what
      ``read_sequence`` did before it decoded the store's one-chunk arrays directly).
 3. Prints seconds, GB/s of array data and the ratio Zarr / pickle (target: at most 2x warm).
@@ -174,7 +174,7 @@ def main() -> None:
     lo, hi = (int(v) for v in args.frames.split("-"))
 
     import gaitprep
-    from gaitprep.store import ZARR_DIR, pkl_path, read_sequence
+    from gaitprep.io.store import ZARR_DIR, pkl_path, read_sequence
 
     work = args.work or Path(tempfile.mkdtemp(prefix="bench-load-split-"))
     work.mkdir(parents=True, exist_ok=True)

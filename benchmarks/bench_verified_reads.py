@@ -4,7 +4,7 @@ Builds a synthetic skeleton-map dataset (default: Scoliosis1K's 1,493 sequences 
 (T, 2, 64, 64); ``--frames 300`` gives the full ~448k frames, ≈3.7 GB decoded) in Zarr and pickle form,
 then times, in one run and on the same files (page cache warm, best of ``--repeats``):
 
-- ``unverified``: ``gaitprep.store.read_sequence`` per sequence (its direct one-chunk decode, or the
+- ``unverified``: ``gaitprep.io.store.read_sequence`` per sequence (its direct one-chunk decode, or the
   restricted unpickler on the file), sizes checked only by the quick check: what loading did before;
 - ``unverified + sha256 pass``: the straightforward way to add the check: hash every file, then read it;
 - ``zarr's own reader`` (Zarr only): ``zarr.open_array(...)[...]`` per sequence, what ``read_sequence`` did
@@ -34,8 +34,8 @@ from bench_verify import make_plan  # noqa: E402
 
 from gaitmodels.data import ManifestData, load_split  # noqa: E402
 from gaitprep.build import build_dataset  # noqa: E402
+from gaitprep.io.store import read_sequence  # noqa: E402
 from gaitprep.io.tree import sha256_file  # noqa: E402
-from gaitprep.store import read_sequence  # noqa: E402
 
 
 def load_unverified(data: ManifestData) -> list[np.ndarray]:

@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from gaitprep.build import BuildPlan, ProcessResult, SourceItem, build_dataset
+from gaitprep.io.store import read_sequence
 from gaitprep.manifest import ArraySpec, Layout, SourceInfo, json_digest
-from gaitprep.store import read_sequence
 from gaitprep.verify import verify_dataset
 
 FORMATS = {"zarr": ("zarr",), "pkl": ("opengait-pkl",), "both": ("zarr", "opengait-pkl")}

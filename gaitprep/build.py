@@ -48,6 +48,7 @@ from gaitprep.errors import (
     VerificationError,
 )
 from gaitprep.io.atomic import atomic_write_bytes, canonical_json
+from gaitprep.io.store import finalize_zarr_root, init_zarr_root, remove_sequence, write_sequence
 from gaitprep.io.tree import sha256_file
 from gaitprep.manifest import (
     MANIFEST_NAME,
@@ -72,7 +73,6 @@ from gaitprep.manifest import (
 from gaitprep.ownership import check_output_path, check_replaceable
 from gaitprep.partition import Partition
 from gaitprep.skeleton import CLASS_INDEX, CLASS_ORDER
-from gaitprep.store import finalize_zarr_root, init_zarr_root, remove_sequence, write_sequence
 
 DONE_DIR = ".done"
 STALE_UNREADABLE_LOCK_S = 60.0
@@ -537,7 +537,7 @@ def check_items(items: list[SourceItem], out: Path) -> None:
 def _check_storable(plan: BuildPlan) -> None:
     """Build-time path rule = verify-time path rule: refuse, before any work, a sequence whose stored
     paths ``verify-manifest`` would reject (e.g. an id folder named ``00011:x``)."""
-    from gaitprep.store import ZARR_DIR, pkl_path, seq_path
+    from gaitprep.io.store import ZARR_DIR, pkl_path, seq_path
     from gaitprep.verify import _lexical_reason
 
     for item in plan.items:

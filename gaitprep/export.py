@@ -42,6 +42,7 @@ from gaitprep.errors import BadInputError, VerificationError
 from gaitprep.io.atomic import atomic_write_bytes, atomic_write_json
 from gaitprep.io.bounds import MAX_SEQUENCE_FRAMES, check_array_bytes
 from gaitprep.io.safe_pickle import dump_array_pickle
+from gaitprep.io.store import ZARR_DIR, pkl_path, seq_path
 from gaitprep.io.tree import sha256_file, validate_pose_array
 from gaitprep.manifest import (
     Layout,
@@ -53,7 +54,6 @@ from gaitprep.manifest import (
 from gaitprep.ownership import check_output_path, write_tree_marker
 from gaitprep.partition import write_partition
 from gaitprep.skeleton import canonical_class
-from gaitprep.store import ZARR_DIR, pkl_path, seq_path
 from gaitprep.verify import quick_check
 
 TARGETS: tuple[str, ...] = ("hdf5", "croissant", "opengait-partition")

@@ -225,7 +225,7 @@ def verify_dataset(path: str | Path, level: Level = "files") -> VerifyReport:
 def _record_content_problems(manifest: Manifest, root: Path, rec: SequenceRecord) -> list[Problem]:
     """Decode one record's arrays in every stored format and compare their logical digests."""
     from gaitprep.errors import BadInputError
-    from gaitprep.store import read_sequence
+    from gaitprep.io.store import read_sequence
 
     found: list[Problem] = []
     for fmt in manifest.layout.formats:

@@ -34,8 +34,8 @@ import gaitprep.build as build_module
 from gaitprep.build import DONE_DIR, BuildPlan, build_dataset, staging_dir
 from gaitprep.datasets import build_poses, build_silhouettes
 from gaitprep.errors import BadInputError, BuildLockedError, GaitprepError, VerificationError
+from gaitprep.io.store import read_sequence
 from gaitprep.manifest import MANIFEST_NAME, array_digest, load_manifest
-from gaitprep.store import read_sequence
 from gaitprep.verify import verify_dataset
 
 TESTS_DIR = Path(__file__).resolve().parent

@@ -11,8 +11,8 @@ from click.testing import CliRunner
 from gaitprep.build_summary import BORDER_WARN_FRACTION, summarise, summary_lines
 from gaitprep.cli import main
 from gaitprep.heatmaps.stats import border_stats
+from gaitprep.io.store import read_sequence
 from gaitprep.manifest import load_manifest
-from gaitprep.store import read_sequence
 
 
 def _render(synth_release: Path, out: Path, *args: str):

@@ -16,9 +16,9 @@ from gaitprep.cli import main
 from gaitprep.datasets import build_heatmaps, build_silhouettes
 from gaitprep.heatmaps.spec import preset
 from gaitprep.io.safe_pickle import dump_array_pickle
+from gaitprep.io.store import read_sequence
 from gaitprep.manifest import Layout, SequenceRecord, load_manifest
 from gaitprep.sources import dataset_items, dataset_source_info
-from gaitprep.store import read_sequence
 
 VIEW = "000_180"
 

@@ -36,8 +36,8 @@ from corpus.make_corpus import (
 
 from gaitmodels.cli import main as gaitmodels_main
 from gaitprep.cli import main as gaitprep_main
+from gaitprep.io.store import read_sequence
 from gaitprep.manifest import load_manifest
-from gaitprep.store import read_sequence
 
 
 @pytest.fixture(scope="module")

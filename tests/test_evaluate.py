@@ -12,9 +12,9 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 from gaitmodels.models import build_model
+from gaitprep.io.store import read_sequence
 from gaitprep.manifest import load_manifest
 from gaitprep.skeleton import CLASS_INDEX, CLASS_ORDER
-from gaitprep.store import read_sequence
 from tests._datasets import SmallData, one_error_line, read_json, run_cli, tiny_run, train_tiny
 
 

@@ -27,9 +27,9 @@ from gaitprep.export import (
     read_hdf5_sequence,
 )
 from gaitprep.io.safe_pickle import dump_array_pickle, load_array_pickle
+from gaitprep.io.store import read_sequence
 from gaitprep.manifest import ArraySpec, Layout, Manifest, SourceInfo, json_digest, load_manifest
 from gaitprep.partition import Partition, load_partition, write_partition
-from gaitprep.store import read_sequence
 
 VIEW = "000_180"
 FOLDERS = ("negative", "neutral", "Positive")  # on-disk spellings; "Positive" maps to positive

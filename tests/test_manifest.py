@@ -12,6 +12,7 @@ from _trees import MAPS_SPEC, pose_array, synthetic_maps, synthetic_plan
 
 from gaitprep.build import build_dataset
 from gaitprep.errors import BadInputError
+from gaitprep.io.store import read_sequence, write_sequence
 from gaitprep.manifest import (
     MANIFEST_NAME,
     ArrayRecord,
@@ -26,7 +27,6 @@ from gaitprep.manifest import (
     manifest_bytes,
     seal,
 )
-from gaitprep.store import read_sequence, write_sequence
 
 
 def reference_array_digest(arr: np.ndarray) -> str:
@@ -107,7 +107,7 @@ def test_zarr_and_pickle_read_backs_have_the_same_digest(tmp_path: Path) -> None
             "pose": ArraySpec(dtype="float32", per_frame=True, item_shape=(17, 3), axes=("T", "J", "xyc")),
         },
     )
-    from gaitprep.store import init_zarr_root
+    from gaitprep.io.store import init_zarr_root
 
     init_zarr_root(tmp_path)
     files = write_sequence(tmp_path, "00002", "positive", "000_180", arrays, layout)

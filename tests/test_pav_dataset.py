@@ -7,10 +7,10 @@ import numpy as np
 from click.testing import CliRunner
 
 from gaitprep.cli import main
+from gaitprep.io.store import read_sequence
 from gaitprep.manifest import load_manifest
 from gaitprep.pav import PavSpec
 from gaitprep.skeleton import PAIR_NAMES
-from gaitprep.store import read_sequence
 
 SHOULDERS = PAIR_NAMES.index("shoulders")
 HEIGHT_DIFF, TILT = 0, 2

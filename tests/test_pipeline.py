@@ -16,11 +16,11 @@ from gaitprep.datasets import build_heatmaps
 from gaitprep.errors import BadInputError
 from gaitprep.heatmaps.spec import HeatmapSpec, preset
 from gaitprep.io.safe_pickle import dump_array_pickle, load_array_pickle
+from gaitprep.io.store import read_sequence
 from gaitprep.manifest import MANIFEST_NAME, load_manifest
 from gaitprep.partition import load_partition, write_partition
 from gaitprep.pipeline import format_loc, load_recipe, parse_recipe, plan_pipeline, run_pipeline, stage_params
 from gaitprep.stacking import silhouette_coverage, stack_frames
-from gaitprep.store import read_sequence
 from gaitprep.synth.release import choose_partition, class_blocks
 
 PIPELINES = Path(__file__).resolve().parent.parent / "pipelines"

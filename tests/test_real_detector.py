@@ -31,11 +31,11 @@ from gaitprep.io.frame_order import order_frame_files, unpadded_names
 from gaitprep.io.person import select_people
 from gaitprep.io.read_options import ReadOptions
 from gaitprep.io.safe_pickle import dump_array_pickle
+from gaitprep.io.store import read_sequence
 from gaitprep.manifest import MANIFEST_NAME, json_digest, load_manifest
 from gaitprep.partition import write_partition
 from gaitprep.pav import fit_minmax
 from gaitprep.stacking import build_stacked
-from gaitprep.store import read_sequence
 from tests._detector_trees import bystander_of, single, write_mask_frames, write_pose_frames
 
 FRAMES = 40

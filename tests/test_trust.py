@@ -29,9 +29,9 @@ from gaitprep.io.bounds import (
     read_regular_file,
 )
 from gaitprep.io.safe_pickle import loads_restricted
+from gaitprep.io.store import read_sequence
 from gaitprep.io.verified import read_sequence_verified
 from gaitprep.manifest import array_digest, load_manifest
-from gaitprep.store import read_sequence
 
 
 @pytest.fixture(scope="module")

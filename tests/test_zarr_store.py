@@ -15,8 +15,8 @@ from zarr.storage import LocalStore
 
 import gaitprep
 from gaitprep.build import build_dataset
+from gaitprep.io.store import ZARR_DIR
 from gaitprep.manifest import load_manifest
-from gaitprep.store import ZARR_DIR
 from tests._trees import synthetic_plan, tree_bytes
 
 
@@ -117,7 +117,7 @@ def test_xarray_opens_a_sequence_group_with_named_dimensions(data) -> None:
     ("which", "names"), [("maps", ["maps"]), ("sil", ["silhouette"]), ("pav", ["pav", "raw"])]
 )
 def test_the_direct_chunk_reader_gives_what_zarr_reads(data, which, names) -> None:
-    from gaitprep.store import _read_single_chunk
+    from gaitprep.io.store import _read_single_chunk
 
     dataset = getattr(data, which)
     m = load_manifest(dataset)
@@ -132,8 +132,8 @@ def test_the_direct_chunk_reader_gives_what_zarr_reads(data, which, names) -> No
 
 
 def test_arrays_in_another_layout_are_read_by_zarr(tmp_path: Path) -> None:
+    from gaitprep.io.store import _read_single_chunk, read_sequence
     from gaitprep.manifest import SequenceRecord
-    from gaitprep.store import _read_single_chunk, read_sequence
     from tests._trees import MAPS_SPEC, synthetic_maps
 
     maps = synthetic_maps(0, 1, 9)
@@ -157,7 +157,7 @@ def test_arrays_in_another_layout_are_read_by_zarr(tmp_path: Path) -> None:
 def test_zstd_content_size_reads_every_header_size_class() -> None:
     from numcodecs import Zstd
 
-    from gaitprep.store import zstd_content_size
+    from gaitprep.io.store import zstd_content_size
 
     # 1-, 2-, 4- and 8-byte... sizes: the header's field width changes at 256 and 65,792 bytes
     for n in (0, 1, 255, 256, 300, 65791, 65792, 70000, 3_000_000):
@@ -171,7 +171,7 @@ def test_a_chunk_whose_frame_holds_another_size_is_never_half_decoded(data, tmp_
     from numcodecs import Zstd
 
     from gaitprep.errors import BadInputError
-    from gaitprep.store import _read_single_chunk, read_sequence
+    from gaitprep.io.store import _read_single_chunk, read_sequence
 
     copy = tmp_path / "maps"
     shutil.copytree(data.maps, copy)

@@ -26,7 +26,7 @@ from gaitprep.io.bounds import check_array_bytes
 from gaitprep.io.safe_pickle import loads_restricted
 from gaitprep.manifest import FileEntry, Layout, Manifest, SequenceRecord
 
-ZARR_DIR = "data.zarr"  # kept equal to gaitprep.store.ZARR_DIR (store imports io, never the reverse)
+ZARR_DIR = "data.zarr"  # kept equal to gaitprep.io.store.ZARR_DIR (io.store imports io.verified, never the reverse)
 
 
 def _lexical_problem(rel: str) -> str | None:
