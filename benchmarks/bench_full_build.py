@@ -169,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from joblib.externals.loky import get_reusable_executor
 
-    from gaitprep.pipeline import run_pipeline
+    from gaitprep.pipelines import run_pipeline
 
     work = args.work or Path(tempfile.mkdtemp(prefix="gaitprep-bench-"))
     work.mkdir(parents=True, exist_ok=True)

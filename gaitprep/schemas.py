@@ -17,7 +17,7 @@ SCHEMA_MODELS: dict[str, str] = {
     "silhouette-spec": "gaitprep.silhouettes:SilhouetteSpec",
     "heatmap-spec": "gaitprep.heatmaps.spec:HeatmapSpec",
     "pav-spec": "gaitprep.pav:PavSpec",
-    "recipe": "gaitprep.pipeline:Recipe",
+    "recipe": "gaitprep.pipelines.recipe:Recipe",
 }
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"

@@ -19,7 +19,8 @@ from gaitprep.io.safe_pickle import dump_array_pickle, load_array_pickle
 from gaitprep.io.store import read_sequence
 from gaitprep.manifest import MANIFEST_NAME, load_manifest
 from gaitprep.partition import load_partition, write_partition
-from gaitprep.pipeline import format_loc, load_recipe, parse_recipe, plan_pipeline, run_pipeline, stage_params
+from gaitprep.pipelines.recipe import format_loc, load_recipe, parse_recipe, stage_params
+from gaitprep.pipelines.run import plan_pipeline, run_pipeline
 from gaitprep.stacking import silhouette_coverage, stack_frames
 from gaitprep.synth.release import choose_partition, class_blocks
 

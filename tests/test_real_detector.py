@@ -551,7 +551,7 @@ def test_person_selection_gives_the_same_bytes_whatever_the_worker_count(walks, 
 
 
 def test_recipes_carry_the_reader_options_and_strict_partition(walks, tmp_path: Path) -> None:
-    from gaitprep.pipeline import run_pipeline
+    from gaitprep.pipelines import run_pipeline
 
     pose = walks[0][0]
     by = bystander_of(pose, shift_x=220.0)

@@ -247,7 +247,7 @@ def test_json_numbers_refuse_strings_booleans_and_null() -> None:
 
 
 def test_yaml_anchors_and_aliases_are_refused_before_composition(tmp_path: Path) -> None:
-    from gaitprep.pipeline import parse_recipe
+    from gaitprep.pipelines import parse_recipe
 
     with pytest.raises(BadInputError, match=r"line 2: YAML anchors and aliases are not allowed"):
         parse_recipe("name: x\na: &a [1, 2]\nb: *a\n", tmp_path / "r.yaml")

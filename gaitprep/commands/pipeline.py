@@ -75,7 +75,7 @@ def run(
     by another recipe or by hand is refused unless --force. Stages reading its output follow. Per
     stage: built / up to date, sequences, frames, content digest, time.
     """
-    from gaitprep.pipeline import load_recipe, plan_pipeline, run_pipeline
+    from gaitprep.pipelines import load_recipe, plan_pipeline, run_pipeline
     from gaitprep.recipes import find_recipe
 
     found = find_recipe(recipe)
