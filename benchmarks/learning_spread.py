@@ -41,7 +41,7 @@ def seed_range(text: str) -> list[int]:
 
 
 def build_data(root: Path, data_seed: int, args: argparse.Namespace) -> tuple[Path, Path | None, dict]:
-    from gaitprep.datasets import build_heatmaps, build_pav
+    from gaitprep.build.datasets import build_heatmaps, build_pav
     from gaitprep.heatmaps.spec import preset
     from gaitprep.partition import load_partition
     from gaitprep.synth.release import write_release

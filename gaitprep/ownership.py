@@ -36,7 +36,7 @@ folder); ``file``: one file (a preview, an export)."""
 
 TREE_MARKER = ".gaitprep-tree.json"
 
-# Our scratch names: build locks, staging and replaced folders (build.py), atomic-write temporaries
+# Our scratch names: build locks, staging and replaced folders (build/engine.py), atomic-write temporaries
 # (io/atomic.py). They may sit in a folder of ours without making it someone else's.
 SCRATCH_NAME = re.compile(r"^\..+\.(lock|partial|replaced|tmp)$")
 

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 from gaitprep.errors import BadInputError
 from gaitprep.manifest import Manifest
 
-# Keys a builder records beside a spec's fields (gaitprep/datasets.py), per modality; everything else in
+# Keys a builder records beside a spec's fields (gaitprep/build/datasets.py), per modality; everything else in
 # ``params`` must be a field of the spec.
 # ``read`` (reader options of raw trees) and ``frame_ids`` (what records' source_frames count) come from
 # the raw-tree readers (issue 14).

@@ -48,7 +48,7 @@ class SmallData:
 @functools.cache
 def small_datasets(release: Path, base: Path) -> SmallData:
     """Build (once per release) the maps, PAV and silhouette datasets under ``base``."""
-    from gaitprep.datasets import build_heatmaps, build_pav, build_silhouettes
+    from gaitprep.build.datasets import build_heatmaps, build_pav, build_silhouettes
     from gaitprep.heatmaps.spec import preset
 
     part = load_partition(release / PARTITION_FILE)

@@ -77,7 +77,7 @@ def test_the_load_transform_is_the_one_gaitmodels_trains_with(data) -> None:
 
 
 def test_zarr_and_pickle_copies_read_the_same(synth_release: Path, tmp_path: Path) -> None:
-    from gaitprep.datasets import build_silhouettes
+    from gaitprep.build.datasets import build_silhouettes
 
     build_silhouettes(synth_release / "sil-pkl", tmp_path / "both", fmt="both", quiet=True)
     z = gaitprep.open_dataset(tmp_path / "both")

@@ -30,9 +30,9 @@ from _trees import (
     write_sil_pkl_tree,
 )
 
-import gaitprep.build as build_module
+import gaitprep.build.engine as build_module
 from gaitprep.build import DONE_DIR, BuildPlan, build_dataset, staging_dir
-from gaitprep.datasets import build_poses, build_silhouettes
+from gaitprep.build.datasets import build_poses, build_silhouettes
 from gaitprep.errors import BadInputError, BuildLockedError, GaitprepError, VerificationError
 from gaitprep.io.store import read_sequence
 from gaitprep.manifest import MANIFEST_NAME, array_digest, load_manifest

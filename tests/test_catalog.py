@@ -11,9 +11,9 @@ import pytest
 from click.testing import CliRunner
 
 from gaitprep.build import BuildPlan, ProcessResult, SourceItem, build_dataset
+from gaitprep.build.datasets import build_heatmaps, build_silhouettes
 from gaitprep.catalog import build_catalog, find_datasets, format_catalog, params_summary
 from gaitprep.cli import main
-from gaitprep.datasets import build_heatmaps, build_silhouettes
 from gaitprep.heatmaps.spec import preset
 from gaitprep.io.safe_pickle import dump_array_pickle
 from gaitprep.io.store import read_sequence

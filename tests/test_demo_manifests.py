@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from gaitprep.datasets import build_heatmaps, build_pav
+from gaitprep.build.datasets import build_heatmaps, build_pav
 from gaitprep.heatmaps.spec import preset
 from gaitprep.manifest import load_manifest
 from gaitprep.partition import load_partition

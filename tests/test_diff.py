@@ -10,8 +10,8 @@ from _trees import seq_ids, synthetic_plan, write_partitions, write_sil_pkl_tree
 from click.testing import CliRunner
 
 from gaitprep.build import build_dataset
+from gaitprep.build.datasets import build_silhouettes
 from gaitprep.cli import main
-from gaitprep.datasets import build_silhouettes
 from gaitprep.diff import diff_manifests
 from gaitprep.manifest import Manifest, load_manifest, seal
 from gaitprep.partition import write_partition

@@ -14,8 +14,8 @@ import pytest
 from click.testing import CliRunner
 
 from gaitprep.build import BuildPlan, ProcessResult, SourceItem, build_dataset
+from gaitprep.build.datasets import build_poses, build_silhouettes
 from gaitprep.cli import main
-from gaitprep.datasets import build_poses, build_silhouettes
 from gaitprep.errors import BadInputError, VerificationError
 from gaitprep.export import (
     croissant_document,

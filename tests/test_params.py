@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gaitprep.datasets import build_heatmaps, build_pav, build_silhouettes
+from gaitprep.build.datasets import build_heatmaps, build_pav, build_silhouettes
 from gaitprep.diff import diff_manifests
 from gaitprep.errors import BadInputError
 from gaitprep.heatmaps.spec import HeatmapSpec, preset

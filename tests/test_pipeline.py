@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from gaitprep.build.datasets import build_heatmaps
+from gaitprep.build.stacking import silhouette_coverage, stack_frames
 from gaitprep.cli import main
-from gaitprep.datasets import build_heatmaps
 from gaitprep.errors import BadInputError
 from gaitprep.heatmaps.spec import HeatmapSpec, preset
 from gaitprep.io.safe_pickle import dump_array_pickle, load_array_pickle
@@ -21,7 +22,6 @@ from gaitprep.manifest import MANIFEST_NAME, load_manifest
 from gaitprep.partition import load_partition, write_partition
 from gaitprep.pipelines.recipe import format_loc, load_recipe, parse_recipe, stage_params
 from gaitprep.pipelines.run import plan_pipeline, run_pipeline
-from gaitprep.stacking import silhouette_coverage, stack_frames
 from gaitprep.synth.release import choose_partition, class_blocks
 
 PIPELINES = Path(__file__).resolve().parent.parent / "pipelines"

@@ -198,7 +198,7 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small skeleton-map dataset in both formats (Zarr chunks and metadata, OpenGait pickles)."""
     from corpus.make_corpus import write_tree
 
-    from gaitprep.datasets import build_heatmaps
+    from gaitprep.build.datasets import build_heatmaps
 
     root = tmp_path_factory.mktemp("props")
     tree = write_tree(root / "pose-pkl", "pose-pkl", n=2, frames=3)

@@ -15,14 +15,15 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from gaitprep.cli import main as gaitprep_main
-from gaitprep.datasets import (
+from gaitprep.build.datasets import (
     build_heatmaps,
     build_pav,
     build_poses,
     build_registered_silhouettes,
     build_silhouettes,
 )
+from gaitprep.build.stacking import build_stacked
+from gaitprep.cli import main as gaitprep_main
 from gaitprep.errors import BadInputError
 from gaitprep.frame_ids import from_runs, to_runs
 from gaitprep.heatmaps.spec import preset
@@ -35,7 +36,6 @@ from gaitprep.io.store import read_sequence
 from gaitprep.manifest import MANIFEST_NAME, json_digest, load_manifest
 from gaitprep.partition import write_partition
 from gaitprep.pav import fit_minmax
-from gaitprep.stacking import build_stacked
 from tests._detector_trees import bystander_of, single, write_mask_frames, write_pose_frames
 
 FRAMES = 40

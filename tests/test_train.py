@@ -208,7 +208,7 @@ def test_init_copies_a_drf_checkpoint_into_sconet_mt_ske(data: SmallData, runs: 
 
 @pytest.mark.slow
 def test_sconet_mt_ske_learns_the_synthetic_asymmetry(tmp_path: Path):
-    from gaitprep.datasets import build_heatmaps
+    from gaitprep.build.datasets import build_heatmaps
     from gaitprep.heatmaps.spec import preset
     from gaitprep.partition import load_partition
     from gaitprep.synth.release import write_release

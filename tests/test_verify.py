@@ -12,8 +12,8 @@ import pytest
 from _trees import write_partitions, write_sil_pkl_tree
 from click.testing import CliRunner
 
+from gaitprep.build.datasets import build_silhouettes
 from gaitprep.cli import main
-from gaitprep.datasets import build_silhouettes
 from gaitprep.errors import BadInputError, VerificationError
 from gaitprep.manifest import MANIFEST_NAME, Manifest, content_digest, manifest_bytes, seal
 from gaitprep.verify import quick_check, unsafe_path_reason, verify_dataset

@@ -160,7 +160,7 @@ def render_heatmaps(
     jitter, blank frames. A summary goes to stderr at the end, with a warning naming any side that more than
     1% of frames touch.
     """
-    from gaitprep.datasets import build_heatmaps
+    from gaitprep.build.datasets import build_heatmaps
     from gaitprep.heatmaps.spec import preset as make_preset
 
     overrides: dict[str, Any] = {}

@@ -43,7 +43,7 @@ def pav(
     sha256). The hip pair's midline deviation is identically 0 after hip-centring and is kept as a
     constant column for shape compatibility.
     """
-    from gaitprep.datasets import build_pav
+    from gaitprep.build.datasets import build_pav
 
     if partition is None:
         raise BadInputError("--partition is required: the PAV normaliser is fitted on its TRAIN ids")

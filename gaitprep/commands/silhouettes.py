@@ -54,7 +54,7 @@ def silhouettes(
     With --register-with, PNG and pose JSON frames are paired by the number in their names (frames on one
     side only are left out and counted); a pose pickle has no names, so its frame count must match.
     """
-    from gaitprep.datasets import build_registered_silhouettes, build_silhouettes
+    from gaitprep.build.datasets import build_registered_silhouettes, build_silhouettes
 
     part = load_partition(partition) if partition else None
     if register_with:

@@ -22,7 +22,7 @@ make the dataset fail verification):
   the upstream style (ids sorted; the original file's own order is not recorded, so its bytes may differ).
 
 ``import_keypoints`` reads ``/<id>/<class>/<view>`` float (T, 17, 3) datasets back into a pose-pkl tree
-``<out>/<id>/<class>/<view>/<view>.pkl`` that ``gaitprep.datasets.build_poses`` accepts.
+``<out>/<id>/<class>/<view>/<view>.pkl`` that ``gaitprep.build.datasets.build_poses`` accepts.
 """
 
 from __future__ import annotations

@@ -201,7 +201,7 @@ def _executor(fn: Callable[..., Any], workers: int, dask_address: str | None) ->
 
 
 def _builder(ps: PlannedStage) -> Callable[..., BuildResult]:
-    from gaitprep import datasets, stacking
+    from gaitprep.build import datasets, stacking
 
     s = ps.stage
     if s.kind == "silhouettes":

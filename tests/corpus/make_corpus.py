@@ -263,7 +263,7 @@ def base(dest: Path) -> dict[str, Path]:
         shutil.rmtree(root)
     write_tree(paths["pose"], "pose-pkl")
     write_partition_file(paths["partition"], list(TRAIN_IDS), list(TEST_IDS))
-    from gaitprep.datasets import build_heatmaps
+    from gaitprep.build.datasets import build_heatmaps
     from gaitprep.heatmaps.spec import preset
     from gaitprep.partition import load_partition
 

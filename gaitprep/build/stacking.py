@@ -4,7 +4,7 @@ Channels, in order: ``silhouette, limb, joint``. Both inputs are upstream gaitpr
 their manifests (lineage in ``source.upstream``), never through path conventions:
 
 - a silhouette dataset built with ``transform = register-with-skeleton-box``
-  (:func:`gaitprep.datasets.build_registered_silhouettes`): hip-centred, span-scaled like the maps.
+  (:func:`gaitprep.build.datasets.build_registered_silhouettes`): hip-centred, span-scaled like the maps.
   Upstream silhouettes (mask-centred, height-scaled, domain §3) are refused: stacking them with maps
   would put a body part of one channel on a different pixel than in the other two;
 - a skeleton-map dataset rendered with ``crop = full_canvas`` and the same canvas, output size, scale
@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from gaitprep.build import BuildPlan, BuildResult, ProcessResult, SourceItem, build_dataset
+from gaitprep.build.engine import BuildPlan, BuildResult, ProcessResult, SourceItem, build_dataset
 from gaitprep.errors import BadInputError
 from gaitprep.manifest import ArraySpec, Layout, Manifest, Owner, SequenceRecord, json_digest
 from gaitprep.params import heatmap_spec
@@ -203,7 +203,7 @@ def build_stacked(
     ``silhouettes`` and ``maps``: dataset directories (or their manifest.json). Both must hold the same
     sequences; ``partition`` (optional) re-assigns splits and is recorded.
     """
-    from gaitprep.datasets import checked_inputs, layout_for
+    from gaitprep.build.datasets import checked_inputs, layout_for
     from gaitprep.sources import dataset_items, dataset_source_info, partition_missing
 
     inputs = checked_inputs(out, (silhouettes, maps), partition, force)

@@ -1,4 +1,4 @@
-"""Library entry points that build datasets: one function per command, each a plan for ``build.py``.
+"""Library entry points that build datasets: one function per command, each a plan for ``build/engine.py``.
 
 Every ``process_*`` function is top-level (picklable for joblib and dask) and does load + transform for
 one sequence; the transforms themselves stay pure functions in their own modules.
@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from gaitprep.build import BuildPlan, BuildResult, ProcessResult, SourceItem, build_dataset
+from gaitprep.build.engine import BuildPlan, BuildResult, ProcessResult, SourceItem, build_dataset
 from gaitprep.errors import BadInputError
 from gaitprep.io.load import load_sequence
 from gaitprep.io.read_options import DEFAULT_READ, ReadOptions
