@@ -152,7 +152,9 @@ def train(
         if ctx.get_parameter_source(param) is not click.core.ParameterSource.DEFAULT
     }
     if resume:
-        cfg, out = _resume_settings(resume, model, given, out)
+        from gaitmodels.resume import resume_settings
+
+        cfg, out, resume = resume_settings(resume, model, given, out)
     else:
         cfg = TrainConfig(
             model=model,
@@ -195,36 +197,6 @@ def train(
         as_json,
         f"trained {model} for {summary['iterations']} iterations; checkpoint {summary['checkpoint']}",
     )
-
-
-def _resume_settings(resume: str, model: str, given: dict, out: str | None):
-    """The configuration and run directory of a resumed run: the run's own configuration, with the
-    options a resumed run may change (``RESUME_MAY_CHANGE``) taken from the command line when given;
-    any other explicit option must agree with the run."""
-    from gaitmodels.checkpoint import load_checkpoint
-    from gaitmodels.train import RESUME_MAY_CHANGE, TrainConfig, refuse_imported
-
-    ckpt = load_checkpoint(resume)
-    refuse_imported(ckpt, resume)
-    saved = ckpt["train_config"]
-    for field, value in given.items():
-        old = tuple(saved[field]) if isinstance(saved[field], list) else saved[field]
-        if field not in RESUME_MAY_CHANGE and old != value:
-            raise BadInputError(
-                f"--resume: the run has {field} = {old}, not {value}; a resumed run keeps its configuration",
-                resume,
-            )
-    if out is None:
-        path = Path(resume)
-        out = str(path if path.is_dir() else _run_dir_of(path))
-    changes = {k: v for k, v in given.items() if k in RESUME_MAY_CHANGE}
-    # The model is checked against the run's in train(), which names both in its refusal.
-    return TrainConfig(**{**saved, **changes, "model": model}), out
-
-
-def _run_dir_of(checkpoint: Path) -> Path:
-    """RUN for RUN/checkpoints/x.pt; otherwise the checkpoint's own folder."""
-    return checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else checkpoint.parent
 
 
 def _ci(r: dict, key: str) -> str:
@@ -315,12 +287,13 @@ def evaluate(
     channels or class order differ from the checkpoint's, and test ids it was trained on. Never
     overwrites an earlier evaluation unless --force.
     """
+    from gaitmodels.checkpoint import run_dir_of
     from gaitmodels.evaluate import evaluate as run_eval
 
     run_dir = None
     if out is None:
         ck = Path(checkpoint)
-        run_dir = ck if ck.is_dir() else _run_dir_of(ck)
+        run_dir = ck if ck.is_dir() else run_dir_of(ck)
     report = run_eval(
         checkpoint,
         manifest,

@@ -14,8 +14,9 @@
 | sconet-mt-ske   | [limb, joint] maps, 2 ch. | CE + triplet  | 7,015,168  |
 | drf             | maps + PAV (n, 8, 3)      | CE + triplet  | 7,021,572  |
 
-A checkpoint is a plain dict that carries ``ModelConfig.model_dump(mode="json")`` beside the weights, so
-``build_model(checkpoint["config"])`` rebuilds the network without the training script.
+A checkpoint is a plain dict that carries ``ModelConfig.model_dump(mode="json")`` (key ``model_config``)
+beside the weights (key ``model_state``), so ``build_model(ModelConfig(**checkpoint["model_config"]))``
+rebuilds the network without the training script (:class:`gaitmodels.checkpoint.Checkpoint` parses it).
 """
 
 from __future__ import annotations
