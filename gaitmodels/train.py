@@ -19,7 +19,8 @@ from typing import Any
 import torch
 
 from gaitmodels.checkpoint import CHECKPOINT_FORMAT, Checkpoint, save_checkpoint
-from gaitmodels.data import FRAME_SAMPLING, ManifestData, SplitArrays, TrainClips, load_split
+from gaitmodels.choices import FRAME_SAMPLING
+from gaitmodels.data import ManifestData, SplitArrays, TrainClips, load_split
 from gaitmodels.distributed import gathered_triplet_loss, mean_over_ranks
 from gaitmodels.guards import check_init, check_model_data, check_pav
 from gaitmodels.losses import inverse_frequency_weights, part_cross_entropy

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any
 
-import torch
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
+
+from gaitmodels.choices import DEFAULT_WIDTHS, ClassWeights, ModelName, Recipe
+
+if TYPE_CHECKING:
+    import torch
 
 
 class TrainConfig(BaseModel):
@@ -15,17 +19,17 @@ class TrainConfig(BaseModel):
     # Hyper-parameters are finite numbers: NaN or infinity is refused when the configuration is parsed.
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
-    model: Literal["sconet", "sconet-mt", "sconet-mt-ske", "drf"]
-    recipe: Literal["sgd-multistep", "adamw-cosine"] = "sgd-multistep"
-    class_weights: Literal["none", "inverse-frequency"] = "none"
+    model: ModelName
+    recipe: Recipe = "sgd-multistep"
+    class_weights: ClassWeights = "none"
     iterations: int = Field(20_000, ge=1)
     batch_p: int = Field(8, ge=1)
     batch_k: int = Field(8, ge=1)
     frames: int = Field(30, ge=1)
-    sampling: str = "fixed_unordered"
+    sampling: str = "fixed_unordered"  # one of choices.FRAME_SAMPLING, refused by train() naming them
     lr: float | None = Field(None, ge=0)  # None: the recipe's default; 0 freezes the weights
     weight_decay: float | None = Field(None, ge=0)
-    widths: tuple[PositiveInt, PositiveInt, PositiveInt, PositiveInt] = (64, 128, 256, 512)
+    widths: tuple[PositiveInt, PositiveInt, PositiveInt, PositiveInt] = DEFAULT_WIDTHS
     seed: int = Field(0, ge=0, lt=2**63)
     save_every: int = Field(1000, ge=1)
     log_every: int = Field(10, ge=1)
@@ -65,6 +69,8 @@ def lr_factor(cfg: TrainConfig, step: int) -> float:
 
 def make_optimizer(cfg: TrainConfig, params) -> tuple[torch.optim.Optimizer, Any]:
     """SGD (momentum 0.9) or AdamW, with a LambdaLR scheduler following :func:`lr_factor`."""
+    import torch  # here, so that the configuration (and the command line's defaults) need no torch
+
     lr, wd = cfg.resolved_lr(), cfg.resolved_weight_decay()
     if cfg.recipe == "sgd-multistep":
         opt = torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=wd)
