@@ -7,10 +7,19 @@ from pathlib import Path
 
 import click
 
+from gaitmodels.choices import CLASS_WEIGHTS, FRAME_SAMPLING, MODEL_NAMES, RECIPES
+from gaitmodels.train_config import TrainConfig
 from gaitprep.cliutil import emit, json_option, quiet_option
 from gaitprep.errors import BadInputError, GaitprepError
 
-MODELS = ["sconet", "sconet-mt", "sconet-mt-ske", "drf"]
+
+def _default(field: str):
+    """``TrainConfig``'s default for ``field``: the command line restates none."""
+    return TrainConfig.model_fields[field].default
+
+
+def _joined(*values: object) -> str:
+    return ",".join(str(v) for v in values)
 
 
 def _pair(value: str, what: str) -> tuple[int, ...]:
@@ -35,39 +44,51 @@ def _pair(value: str, what: str) -> tuple[int, ...]:
     type=click.Path(exists=True),
     help="PAV dataset (DRF only), fitted on the same partition.",
 )
-@click.option("--model", type=click.Choice(MODELS), required=True, help="Which network.")
+@click.option("--model", type=click.Choice(MODEL_NAMES), required=True, help="Which network.")
 @click.option(
     "--recipe",
-    type=click.Choice(["sgd-multistep", "adamw-cosine"]),
-    default="sgd-multistep",
+    type=click.Choice(RECIPES),
+    default=_default("recipe"),
     show_default=True,
     help="SGD 0.1 + multi-step decay at 50/70/90% (upstream), or AdamW 1e-3 + cosine.",
 )
 @click.option(
-    "--class-weights", type=click.Choice(["none", "inverse-frequency"]), default="none", show_default=True
+    "--class-weights",
+    type=click.Choice(CLASS_WEIGHTS),
+    default=_default("class_weights"),
+    show_default=True,
 )
-@click.option("--iterations", type=click.IntRange(1), default=20000, show_default=True)
-@click.option("--batch", default="8,8", show_default=True, help="P,K: ids per batch and copies per id.")
+@click.option("--iterations", type=click.IntRange(1), default=_default("iterations"), show_default=True)
 @click.option(
-    "--frames", type=click.IntRange(1), default=30, show_default=True, help="Frames per training clip."
+    "--batch",
+    default=_joined(_default("batch_p"), _default("batch_k")),
+    show_default=True,
+    help="P,K: ids per batch and copies per id.",
+)
+@click.option(
+    "--frames",
+    type=click.IntRange(1),
+    default=_default("frames"),
+    show_default=True,
+    help="Frames per training clip.",
 )
 @click.option(
     "--sampling",
-    type=click.Choice(["fixed_unordered", "fixed_ordered", "all_ordered"]),
-    default="fixed_unordered",
+    type=click.Choice(FRAME_SAMPLING),
+    default=_default("sampling"),
     show_default=True,
 )
 @click.option("--lr", type=float, help="Learning rate (default: the recipe's).")
 @click.option(
     "--widths",
-    default="64,128,256,512",
+    default=_joined(*_default("widths")),
     show_default=True,
     help="Backbone stage widths; e.g. 16,32,64,128 for a quick CPU run.",
 )
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--save-every", type=click.IntRange(1), default=1000, show_default=True)
-@click.option("--log-every", type=click.IntRange(1), default=10, show_default=True)
-@click.option("--loader-workers", type=click.IntRange(0), default=0, show_default=True)
+@click.option("--seed", type=int, default=_default("seed"), show_default=True)
+@click.option("--save-every", type=click.IntRange(1), default=_default("save_every"), show_default=True)
+@click.option("--log-every", type=click.IntRange(1), default=_default("log_every"), show_default=True)
+@click.option("--loader-workers", type=click.IntRange(0), default=_default("loader_workers"), show_default=True)
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option(
     "--resume",
@@ -118,7 +139,6 @@ def train(
     RUN/metrics.csv and RUN/tensorboard; checkpoints (plain dicts with config, class order and the
     data's digest) to RUN/checkpoints/. Under torchrun the run is distributed (DDP).
     """
-    from gaitmodels.train import TrainConfig
     from gaitmodels.train import train as run_train
 
     p_k = _pair(batch, "--batch")
@@ -132,44 +152,33 @@ def train(
         raise click.UsageError("--resume and --init exclude each other")
     if out is None and not resume:
         raise click.UsageError("--out is required (it may be left out only with --resume)")
+    fields = {  # TrainConfig's fields as the command line gives them (--batch gives P and K)
+        "recipe": recipe,
+        "class_weights": class_weights,
+        "batch_p": p_k[0],
+        "batch_k": p_k[1],
+        "frames": frames,
+        "sampling": sampling,
+        "lr": lr,
+        "widths": w,
+        "seed": seed,
+        "save_every": save_every,
+        "log_every": log_every,
+        "loader_workers": loader_workers,
+        "iterations": iterations,
+    }
+    option = {"batch_p": "batch", "batch_k": "batch"}
     given = {
         field: value
-        for field, param, value in (
-            ("recipe", "recipe", recipe),
-            ("class_weights", "class_weights", class_weights),
-            ("batch_p", "batch", p_k[0]),
-            ("batch_k", "batch", p_k[1]),
-            ("frames", "frames", frames),
-            ("sampling", "sampling", sampling),
-            ("lr", "lr", lr),
-            ("widths", "widths", w),
-            ("seed", "seed", seed),
-            ("save_every", "save_every", save_every),
-            ("log_every", "log_every", log_every),
-            ("loader_workers", "loader_workers", loader_workers),
-            ("iterations", "iterations", iterations),
-        )
-        if ctx.get_parameter_source(param) is not click.core.ParameterSource.DEFAULT
+        for field, value in fields.items()
+        if ctx.get_parameter_source(option.get(field, field)) is not click.core.ParameterSource.DEFAULT
     }
     if resume:
-        cfg, out = _resume_settings(resume, model, given, out)
+        from gaitmodels.resume import resume_settings
+
+        cfg, out, resume = resume_settings(resume, model, given, out)
     else:
-        cfg = TrainConfig(
-            model=model,
-            recipe=recipe,
-            class_weights=class_weights,
-            iterations=iterations,
-            batch_p=p_k[0],
-            batch_k=p_k[1],
-            frames=frames,
-            sampling=sampling,
-            lr=lr,
-            widths=w,
-            seed=seed,
-            save_every=save_every,
-            log_every=log_every,
-            loader_workers=loader_workers,
-        )
+        cfg = TrainConfig(model=model, **fields)
     from gaitmodels.distributed import is_main_process
 
     try:
@@ -195,36 +204,6 @@ def train(
         as_json,
         f"trained {model} for {summary['iterations']} iterations; checkpoint {summary['checkpoint']}",
     )
-
-
-def _resume_settings(resume: str, model: str, given: dict, out: str | None):
-    """The configuration and run directory of a resumed run: the run's own configuration, with the
-    options a resumed run may change (``RESUME_MAY_CHANGE``) taken from the command line when given;
-    any other explicit option must agree with the run."""
-    from gaitmodels.checkpoint import load_checkpoint
-    from gaitmodels.train import RESUME_MAY_CHANGE, TrainConfig, refuse_imported
-
-    ckpt = load_checkpoint(resume)
-    refuse_imported(ckpt, resume)
-    saved = ckpt["train_config"]
-    for field, value in given.items():
-        old = tuple(saved[field]) if isinstance(saved[field], list) else saved[field]
-        if field not in RESUME_MAY_CHANGE and old != value:
-            raise BadInputError(
-                f"--resume: the run has {field} = {old}, not {value}; a resumed run keeps its configuration",
-                resume,
-            )
-    if out is None:
-        path = Path(resume)
-        out = str(path if path.is_dir() else _run_dir_of(path))
-    changes = {k: v for k, v in given.items() if k in RESUME_MAY_CHANGE}
-    # The model is checked against the run's in train(), which names both in its refusal.
-    return TrainConfig(**{**saved, **changes, "model": model}), out
-
-
-def _run_dir_of(checkpoint: Path) -> Path:
-    """RUN for RUN/checkpoints/x.pt; otherwise the checkpoint's own folder."""
-    return checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else checkpoint.parent
 
 
 def _ci(r: dict, key: str) -> str:
@@ -315,12 +294,13 @@ def evaluate(
     channels or class order differ from the checkpoint's, and test ids it was trained on. Never
     overwrites an earlier evaluation unless --force.
     """
+    from gaitmodels.checkpoint import run_dir_of
     from gaitmodels.evaluate import evaluate as run_eval
 
     run_dir = None
     if out is None:
         ck = Path(checkpoint)
-        run_dir = ck if ck.is_dir() else _run_dir_of(ck)
+        run_dir = ck if ck.is_dir() else run_dir_of(ck)
     report = run_eval(
         checkpoint,
         manifest,

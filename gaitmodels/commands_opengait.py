@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import click
 
+from gaitmodels.choices import MODEL_NAMES
 from gaitprep.cliutil import emit, json_option
-
-MODELS = ["sconet", "sconet-mt", "sconet-mt-ske", "drf"]
 
 
 @click.command("import-opengait")
@@ -19,7 +18,7 @@ MODELS = ["sconet", "sconet-mt", "sconet-mt-ske", "drf"]
     "(default for ScoNet: negative,neutral,positive, upstream's).",
 )
 @click.option(
-    "--model", type=click.Choice(MODELS), help="Our model name (default: from the config or the keys)."
+    "--model", type=click.Choice(MODEL_NAMES), help="Our model name (default: from the config or the keys)."
 )
 @json_option
 def import_opengait(checkpoint, out, config, class_order, model, as_json) -> None:

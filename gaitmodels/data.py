@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from gaitmodels.choices import FRAME_SAMPLING
 from gaitmodels.sampling import all_ordered, cut_transform, fixed_ordered, fixed_unordered
 from gaitprep.errors import BadInputError
 from gaitprep.io.verified import read_sequence_verified
@@ -24,7 +25,6 @@ from gaitprep.manifest import Manifest, SequenceRecord, resolve_manifest_path
 from gaitprep.skeleton import CLASS_INDEX
 from gaitprep.verify import quick_check
 
-FRAME_SAMPLING = ("fixed_unordered", "fixed_ordered", "all_ordered")
 LOAD_THREADS = min(4, os.cpu_count() or 1)
 
 

@@ -12,7 +12,7 @@ import torch
 from gaitmodels.bootstrap import RESAMPLES, SEED, bootstrap_ci
 from gaitmodels.calibration import reliability
 from gaitmodels.charts import save_reliability_png, save_roc_png
-from gaitmodels.checkpoint import load_checkpoint, load_weights
+from gaitmodels.checkpoint import Checkpoint, load_weights
 from gaitmodels.data import ManifestData, SplitArrays, eval_clip, load_split
 from gaitmodels.eval_folder import (
     EVALUATION_KIND,
@@ -46,9 +46,9 @@ SUBJECT_NOTE = (
 )
 
 
-def load_model(ckpt: dict[str, Any], device: torch.device, path: object = "checkpoint") -> torch.nn.Module:
-    model = build_model(ModelConfig(**ckpt["model_config"]))
-    load_weights(model, ckpt["model_state"], path)
+def load_model(ckpt: Checkpoint, device: torch.device) -> torch.nn.Module:
+    model = build_model(ckpt.model_config)
+    load_weights(model, ckpt.model_state, ckpt.path)
     return model.to(device).eval()
 
 
@@ -73,9 +73,9 @@ SPLIT_LABELS = {"test": "test data", "train": "training data"}
 PROBABILITY_DECIMALS = 6  # what ``predict`` prints; evaluation scores the same numbers
 
 
-def probabilities(logits: np.ndarray, ckpt: dict[str, Any]) -> np.ndarray:
+def probabilities(logits: np.ndarray, ckpt: Checkpoint) -> np.ndarray:
     """float64 (N, classes): softmax of the CE-scaled mean logits, rounded as ``predict`` prints them."""
-    scale = float(ckpt["train_config"].get("ce_scale", 16.0))
+    scale = float(ckpt.train_config.get("ce_scale", 16.0))
     probs = torch.softmax(torch.from_numpy(scale * logits), dim=1).numpy()
     return np.round(probs, PROBABILITY_DECIMALS)
 
@@ -104,7 +104,7 @@ def evaluate(
     mapping sequence ids to subjects; training and evaluated sequences that share a subject are warned
     about.
     """
-    ckpt = load_checkpoint(checkpoint)  # a bad checkpoint is the first thing to say (it is read, never run)
+    ckpt = Checkpoint.load(checkpoint)  # a bad checkpoint is the first thing to say (it is read, never run)
     for where in (out, run_dir):
         if where is not None:
             check_output_path(where, inputs=[manifest, pav_manifest], kind="folder")
@@ -112,15 +112,15 @@ def evaluate(
     if out is not None:
         check_target(Path(out), force)
     check_checkpoint_data(ckpt, data, split, check_leak=split != "train")
-    config = ModelConfig(**ckpt["model_config"])
+    config = ckpt.model_config
     pav = _open_pav(config, pav_manifest, ckpt, data)
     subject_map = load_subject_map(subjects) if subjects is not None else None
     dev = resolve_device(device)
     arrays = load_split(data, split, pav)
-    logits = mean_logits(load_model(ckpt, dev, checkpoint), arrays, dev, quiet)
+    logits = mean_logits(load_model(ckpt, dev), arrays, dev, quiet)
     probs = probabilities(logits, ckpt)
     pred = logits.argmax(1)  # upstream's rule, on the unrounded logits
-    names = list(ckpt["class_order"])
+    names = list(ckpt.class_order)
     report = classification_report(arrays.labels, pred, names, probs)
     m = data.manifest
     label = SPLIT_LABELS.get(split, split)
@@ -131,12 +131,12 @@ def evaluate(
         {
             "kind": EVALUATION_KIND,
             "checkpoint": str(checkpoint),
-            "iteration": ckpt["iteration"],
+            "iteration": ckpt.iteration,
             "model": config.name,
-            "model_config": ckpt["model_config"],
-            "train_config": ckpt["train_config"],
+            "model_config": ckpt.raw["model_config"],
+            "train_config": ckpt.train_config,
             "trained_on": {
-                k: ckpt["data"].get(k)
+                k: ckpt.data.get(k)
                 for k in ("name", "manifest_digest", "partition", "pav_manifest_digest")
             },
             "manifest": m.name,
@@ -148,17 +148,17 @@ def evaluate(
             "partition": m.partition.name if m.partition else None,
             "partition_sha256": m.partition.sha256 if m.partition else None,
             "test_composition": {c: int((arrays.labels == i).sum()) for i, c in enumerate(names)},
-            "selection_rule": ckpt.get("selection_rule"),
+            "selection_rule": ckpt.raw.get("selection_rule"),
             "frames": _frame_counts(ckpt, arrays),
             "scores": "softmax of the CE-scaled mean logits, 6 decimals (as predict prints)",
             "note": SUBJECT_NOTE,
         }
     )
-    if subject_map is not None and ckpt["data"].get("train_ids") is None:
+    if subject_map is not None and ckpt.data.get("train_ids") is None:
         report["subject_overlap"] = None  # imported: the training data is not recorded
         log("warning: the checkpoint records no training data, so shared subjects cannot be checked")
     elif subject_map is not None:
-        report["subject_overlap"] = subject_overlap(ckpt["data"]["train_ids"], arrays.ids, subject_map)
+        report["subject_overlap"] = subject_overlap(ckpt.data["train_ids"], arrays.ids, subject_map)
         if split != "train" and report["subject_overlap"]["shared_subjects"]:
             overlap = report["subject_overlap"]
             log(
@@ -167,7 +167,7 @@ def evaluate(
             )
     if out is not None or run_dir is not None:
         report["outputs"] = _write_outputs(report, arrays, probs, pred, out, run_dir, force, title=(
-            f"{config.name} on {m.name} ({label}, iteration {ckpt['iteration']})"
+            f"{config.name} on {m.name} ({label}, iteration {ckpt.iteration})"
         ))  # fmt: skip
     return report
 
@@ -227,7 +227,7 @@ def _write_outputs(
     return {"folder": str(folder), **{f.split(".")[0]: str(folder / f) for f in files}}
 
 
-def _frame_counts(ckpt: dict[str, Any], arrays: SplitArrays) -> dict[str, Any]:
+def _frame_counts(ckpt: Checkpoint, arrays: SplitArrays) -> dict[str, Any]:
     """Training clip length against the evaluated lengths (all frames, first 720).
 
     The temporal max pools over every frame at test, so sequences much longer than the training clips
@@ -236,8 +236,8 @@ def _frame_counts(ckpt: dict[str, Any], arrays: SplitArrays) -> dict[str, Any]:
     """
     lengths = np.array([min(f.shape[0], ALL_ORDERED_MAX_FRAMES) for f in arrays.frames])
     return {
-        "train_clip": int(ckpt["train_config"]["frames"]),
-        "train_sampling": ckpt["train_config"]["sampling"],
+        "train_clip": int(ckpt.train_config["frames"]),
+        "train_sampling": ckpt.train_config["sampling"],
         "eval_min": int(lengths.min()),
         "eval_median": float(np.median(lengths)),
         "eval_max": int(lengths.max()),
@@ -245,7 +245,7 @@ def _frame_counts(ckpt: dict[str, Any], arrays: SplitArrays) -> dict[str, Any]:
 
 
 def _open_pav(
-    config: ModelConfig, pav_manifest: str | Path | None, ckpt: dict[str, Any], data: ManifestData
+    config: ModelConfig, pav_manifest: str | Path | None, ckpt: Checkpoint, data: ManifestData
 ) -> ManifestData | None:
     """The PAV dataset for a DRF checkpoint, refused unless normalised exactly as in training."""
     pav = ManifestData.open(pav_manifest) if pav_manifest is not None else None
@@ -262,21 +262,21 @@ def predict(
     split: str | None = None,
 ) -> list[dict[str, Any]]:
     """Class and probabilities (softmax of the scaled mean logits) per sequence of a dataset."""
-    ckpt = load_checkpoint(checkpoint)
+    ckpt = Checkpoint.load(checkpoint)
     data = ManifestData.open(manifest)
-    config = ModelConfig(**ckpt["model_config"])
+    config = ckpt.model_config
     check_checkpoint_data(ckpt, data, split, check_leak=False)
     pav = _open_pav(config, pav_manifest, ckpt, data)
     dev = resolve_device(device)
     arrays = load_split(data, split, pav)
-    logits = mean_logits(load_model(ckpt, dev, checkpoint), arrays, dev)
+    logits = mean_logits(load_model(ckpt, dev), arrays, dev)
     probs = probabilities(logits, ckpt)
     bad = [k for k, p in zip(arrays.keys, probs, strict=True) if not np.isfinite(p).all()]
     if bad:
         raise BadInputError(
             f"the model's output is not finite for {len(bad)} sequence(s), e.g. {bad[0]}", checkpoint
         )
-    names = ckpt["class_order"]
+    names = list(ckpt.class_order)
     return [
         {
             "key": key,

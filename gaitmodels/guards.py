@@ -5,13 +5,16 @@ Every check raises gaitprep.errors.MismatchError (exit 1) naming what disagrees.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from gaitmodels.data import ManifestData
 from gaitmodels.models import ModelConfig
 from gaitprep.errors import MismatchError
 from gaitprep.progress import log
 from gaitprep.skeleton import CLASS_INDEX
+
+if TYPE_CHECKING:
+    from gaitmodels.checkpoint import Checkpoint
 
 EXPECTED_CHANNELS = {
     "silhouette": ("silhouette",),
@@ -92,9 +95,9 @@ def _partition_label(m) -> str:
     return f"{m.partition.name} (sha256 {m.partition.sha256[:12]})" if m.partition else "none"
 
 
-def check_eval_pav(ckpt: dict[str, Any], maps: ManifestData, pav: ManifestData | None) -> None:
+def check_eval_pav(ckpt: Checkpoint, maps: ManifestData, pav: ManifestData | None) -> None:
     """Evaluation/prediction of a DRF checkpoint: the PAV must be normalised exactly as in training."""
-    config = ModelConfig(**ckpt["model_config"])
+    config = ckpt.model_config
     if not config.use_pga:
         if pav is not None:
             raise MismatchError(
@@ -108,11 +111,11 @@ def check_eval_pav(ckpt: dict[str, Any], maps: ManifestData, pav: ManifestData |
     pm = pav.manifest
     if pm.modality != "pav":
         raise MismatchError(f"--pav-manifest holds {pm.modality} data, not pav")
-    if ckpt["data"].get("train_ids") is None:  # imported: its PAV normaliser is unknown
+    if ckpt.data.get("train_ids") is None:  # imported: its PAV normaliser is unknown
         log("warning: the checkpoint records no PAV normaliser (imported), so the PAV's fit cannot be checked")
         trained = {}
     else:
-        trained = ckpt["data"].get("pav_fitted") or {"partition_sha256": ckpt["data"].get("partition_sha256")}
+        trained = ckpt.data.get("pav_fitted") or {"partition_sha256": ckpt.data.get("partition_sha256")}
     for key, value in trained.items():
         if pm.fitted.get(key) != value:
             raise MismatchError(
@@ -126,34 +129,34 @@ def check_eval_pav(ckpt: dict[str, Any], maps: ManifestData, pav: ManifestData |
 
 
 def check_checkpoint_data(
-    ckpt: dict[str, Any], data: ManifestData, split: str | None, *, check_leak: bool = True
+    ckpt: Checkpoint, data: ManifestData, split: str | None, *, check_leak: bool = True
 ) -> None:
     """Evaluation: same modality/channels/class order as training, and no training ids in the split.
 
     ``check_leak=False`` (prediction, which scores nothing) skips the training-id check.
     """
-    config = ModelConfig(**ckpt["model_config"])
+    config = ckpt.model_config
     m = data.manifest
-    if m.modality != ckpt["data"]["modality"] or data.channels != config.in_channels:
+    if m.modality != ckpt.data["modality"] or data.channels != config.in_channels:
         raise MismatchError(
-            f"the checkpoint was trained on {config.in_channels}-channel {ckpt['data']['modality']} data, "
+            f"the checkpoint was trained on {config.in_channels}-channel {ckpt.data['modality']} data, "
             f"but the manifest holds {_describe(data)}"
         )
-    if tuple(data.channel_names) != tuple(ckpt["data"]["channels"]):
+    if tuple(data.channel_names) != tuple(ckpt.data["channels"]):
         raise MismatchError(
-            f"channel order differs: checkpoint [{', '.join(ckpt['data']['channels'])}], "
+            f"channel order differs: checkpoint [{', '.join(ckpt.data['channels'])}], "
             f"data [{', '.join(data.channel_names)}]"
         )
-    check_class_order(dict(m.class_order), tuple(ckpt["class_order"]), m.name)
+    check_class_order(dict(m.class_order), ckpt.class_order, m.name)
     if not check_leak:
         return
-    if ckpt["data"].get("train_ids") is None:  # imported (gaitmodels import-opengait): data unknown
+    if ckpt.data.get("train_ids") is None:  # imported (gaitmodels import-opengait): data unknown
         log(
             "warning: the checkpoint records no training data (imported from OpenGait), so train/test "
             "overlap cannot be checked; make sure it was not trained on these ids"
         )
         return
-    trained = set(ckpt["data"]["train_ids"])
+    trained = set(ckpt.data["train_ids"])
     leaked = sorted({r.id for r in m.split_records(split)} & trained)
     if leaked:
         raise MismatchError(
@@ -162,9 +165,9 @@ def check_checkpoint_data(
         )
 
 
-def check_init(ckpt: dict[str, Any], config: ModelConfig) -> None:
+def check_init(ckpt: Checkpoint, config: ModelConfig) -> None:
     """``--init`` must come from a checkpoint of the same modality and input channels."""
-    other = ModelConfig(**ckpt["model_config"])
+    other = ckpt.model_config
     if other.modality != config.modality or other.in_channels != config.in_channels:
         raise MismatchError(
             f"--init checkpoint is a {other.in_channels}-channel {other.modality} model ({other.name}); "

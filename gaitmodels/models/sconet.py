@@ -14,20 +14,22 @@
 | sconet-mt-ske   | [limb, joint] maps, 2 ch. | CE + triplet  | 7,015,168  |
 | drf             | maps + PAV (n, 8, 3)      | CE + triplet  | 7,021,572  |
 
-A checkpoint is a plain dict that carries ``ModelConfig.model_dump(mode="json")`` beside the weights, so
-``build_model(checkpoint["config"])`` rebuilds the network without the training script.
+A checkpoint is a plain dict that carries ``ModelConfig.model_dump(mode="json")`` (key ``model_config``)
+beside the weights (key ``model_state``), so ``build_model(ModelConfig(**checkpoint["model_config"]))``
+rebuilds the network without the training script (:class:`gaitmodels.checkpoint.Checkpoint` parses it).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from torch import nn
 
+from gaitmodels.choices import DEFAULT_WIDTHS, SILHOUETTE_MODELS, ModelName
 from gaitmodels.models.backbone import ResNet9
 from gaitmodels.models.errors import InvalidInputError
 from gaitmodels.models.heads import (
@@ -39,9 +41,6 @@ from gaitmodels.models.heads import (
 )
 from gaitmodels.models.pga import PAVGuidedAttention
 from gaitprep.skeleton import CLASS_ORDER
-
-ModelName = Literal["sconet", "sconet-mt", "sconet-mt-ske", "drf"]
-SILHOUETTE_MODELS = ("sconet", "sconet-mt")
 
 
 class ModelConfig(BaseModel):
@@ -60,7 +59,7 @@ class ModelConfig(BaseModel):
     num_classes: int = Field(default=3, ge=2)
     class_order: tuple[str, ...] = CLASS_ORDER
     parts: int = Field(default=16, ge=1)
-    widths: tuple[int, int, int, int] = (64, 128, 256, 512)
+    widths: tuple[int, int, int, int] = DEFAULT_WIDTHS
     embed_dim: int = Field(default=256, ge=1)
     use_pga: bool
     pav_pairs: int = Field(default=8, ge=1)

@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from gaitmodels.checkpoint import load_checkpoint, save_checkpoint
+from gaitmodels.checkpoint import Checkpoint, save_checkpoint
 from gaitmodels.data import ManifestData
 from gaitmodels.guards import check_model_data
 from gaitmodels.models import ModelConfig
@@ -45,10 +45,10 @@ def save_name_for(run: Path, config: ModelConfig) -> str:
     return name or ("DRF" if config.use_pga else "ScoNet")
 
 
-def opengait_state(ckpt: dict[str, Any]) -> dict[str, torch.Tensor]:
+def opengait_state(ckpt: Checkpoint) -> dict[str, torch.Tensor]:
     """The run's weights with upstream names and upstream's class order for the logit rows."""
-    order = tuple(ckpt["class_order"])
-    state = dict(ckpt["model_state"])
+    order = ckpt.class_order
+    state = dict(ckpt.model_state)
     if order != CLASS_ORDER:
         perm = [order.index(c) for c in CLASS_ORDER]
         state["bnnecks.fc_bin"] = state["bnnecks.fc_bin"][:, :, perm].contiguous()
@@ -143,11 +143,11 @@ def _recipe(train_config: dict[str, Any]) -> dict[str, Any]:
 
 
 def opengait_config(
-    ckpt: dict[str, Any], save_name: str, checkpoint_path: str, dataset_root: str, partition: str
+    ckpt: Checkpoint, save_name: str, checkpoint_path: str, dataset_root: str, partition: str
 ) -> dict[str, Any]:
     """The whole OpenGait YAML config (as a dict) for continuing or evaluating the run in OpenGait."""
-    config = ModelConfig(**ckpt["model_config"])
-    recipe = _recipe(ckpt["train_config"])
+    config = ckpt.model_config
+    recipe = _recipe(ckpt.train_config)
     transforms = [{"type": "BaseSilCuttingTransform"}]
     if config.use_pga:
         transforms.append({"type": "NoOperation"})  # the PAV input of UMGRL's DRF
@@ -202,14 +202,14 @@ def opengait_config(
     }
 
 
-def _check_dataset(config: ModelConfig, ckpt: dict[str, Any], dataset: str | Path) -> ManifestData:
+def _check_dataset(config: ModelConfig, ckpt: Checkpoint, dataset: str | Path) -> ManifestData:
     data = ManifestData.open(dataset)
     check_model_data(config, data)
     if "opengait-pkl" not in data.manifest.layout.formats:
         raise BadInputError(
             "OpenGait reads the pickle tree: build or export the dataset with --format pkl", data.root
         )
-    trained = ckpt["data"].get("content_digest")
+    trained = ckpt.data.get("content_digest")
     if trained is not None and trained != data.manifest.content_digest:
         log(f"warning: {data.root} holds other data than the run was trained on (content digests differ)")
     return data
@@ -226,11 +226,11 @@ def export_opengait(run: str | Path, out: str | Path, *, dataset: str | Path | N
 
     run, out = Path(run), Path(out)
     check_output_path(out, inputs=[run, dataset], kind="folder")
-    ckpt = load_checkpoint(run)
-    config = ModelConfig(**ckpt["model_config"])
+    ckpt = Checkpoint.load(run)
+    config = ckpt.model_config
     data = _check_dataset(config, ckpt, dataset) if dataset is not None else None
     save_name = save_name_for(run, config)
-    iteration = int(ckpt["iteration"])
+    iteration = ckpt.iteration
     ckpt_rel = Path("checkpoints") / f"{save_name}-{iteration:0>5}.pt"
     final = out.resolve()
     partition_name = data.manifest.partition.name if data is not None and data.manifest.partition else None

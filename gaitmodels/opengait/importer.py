@@ -236,22 +236,7 @@ def import_opengait(
         raise BadInputError(
             f"the classifier has {arch.num_classes} classes; Scoliosis1K models have 3", checkpoint
         )
-    if class_order is not None and recorded is not None and parse_class_order(class_order) != recorded:
-        raise MismatchError(
-            f"{checkpoint}: --class-order {class_order} contradicts the order the checkpoint records "
-            f"({','.join(recorded)})"
-        )
-    if class_order is None and recorded is not None:
-        class_order, origin = recorded, "recorded in the checkpoint (gaitmodels export-opengait)"
-    else:
-        origin = "--class-order" if class_order is not None else "default (upstream ScoNet)"
-    if class_order is None and name == "drf":
-        raise BadInputError(
-            "declare the DRF checkpoint's class order with --class-order: the author bundle uses "
-            "negative,positive,neutral, current upstream code negative,neutral,positive",
-            checkpoint,
-        )
-    declared = parse_class_order(class_order) if class_order is not None else CLASS_ORDER
+    declared, origin = _declared_order(class_order, recorded, name, checkpoint)
     model_cfg = ModelConfig(
         name=name,
         in_channels=arch.in_channels,
@@ -318,6 +303,31 @@ def import_opengait(
         "declared_class_order": list(declared),
         "source_sha256": provenance["source_sha256"],
     }
+
+
+def _declared_order(
+    class_order: str | Sequence[str] | None, recorded: tuple[str, ...] | None, name: str, checkpoint: Path
+) -> tuple[tuple[str, ...], str]:
+    """The logit order of the imported weights and where it came from: ``--class-order``, the order the
+    checkpoint records (written by export-opengait; the two must agree), else upstream ScoNet's. A DRF
+    checkpoint must declare one (the author bundle and upstream code differ)."""
+    if class_order is not None and recorded is not None and parse_class_order(class_order) != recorded:
+        raise MismatchError(
+            f"{checkpoint}: --class-order {class_order} contradicts the order the checkpoint records "
+            f"({','.join(recorded)})"
+        )
+    if class_order is None and recorded is not None:
+        class_order, origin = recorded, "recorded in the checkpoint (gaitmodels export-opengait)"
+    else:
+        origin = "--class-order" if class_order is not None else "default (upstream ScoNet)"
+    if class_order is None and name == "drf":
+        raise BadInputError(
+            "declare the DRF checkpoint's class order with --class-order: the author bundle uses "
+            "negative,positive,neutral, current upstream code negative,neutral,positive",
+            checkpoint,
+        )
+    declared = parse_class_order(class_order) if class_order is not None else CLASS_ORDER
+    return declared, origin
 
 
 def _check_fit(net: torch.nn.Module, ours: Mapping[str, torch.Tensor], name: str, path: object) -> None:
