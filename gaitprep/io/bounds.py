@@ -42,6 +42,19 @@ _MAGIC = (
 )
 
 
+def read_fd_upto(fd: int, limit: int) -> bytes:
+    """At most ``limit + 1`` bytes from an open descriptor: one byte past the limit tells the caller that the
+    file grew (or lied about its size) without ever reading an unbounded stream."""
+    chunks, left = [], limit + 1
+    while left > 0:
+        block = os.read(fd, min(left, 1 << 24))
+        if not block:
+            break
+        chunks.append(block)
+        left -= len(block)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
 def read_regular_file(path: str | Path, limit: int, what: str) -> bytes:
     """The bytes of ``path`` if it is a regular file of at most ``limit`` bytes; else one-line bad input.
 
@@ -64,18 +77,11 @@ def read_regular_file(path: str | Path, limit: int, what: str) -> bytes:
             raise BadInputError(f"{what} is not a regular file (a FIFO, socket or device)", path)
         if st.st_size > limit:
             raise BadInputError(f"{what} is {st.st_size} bytes, more than the {limit} byte limit", path)
-        chunks, left = [], limit + 1
-        while left > 0:
-            block = os.read(fd, min(left, 1 << 24))
-            if not block:
-                break
-            chunks.append(block)
-            left -= len(block)
+        data = read_fd_upto(fd, limit)
     except OSError as exc:
         raise BadInputError(f"cannot read {what}: {exc.strerror}", path) from None
     finally:
         os.close(fd)
-    data = b"".join(chunks)
     if len(data) > limit:
         raise BadInputError(f"{what} is more than the {limit} byte limit", path)
     return data

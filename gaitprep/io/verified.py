@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from gaitprep.errors import BadInputError, VerificationError
-from gaitprep.io.bounds import check_array_bytes
+from gaitprep.io.bounds import check_array_bytes, read_fd_upto
 from gaitprep.io.safe_pickle import loads_restricted
 from gaitprep.manifest import FileEntry, Layout, Manifest, SequenceRecord
 
@@ -66,18 +66,11 @@ def read_verified_bytes(root: Path, entry: FileEntry) -> bytes:
         if st.st_size != entry.bytes:
             kind = "truncated" if st.st_size < entry.bytes else "changed"
             raise VerificationError(f"{kind}: {st.st_size} bytes, manifest says {entry.bytes}", path)
-        chunks, left = [], entry.bytes + 1
-        while left > 0:
-            block = os.read(fd, min(left, 1 << 24))
-            if not block:
-                break
-            chunks.append(block)
-            left -= len(block)
+        data = read_fd_upto(fd, entry.bytes)
     except OSError as exc:
         raise BadInputError(f"cannot read: {exc.strerror}", path) from None
     finally:
         os.close(fd)
-    data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
     if len(data) != entry.bytes:
         raise VerificationError(
             f"changed while reading: {len(data)} bytes, manifest says {entry.bytes}", path
