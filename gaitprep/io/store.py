@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import json
 import shutil
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,8 +21,10 @@ from typing import Any
 import numpy as np
 
 from gaitprep.errors import BadInputError
+from gaitprep.io.atomic import atomic_write_bytes
 from gaitprep.io.safe_pickle import dump_array_pickle, load_array_pickle
 from gaitprep.io.tree import sha256_file
+from gaitprep.io.zarr_v3 import consolidate, group_document, write_array, write_group
 from gaitprep.manifest import ArraySpec, FileEntry, Layout, SequenceRecord
 
 ZARR_DIR = "data.zarr"
@@ -57,11 +58,11 @@ def pkl_path(seq_id: str, label: str, view: str, array: str, primary: str) -> st
 
 
 def init_zarr_root(dataset_dir: Path) -> None:
-    import zarr
-    from zarr.storage import LocalStore
-
-    if not (dataset_dir / ZARR_DIR / "zarr.json").exists():
-        zarr.open_group(LocalStore(dataset_dir / ZARR_DIR), mode="w-")
+    """Create the store's root group unless it exists (written directly: see :mod:`gaitprep.io.zarr_v3`)."""
+    root = dataset_dir / ZARR_DIR
+    if not (root / "zarr.json").exists():
+        with _name_os_errors(root):
+            atomic_write_bytes(root / "zarr.json", group_document(), fsync=False)
 
 
 def finalize_zarr_root(dataset_dir: Path, attrs: dict[str, Any]) -> None:
@@ -70,23 +71,12 @@ def finalize_zarr_root(dataset_dir: Path, attrs: dict[str, Any]) -> None:
     ``attrs`` (the dataset's name, modality, content digest ...) become the root group's attributes; every
     node's metadata is then consolidated into the root ``zarr.json`` (so a reader opens the store with one
     file read) and that file is rewritten with sorted keys, so its bytes depend only on what the store
-    holds, never on the order in which workers wrote sequences or the file system lists them.
+    holds, never on the order in which workers wrote sequences or the file system lists them. The same
+    bytes ``zarr.consolidate_metadata`` writes, made without zarr's event loop (:mod:`gaitprep.io.zarr_v3`).
     """
-    import zarr
-    from zarr.storage import LocalStore
-
-    from gaitprep.io.atomic import atomic_write_bytes
-
     root_dir = dataset_dir / ZARR_DIR
-    store = LocalStore(root_dir)
-    with warnings.catch_warnings(), _name_os_errors(root_dir):
-        warnings.simplefilter("ignore")  # "consolidated metadata is not part of the v3 specification"
-        group = zarr.open_group(store, mode="r+", use_consolidated=False)
-        group.attrs.put(dict(attrs))
-        zarr.consolidate_metadata(store)
-    meta = root_dir / "zarr.json"
-    doc = json.loads(meta.read_bytes())
-    atomic_write_bytes(meta, (json.dumps(doc, sort_keys=True, separators=(",", ":")) + "\n").encode())
+    with _name_os_errors(root_dir):
+        consolidate(root_dir, attrs)
 
 
 def remove_sequence(dataset_dir: Path, seq_id: str, label: str, view: str) -> None:
@@ -97,17 +87,18 @@ def remove_sequence(dataset_dir: Path, seq_id: str, label: str, view: str) -> No
             shutil.rmtree(target)
 
 
+def _file_entry(dataset_dir: Path, path: Path) -> FileEntry:
+    rel = path.relative_to(dataset_dir).as_posix()
+    return FileEntry(path=rel, bytes=path.stat().st_size, sha256=sha256_file(path))
+
+
 def _files_under(dataset_dir: Path, sub: Path) -> list[FileEntry]:
-    entries = []
-    for path in sorted(p for p in sub.rglob("*") if p.is_file()):
-        rel = path.relative_to(dataset_dir).as_posix()
-        entries.append(FileEntry(path=rel, bytes=path.stat().st_size, sha256=sha256_file(path)))
-    return entries
+    return [_file_entry(dataset_dir, p) for p in sorted(p for p in sub.rglob("*") if p.is_file())]
 
 
 @contextmanager
 def _name_os_errors(path: Path) -> Iterator[None]:
-    """zarr's store raises OSError without a file name (e.g. a full disk); say which array it was."""
+    """An OSError without a file name (e.g. from creating a folder on a full disk) names the node written."""
     try:
         yield
     except OSError as exc:
@@ -132,20 +123,15 @@ def write_sequence(
     ``array`` and ``channels`` (the channel names in order), and ``dimension_names`` from the layout's axes.
     """
     files: list[FileEntry] = []
+    where = seq_path(seq_id, label, view)
     if "zarr" in layout.formats:
-        import zarr
-        from zarr.codecs import ZstdCodec
-        from zarr.storage import LocalStore
-
-        store = LocalStore(dataset_dir / ZARR_DIR)
+        root = dataset_dir / ZARR_DIR
         sequence = {"id": seq_id, "class": label, "view": view, **(attrs or {})}
-        group_dir = dataset_dir / ZARR_DIR / seq_path(seq_id, label, view)
-        with warnings.catch_warnings(), _name_os_errors(group_dir):
-            warnings.simplefilter("ignore")
-            group = zarr.create_group(store, path=seq_path(seq_id, label, view), attributes=sequence)
+        group_dir = root / where
+        with _name_os_errors(group_dir):
+            groups = write_group(root, where, sequence)
         for name in sorted(arrays):
             arr = np.ascontiguousarray(arrays[name])
-            target = group_dir / name
             spec = layout.arrays.get(name)
             dims = dimension_names(spec) if spec is not None else ()
             described = {
@@ -153,26 +139,18 @@ def write_sequence(
                 "array": name,
                 "channels": list(spec.channels) if spec is not None else [],
             }
-            with warnings.catch_warnings(), _name_os_errors(target):
-                warnings.simplefilter("ignore")
-                z = group.create_array(
-                    name=name,
-                    shape=arr.shape,
-                    dtype=arr.dtype,
-                    chunks=arr.shape if arr.size else None,
-                    compressors=[ZstdCodec(level=ZSTD_LEVEL)],
-                    # Write every chunk, even all-zero ones, so the file list never depends on content.
-                    config={"write_empty_chunks": True},
-                    overwrite=False,
-                    dimension_names=dims if len(dims) == arr.ndim else None,
-                    attributes=described,
+            with _name_os_errors(group_dir / name):
+                write_array(
+                    group_dir / name, arr, ZSTD_LEVEL, described, dims if len(dims) == arr.ndim else None
                 )
-                z[...] = arr
-        files += _files_under(dataset_dir, dataset_dir / ZARR_DIR / seq_id)
+        # This sequence's own files and the groups above it; never a sibling view's files of the same id,
+        # which another worker may be writing at this moment.
+        files += [_file_entry(dataset_dir, root / rel) for rel in groups[:-1]]  # the id and class groups
+        files += _files_under(dataset_dir, group_dir)
     if "opengait-pkl" in layout.formats:
         for name in sorted(arrays):
             dump_array_pickle(arrays[name], dataset_dir / pkl_path(seq_id, label, view, name, layout.primary))
-        files += _files_under(dataset_dir, dataset_dir / seq_id)
+        files += _files_under(dataset_dir, dataset_dir / where)
     return sorted(files, key=lambda f: f.path)
 
 

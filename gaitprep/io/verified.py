@@ -124,19 +124,20 @@ def _fast_zarr(meta: dict, files: dict[str, bytes], prefix: str) -> np.ndarray |
             meta.get("zarr_format") != 3
             or meta.get("node_type") != "array"
             or grid.get("name") != "regular"
-            or tuple(grid["configuration"]["chunk_shape"]) != shape
+            or tuple(grid["configuration"]["chunk_shape"]) != tuple(max(n, 1) for n in shape)
             or meta["chunk_key_encoding"] != {"name": "default", "configuration": {"separator": "/"}}
             or len(codecs) != 2
             or bytes_codec.get("name") != "bytes"
             or endian != "little"
             or codecs[1].get("name") != "zstd"
-            or dtype.kind not in "biuf"
+            or dtype.kind not in "biufc"
             or not shape
-            or 0 in shape
         ):
             return None
     except (KeyError, TypeError, ValueError, AttributeError):
         return None
+    if 0 in shape:  # an empty array has no chunk (gaitprep.io.zarr_v3.write_array)
+        return np.empty(shape, dtype=dtype) if len(files) == 1 else None
     chunk = files.get(prefix + "c/" + "/".join("0" * len(shape)))
     if chunk is None or len(files) != 2:
         return None
