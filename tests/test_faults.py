@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import signal
 import subprocess
 import sys
@@ -95,14 +94,21 @@ def done_records(out: Path) -> int:
     return len(list(done.glob("*.json"))) if done.is_dir() else 0
 
 
+# Sets the limit in a fresh (single-threaded) interpreter, which then becomes the command: no Python code
+# runs between fork and exec of this multi-threaded test process. (subprocess's preexec_fn would: unsafe with
+# threads, as a child stuck before exec leaves Popen waiting for ever, outside run()'s timeout.)
+_LIMIT_THEN_EXEC = (
+    "import os, resource, signal, sys\n"
+    "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+    "resource.setrlimit(resource.RLIMIT_FSIZE, (int(sys.argv[1]), int(sys.argv[1])))\n"
+    "os.execv(sys.argv[2], sys.argv[2:])\n"
+)
+
+
 def with_file_limit(limit: int, argv: list[str]) -> subprocess.CompletedProcess:
     """Run ``argv`` with every file capped at ``limit`` bytes: writes past it fail with EFBIG (a full disk)."""
-
-    def limit_files() -> None:
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
-
-    return subprocess.run(argv, preexec_fn=limit_files, capture_output=True, text=True, timeout=120)
+    wrapped = [sys.executable, "-c", _LIMIT_THEN_EXEC, str(limit), *argv]
+    return subprocess.run(wrapped, capture_output=True, text=True, timeout=120)
 
 
 @pytest.fixture(scope="module")
