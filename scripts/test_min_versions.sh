@@ -21,5 +21,5 @@ PY
 OTHER=$(pwd)/.venv/bin/python
 if [ ! -x "$OTHER" ]; then OTHER=""; fi
 GAITPREP_OTHER_PYTHON="$OTHER" "$MIN" -m pytest -p no:cacheprovider \
-  tests/test_pickle_compat.py tests/test_api.py tests/test_zarr_store.py tests/test_build.py \
+  tests/test_pickle_compat.py tests/test_api.py tests/test_zarr_store.py tests/test_zarr_writer.py tests/test_build.py \
   tests/test_manifest.py tests/test_verify.py tests/test_silhouette_pretreat.py "$@"
