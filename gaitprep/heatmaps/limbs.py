@@ -93,37 +93,52 @@ def _limb_geometry(
     return _Segments((ax, ay, bx, by, ca, m), (x0, x1, y0, y1), draw, degen, amp, length, (ux, uy, mx, my))
 
 
-def _limb_band(
-    length: np.ndarray, lm4: np.ndarray, draw: np.ndarray, degen: np.ndarray, kappa: float
-) -> float:
-    """A bound (E4 units) on how far the float32 limb exponent can lie from the exact float64 one, at the
-    pixels where it matters (within the bound of a quantisation threshold).
+def _limb_band(geo: _Segments, kappa: float) -> float:
+    """A bound (E4 units) on how far the float32 limb exponent of :func:`_accumulate_block` can lie from the
+    exact one, at the pixels where it matters (within the bound of a quantisation threshold).
 
-    In the limb's frame, ``2c`` (across) and ``2w`` (along) are sums of two float32-rounded 1-D terms, whose
-    magnitudes add up to at most ``|2w| + |2c|`` (a rotation). Near a threshold the exponent is at most
-    ``R^2 = 4 ln 256 + max(0, 4 ln m) + 1``, so ``|2c| <= R`` and ``|2w| <= H + R`` with ``H`` the largest
-    ``2h`` (the limb length in units of sqrt(2) sigma). Adding up the roundings (unit roundoff ``u``) of the
-    terms, their sums, ``2h``, the subtraction, the squares, the sums of the exponent and ``-4 ln m``:
-    ``u (8 R H + 19 R^2 + 2 L4)``, with ``L4`` the largest ``|4 ln m|``. 10% and 2^-20 more cover the float64
-    side and the float32 store of upstream's intensity (relative 2^-25).
+    Units of sqrt(2) sigma, ``u = 2^-24``. Per limb and frame, on its window: across ``2c = Y + X`` and along
+    ``2w = P + Q`` with 1-D terms rounded to float32 (relative ``u`` each); ``S = max(|X| + |Y|)`` and
+    ``Sw = max(|P| + |Q|)`` from the window's extent. Near a threshold ``E4 <= R^2 = 4 ln 256 + max(0, -4 ln m)
+    + 1``, so ``|2c| <= R`` and ``T = max(|2w| - 2h, 0) <= R``. Errors:
+
+    - ``(2c)^2 + 4 (-ln m)`` as the K=3 product ``[Y^2 + lm4, 2Y, 1] @ [1; X; X^2]``: the rounded terms give
+      ``2 S R``; the rounded ``Y^2 + lm4``, ``2 X Y`` and ``X^2``: ``S^2 + L4``; the two sums: ``2 (S^2 + L4)``;
+    - ``T``: the sum ``P + Q`` (``Sw + |2w|``, ``|2w| <= H + R`` with ``H`` the largest ``2h``), ``2h`` (``H``)
+      and the subtraction (``R``), so ``e = Sw + 2H + 2R`` and ``|T^2 - T*^2| <= 2 R e``;
+    - ``T^2`` and its addition (``accumulateSquare``, fused or not): ``2 (R^2 + 2 L4)``;
+
+    in all ``u (3 S^2 + 2 R (S + Sw) + 4 R H + 6 R^2 + 7 L4)`` with ``L4`` the largest ``|4 ln m|``. 10% and
+    2^-20 more cover the float64 side and the float32 store of upstream's intensity (relative 2^-25).
     """
+    draw = geo.draw
     if not draw.any():
         return 0.0
-    lm4_drawn = lm4[draw]
-    if not np.isfinite(lm4_drawn).all() or not np.isfinite(length[draw]).all():
+    lm4 = -4.0 * np.log(geo.amp[draw])
+    x0, x1, y0, y1 = (v[draw] for v in geo.windows)
+    ux, uy, mx, my = (v[draw] for v in geo.frame)
+    length = np.where(geo.degen, 0.0, geo.length)[draw]
+    with np.errstate(over="ignore", invalid="ignore"):
+        dx = np.maximum(np.abs(x0 - mx), np.abs(x1 - 1 - mx))  # the farthest pixel of the window
+        dy = np.maximum(np.abs(y0 - my), np.abs(y1 - 1 - my))
+        S = float((2.0 * kappa * (np.abs(uy) * dx + np.abs(ux) * dy)).max())
+        Sw = float((2.0 * kappa * (np.abs(ux) * dx + np.abs(uy) * dy)).max())
+    if not (np.isfinite(lm4).all() and np.isfinite(length).all() and math.isfinite(S) and math.isfinite(Sw)):
         return math.inf
-    H = float(np.where(degen, 0.0, length * kappa)[draw].max())
-    L4 = float(np.abs(lm4_drawn).max())
-    R = math.sqrt(4.0 * math.log(256.0) + max(0.0, -float(lm4_drawn.min())) + 1.0)
-    return 1.1 * _U32 * (8.0 * R * H + 19.0 * R * R + 2.0 * L4) + 2.0**-20
+    H = float((length * kappa).max())
+    L4 = float(np.abs(lm4).max())
+    R = math.sqrt(4.0 * math.log(256.0) + max(0.0, -float(lm4.min())) + 1.0)
+    err = 3.0 * S * S + 2.0 * R * (S + Sw) + 4.0 * R * H + 6.0 * R * R + 7.0 * L4
+    return 1.1 * _U32 * err + 2.0**-20
 
 
 @dataclass(frozen=True)
 class _Operands:
     """The pixel loop's factors on each block's window unions (float32; see :func:`_limb_operands`).
 
-    ``along_l (n, L, B, height, 2) @ along_r (n, L, B, 2, width)`` is ``2w`` and ``across_l @ across_r`` is
-    ``2c`` (huge outside a frame's window); ``half2`` (``2h``) and ``lm4`` (``4 (-ln m)``) are ``(n, L, B, 1)``.
+    ``along_l (n, L, B, 2, height)`` transposed ``@ along_r (n, L, B, 2, width)`` is ``2w``, ``across_l (n, L, B,
+    3, height)`` transposed ``@ across_r (n, L, B, 3, width)`` is ``(2c)^2 + 4 (-ln m)`` (huge outside a frame's
+    window) and ``half2`` (``2h``) is ``(n, L, B, 1)``.
     """
 
     along_l: np.ndarray
@@ -131,32 +146,46 @@ class _Operands:
     across_l: np.ndarray
     across_r: np.ndarray
     half2: np.ndarray
-    lm4: np.ndarray
 
 
 def _limb_operands(geo: _Segments, blocks: _Blocks, kappa: float) -> _Operands:
-    """Matrix-product operands per block, limb and frame on the block's union box, in units of sqrt(2) sigma:
-    ``2c = [2 cy, 1] @ [1; 2 cx]`` and ``2w = [2 wy, 1] @ [1; 2 wx]``. Scaling by 2 is exact, and so is each
-    product (by 1), so these are bit for bit twice the upstream-scaled coordinates whatever the BLAS kernel."""
-    x0, x1, y0, y1 = geo.windows
-    ux, uy, mx, my = (blocks.pad(v, 0.0)[..., None] for v in geo.frame)  # (n, L, B, 1)
+    """Matrix-product operands per block, limb and frame on the block's union box, in units of sqrt(2) sigma.
+
+    Along: ``2w = [P, 1] @ [1; Q]`` (P from y, Q from x): each product is by 1, so the result is the float32 sum
+    of the two terms whatever the BLAS kernel. Across: ``2c = Y + X``, and ``(2c)^2 + 4 (-ln m)`` is the K=3
+    product ``[Y^2 + lm4, 2Y, 1] @ [1; X; X^2]`` (``Y^2 + lm4`` and ``X^2`` formed in float64 from the float32
+    ``Y`` and ``X``), whose rounding :func:`_limb_band` bounds. Outside a frame's window ``X`` or ``Y`` is
+    about 1e18 (_FAR), so the product is about 1e36 or more (finite in float32: no inf or NaN in a BLAS kernel).
+    """
+    ux, uy, mx, my = (np.ascontiguousarray(blocks.pad(v, 0.0))[..., None] for v in geo.frame)  # (n, L, B, 1)
     half2 = blocks.pad(np.where(geo.degen, 0.0, geo.length * kappa).astype(np.float32), 0.0)
-    lm4 = blocks.pad((-4.0 * np.log(geo.amp)).astype(np.float32), 0.0)
-    px = blocks.axis(blocks.x0, blocks.width)  # (n, L, 1, width)
-    py = blocks.axis(blocks.y0, blocks.height)
-    dx = (px - mx) * kappa  # (n, L, B, width)
-    dy = (py - my) * kappa
-    L, B = half2.shape[1], blocks.size
-    shape_l, shape_r = (blocks.n, L, B, blocks.height, 2), (blocks.n, L, B, 2, blocks.width)
-    across_l, across_r = np.ones(shape_l, np.float32), np.ones(shape_r, np.float32)
-    along_l, along_r = np.ones(shape_l, np.float32), np.ones(shape_r, np.float32)
-    # Outside a frame's window the across factor is _FAR: adding it to a value below 1e10 and rounding to
-    # float32 gives exactly _FAR (cheaper than np.where on these arrays).
-    across_r[..., 1, :] = dx * (2.0 * uy) + blocks.outside(px, x0, x1, geo.draw) * np.float64(_FAR)
-    across_l[..., 0] = dy * (-2.0 * ux) + blocks.outside(py, y0, y1, geo.draw) * np.float64(_FAR)
-    along_r[..., 1, :] = (dx * ux) * 2.0
-    along_l[..., 0] = (dy * uy) * 2.0
-    return _Operands(along_l, along_r, across_l, across_r, half2[..., None], lm4[..., None])
+    lm4 = np.ascontiguousarray(blocks.pad(-4.0 * np.log(geo.amp), 0.0))[..., None]  # float64 (n, L, B, 1)
+    L, B, k2 = half2.shape[1], blocks.size, 2.0 * kappa
+    # Both operands as (n, L, B, K, extent): each factor is a contiguous row; the left one is passed transposed.
+    along_l = np.ones((blocks.n, L, B, 2, blocks.height), np.float32)
+    along_r = np.ones((blocks.n, L, B, 2, blocks.width), np.float32)
+    across_l = np.ones((blocks.n, L, B, 3, blocks.height), np.float32)
+    across_r = np.ones((blocks.n, L, B, 3, blocks.width), np.float32)
+    x0, x1, y0, y1 = geo.windows
+    for pos, start, stop, centre, (u_along, u_across), left in (
+        (blocks.x0, x0, x1, mx, (ux, uy), False), (blocks.y0, y0, y1, my, (uy, -ux), True)
+    ):
+        extent = blocks.height if left else blocks.width
+        d = blocks.axis(pos, extent) - centre  # (n, L, B, extent) px
+        along = (along_l[..., 0, :], along_r[..., 1, :])[0 if left else 1]
+        np.multiply(d, k2 * u_along, out=along, casting="same_kind")  # P or Q
+        np.multiply(d, k2 * u_across, out=d)
+        np.copyto(d, _FAR, where=~blocks.inside_padded(pos, start, stop, geo.draw, extent))
+        c32 = d.astype(np.float32)  # Y or X
+        if left:  # [Y^2 + lm4, 2Y, 1]
+            np.square(c32.astype(np.float64), out=d)
+            np.add(d, lm4, out=d)
+            across_l[..., 0, :] = d
+            np.multiply(c32, 2.0, out=across_l[..., 1, :])
+        else:  # [1; X; X^2] (X^2 rounds alike in float32 and float64 then float32)
+            across_r[..., 1, :] = c32
+            np.square(c32, out=across_r[..., 2, :])
+    return _Operands(along_l, along_r, across_l, across_r, half2[..., None])
 
 
 def _accumulate_block(
@@ -166,8 +195,8 @@ def _accumulate_block(
 
     ``acc`` is ``(height, frames, width)``, so a limb's box over the block's frames is one 2-D region (rows
     ``ys * nf .. ye * nf``) that OpenCV combines in one call; the matrix products write straight into that
-    layout. Max: ``acc`` (float32) holds the running minimum of ``4 E = (2c)^2 + max(2|w| - 2h, 0)^2 + 4 (-ln m)``
-    over limbs; sum: ``acc`` (float64) accumulates ``exp(-E)``.
+    layout. Max: ``acc`` (float32) holds the running minimum of ``4 E = (2c)^2 + 4 (-ln m) + max(2|w| - 2h, 0)^2``
+    over limbs; sum: ``acc`` (float64) accumulates ``exp(-E)``. Seven passes over a limb's pixels.
     """
     nf = acc.shape[1]
     rows = acc.reshape(-1, acc.shape[2])
@@ -176,22 +205,20 @@ def _accumulate_block(
     for i, ys, ye, xs, xe in items:
         h, w = ye - ys, xe - xs
         n_px = nf * h * w
-        e4 = scratch[0, :n_px].reshape(h, nf, w)
-        r = scratch[1, :n_px].reshape(h, nf, w)
-        e2 = e4.reshape(h * nf, w)
+        t = scratch[0, :n_px].reshape(h, nf, w)
+        e4 = scratch[1, :n_px].reshape(h, nf, w)
+        t2, e2 = t.reshape(h * nf, w), e4.reshape(h * nf, w)
         # A per-frame constant repeated along a row broadcasts over y at full speed; an (nf, 1) column does not.
-        const = per_frame[: nf * w].reshape(nf, w)
-        np.matmul(ops.along_l[k, i, :nf, :h], ops.along_r[k, i, :nf, :, :w], out=e4.transpose(1, 0, 2))  # 2w
-        np.abs(e4, out=e4)
-        np.copyto(const, ops.half2[k, i, :nf])
-        np.subtract(e4, const, out=e4)  # 2 (|w| - h)
-        cv2.threshold(e2, 0.0, 0.0, cv2.THRESH_TOZERO, dst=e2)  # max(., 0) for finite values
-        np.square(e4, out=e4)
-        np.matmul(ops.across_l[k, i, :nf, :h], ops.across_r[k, i, :nf, :, :w], out=r.transpose(1, 0, 2))  # 2c
-        np.square(r, out=r)
-        np.add(e4, r, out=e4)
-        np.copyto(const, ops.lm4[k, i, :nf])
-        np.add(e4, const, out=e4)
+        half2 = per_frame[: nf * w].reshape(nf, w)
+        np.copyto(half2, ops.half2[k, i, :nf])
+        left = ops.along_l[k, i, :nf, :, :h].transpose(0, 2, 1)
+        np.matmul(left, ops.along_r[k, i, :nf, :, :w], out=t.transpose(1, 0, 2))  # 2w
+        np.abs(t, out=t)
+        np.subtract(t, half2, out=t)
+        cv2.threshold(t2, 0.0, 0.0, cv2.THRESH_TOZERO, dst=t2)  # T = max(2|w| - 2h, 0) for finite values
+        left = ops.across_l[k, i, :nf, :, :h].transpose(0, 2, 1)
+        np.matmul(left, ops.across_r[k, i, :nf, :, :w], out=e4.transpose(1, 0, 2))
+        cv2.accumulateSquare(t2, e2)  # (2c)^2 + 4 (-ln m) + T^2
         box = rows[ys * nf : ye * nf, xs:xe]
         if use_max:
             cv2.min(box, e2, dst=box)
@@ -286,7 +313,7 @@ def render_limbs(
     use_max = combine == "max"
     band = 0.0
     if exact and use_max:
-        band = _limb_band(geo.length, -4.0 * np.log(geo.amp), geo.draw, geo.degen, kappa)
+        band = _limb_band(geo, kappa)
     blocks = _Blocks.of(*geo.windows, geo.draw, block)
     ops = _limb_operands(geo, blocks, kappa)
     init = init_exponent() if use_max else 0.0

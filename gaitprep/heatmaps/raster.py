@@ -130,6 +130,23 @@ class _Blocks:
         inside &= self.pad(draw, False)[..., None]
         return inside
 
+    def inside_padded(
+        self, block_start: np.ndarray, start: np.ndarray, stop: np.ndarray, draw: np.ndarray, extent: int
+    ) -> np.ndarray:
+        """As :meth:`inside` for the pixels ``block_start + arange(extent)`` of each block union (``block_start``
+        ``(n, P)``, e.g. ``self.x0``): integer windows relative to the union, so two comparisons and no float
+        positions."""
+        rel0 = np.where(draw, start, 0)
+        rel1 = np.where(draw, stop, 0)
+        starts = np.ascontiguousarray(self.pad(rel0, 0))  # (n, P, B)
+        stops = np.ascontiguousarray(self.pad(rel1, 0))
+        starts -= block_start[:, :, None]
+        stops -= block_start[:, :, None]
+        j = np.arange(extent)
+        inside = j >= starts[..., None]
+        inside &= j < stops[..., None]
+        return inside
+
     def outside(self, pos: np.ndarray, start: np.ndarray, stop: np.ndarray, draw: np.ndarray) -> np.ndarray:
         """The complement of :meth:`inside`."""
         return ~self.inside(pos, start, stop, draw)
