@@ -200,7 +200,11 @@ def _pairs(
     """``(pixel, primitive)`` index pairs whose drawing window holds the pixel: ``(P,)`` each."""
     x0, x1, y0, y1 = windows_
     xx, yy = x[:, None], y[:, None]
-    inside = draw[f] & (xx >= x0[f]) & (xx < x1[f]) & (yy >= y0[f]) & (yy < y1[f])  # (N, P)
+    inside = draw[f]  # (N, P)
+    inside &= xx >= x0[f]
+    inside &= xx < x1[f]
+    inside &= yy >= y0[f]
+    inside &= yy < y1[f]
     return np.nonzero(inside)
 
 
@@ -234,22 +238,22 @@ def exact_limb_levels(
     """
     ax, ay, bx, by, ca, m = seg
     pix, limb = _pairs(f, x, y, windows_, draw)
-    fs = f[pix]
+    pair = f[pix] * ax.shape[1] + limb  # flat (frame, limb) index of each pair
     xs, ys = x[pix].astype(np.float64), y[pix].astype(np.float64)
-    sx, sy, ex, ey = ax[fs, limb], ay[fs, limb], bx[fs, limb], by[fs, limb]
-    point = degen[fs, limb]
-    with np.errstate(invalid="ignore", over="ignore"):  # absurd coordinates: upstream's inf/NaN, quantised
+    sx, sy, ex, ey = (v.ravel().take(pair) for v in (ax, ay, bx, by))
+    point = degen.ravel().take(pair)
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):  # absurd coordinates: inf/NaN, quantised
         d2_start = (xs - sx) ** 2 + (ys - sy) ** 2
         d2_end = (xs - ex) ** 2 + (ys - ey) ** 2
         d2_ab = (sx - ex) ** 2 + (sy - ey) ** 2
         coeff = (d2_start - d2_end + d2_ab) / 2.0 / np.where(point, 1.0, d2_ab)
         d2_line = (xs - (sx + coeff * (ex - sx))) ** 2 + (ys - (sy + coeff * (ey - sy))) ** 2
         d2 = np.where(coeff <= 0, d2_start, np.where(coeff >= 1, d2_end, d2_line))
-        value = np.where(
-            point,
-            np.exp(-d2_start / 2.0 / sigma**2) * ca[fs, limb],
-            np.exp(-d2 / 2.0 / sigma**2) * m[fs, limb],
-        )
+        # A point Gaussian (upstream's _joint at a, amplitude c_a) and a segment take the same float64 steps on
+        # their own squared distance and amplitude, so one exp serves both.
+        d2 = np.where(point, d2_start, d2)
+        amp = np.where(point, ca.ravel().take(pair), m.ravel().take(pair))
+        value = np.exp(-d2 / 2.0 / sigma**2) * amp
     return _exact_grey(_max_per_pixel(f.shape[0], pix, value), table)
 
 
@@ -269,9 +273,9 @@ def exact_joint_levels(
     ``centres = (mux, muy, c)`` and ``windows_`` are the chunk's ``(F, J)`` arrays. Returns ``uint8 (N,)``."""
     mux, muy, c = centres
     pix, joint = _pairs(f, x, y, windows_, draw)
-    fs = f[pix]
+    pair = f[pix] * mux.shape[1] + joint
     xs, ys = x[pix].astype(np.float64), y[pix].astype(np.float64)
     with np.errstate(invalid="ignore", over="ignore"):
-        d2 = (xs - mux[fs, joint]) ** 2 + (ys - muy[fs, joint]) ** 2
-        value = np.exp(-d2 / 2.0 / sigma**2) * c[fs, joint]
+        d2 = (xs - mux.ravel().take(pair)) ** 2 + (ys - muy.ravel().take(pair)) ** 2
+        value = np.exp(-d2 / 2.0 / sigma**2) * c.ravel().take(pair)
     return _exact_grey(_max_per_pixel(f.shape[0], pix, value), table)
