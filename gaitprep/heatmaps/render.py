@@ -164,11 +164,18 @@ def _canvas_pose(spec: HeatmapSpec, geo: Geometry) -> tuple[np.ndarray, np.ndarr
 
 
 def _content_rows(levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Upstream crop rows per frame: first and last non-zero row; an all-zero frame gives (0, 0)."""
-    rows = levels.any(axis=2)  # (F, H)
-    top = rows.argmax(axis=1)
-    nonzero = rows.any(axis=1)
-    btm = np.where(nonzero, rows.shape[1] - 1 - rows[:, ::-1].argmax(axis=1), 0)
+    """Upstream crop rows per frame: first and last non-zero row; an all-zero frame gives (0, 0).
+
+    A frame whose first and last rows both hold content (the usual case: the body's tails reach both edges)
+    needs no scan of the rows in between."""
+    F, H = levels.shape[:2]
+    top, btm = np.zeros(F, np.int64), np.full(F, H - 1, np.int64)
+    rest = np.flatnonzero(~(levels[:, 0].any(axis=1) & levels[:, H - 1].any(axis=1)))
+    if rest.size:
+        rows = levels[rest].any(axis=2)  # (F', H)
+        nonzero = rows.any(axis=1)
+        top[rest] = rows.argmax(axis=1)
+        btm[rest] = np.where(nonzero, H - 1 - rows[:, ::-1].argmax(axis=1), 0)
     return top, btm
 
 
