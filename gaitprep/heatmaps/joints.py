@@ -18,6 +18,7 @@ from gaitprep.heatmaps.levels import (
 )
 from gaitprep.heatmaps.raster import (
     ChannelRaster,
+    Deferred,
     Workspace,
     _Blocks,
     _Box,
@@ -50,10 +51,11 @@ def _joint_operands(
     right = np.zeros(shape + (blocks.width,), np.float32)
     amp = np.ascontiguousarray(blocks.pad(c, 0.0))[..., None]
     for pos, start, stop, mu, out, weight in (
-        (blocks.x0, x0, x1, mux, right[..., 0, :], amp), (blocks.y0, y0, y1, muy, left[..., 0, :], None)
+        (blocks.x0, x0, x1, mux, right[..., 0, :], amp),
+        (blocks.y0, y0, y1, muy, left[..., 0, :], None),
     ):
         extent = out.shape[-1]
-        d = blocks.axis(pos, extent) - np.ascontiguousarray(blocks.pad(mu, 0.0))[..., None]  # (n, J, B, extent)
+        d = blocks.axis(pos, extent) - np.ascontiguousarray(blocks.pad(mu, 0.0))[..., None]  # (n, J, B, E)
         d *= kappa
         np.square(d, out=d)
         np.negative(d, out=d)
@@ -124,6 +126,7 @@ def render_joints(
     table = grey_table(quantise)
     scratch = ws.get("joint_scratch", (B * blocks.height * blocks.width,))
     channel = _Box()
+    deferred = Deferred()
     for f0, f1, (cy0, cy1, cx0, cx1), items in blocks.plan(F):
         k, nf = f0 // B, f1 - f0
         channel.add(cy0, cy1, cx0, cx1)
@@ -134,7 +137,9 @@ def render_joints(
             h, w = ye - ys, xe - xs
             patch = scratch[: nf * h * w].reshape(h, nf, w)
             np.matmul(
-                left[k, i, :nf, :, :h].transpose(0, 2, 1), right[k, i, :nf, :, :w], out=patch.transpose(1, 0, 2)
+                left[k, i, :nf, :, :h].transpose(0, 2, 1),
+                right[k, i, :nf, :, :w],
+                out=patch.transpose(1, 0, 2),
             )
             box = rows[ys * nf : ye * nf, xs:xe]
             if use_max:
@@ -146,17 +151,13 @@ def render_joints(
             levels_from_linear(acc, target, table=table, may_reach_one=may_reach_one)
         else:
             fix = _joint_levels_and_ambiguous(acc, target, table, may_reach_one, ws)
-            if fix.size:
-                yy, rest = np.divmod(fix, nf * (cx1 - cx0))
-                ff, xx = np.divmod(rest, cx1 - cx0)
-                target[yy, ff, xx] = exact_joint_levels(
-                    ff + f0,
-                    xx + cx0,
-                    yy + cy0,
-                    (mux, muy, c),
-                    (x0, x1, y0, y1),
-                    draw,
-                    sigma=sigma,
-                    table=table,
-                )
+            yy, rest = np.divmod(fix, nf * (cx1 - cx0))
+            ff, xx = np.divmod(rest, cx1 - cx0)
+            deferred.add(ff + f0, xx + cx0, yy + cy0)
+    deferred.apply(
+        levels,
+        lambda f, x, y: exact_joint_levels(
+            f, x, y, (mux, muy, c), (x0, x1, y0, y1), draw, sigma=sigma, table=table
+        ),
+    )
     return ChannelRaster(levels, channel.get())

@@ -27,6 +27,7 @@ from gaitprep.heatmaps.levels import (
 )
 from gaitprep.heatmaps.raster import (
     ChannelRaster,
+    Deferred,
     Workspace,
     _Blocks,
     _Box,
@@ -168,7 +169,8 @@ def _limb_operands(geo: _Segments, blocks: _Blocks, kappa: float) -> _Operands:
     across_r = np.ones((blocks.n, L, B, 3, blocks.width), np.float32)
     x0, x1, y0, y1 = geo.windows
     for pos, start, stop, centre, (u_along, u_across), left in (
-        (blocks.x0, x0, x1, mx, (ux, uy), False), (blocks.y0, y0, y1, my, (uy, -ux), True)
+        (blocks.x0, x0, x1, mx, (ux, uy), False),
+        (blocks.y0, y0, y1, my, (uy, -ux), True),
     ):
         extent = blocks.height if left else blocks.width
         d = blocks.axis(pos, extent) - centre  # (n, L, B, extent) px
@@ -226,39 +228,39 @@ def _accumulate_block(
             box += np.exp(e2 * np.float32(-0.25), dtype=np.float64)
 
 
-def _limb_resolver(f0, cy0, cx0, shape, geo: _Segments, sigma, table):
-    """``resolve`` for :func:`levels_from_exponent` on a limb accumulator ``(h, nf, w)`` at block offset
-    ``(f0, cy0, cx0)``: the exact grey levels at flat indices into it."""
+def _flat_to_grid(flat: np.ndarray, shape: tuple[int, ...], f0: int, cy0: int, cx0: int):
+    """Flat indices into a block accumulator ``(h, nf, w)`` at offset ``(f0, cy0, cx0)`` -> chunk ``(f, x, y)``."""
     _, nf, w = shape
-
-    def resolve(flat: np.ndarray) -> np.ndarray:
-        y, rest = np.divmod(flat, nf * w)
-        f, x = np.divmod(rest, w)
-        return exact_limb_levels(
-            f + f0, x + cx0, y + cy0, geo.seg, geo.windows, geo.draw, geo.degen, sigma=sigma, table=table
-        )
-
-    return resolve
+    y, rest = np.divmod(flat, nf * w)
+    f, x = np.divmod(rest, w)
+    return f + f0, x + cx0, y + cy0
 
 
 def _block_levels(
-    acc: np.ndarray, target: np.ndarray, f0: int, cy0: int, cx0: int, geo: _Segments, *, band: float,
-    sigma: float, quantise: str, use_max: bool,
+    acc: np.ndarray, target: np.ndarray, offset: tuple[int, int, int], geo: _Segments, deferred: Deferred, *,
+    band: float, sigma: float, quantise: str, use_max: bool,
 ) -> None:  # fmt: skip
-    """Grey levels of a block's accumulator ``acc (h, nf, w)`` into ``target`` (same shape). With ``band > 0``
-    every pixel whose float32 exponent lies within ``band`` of a threshold is re-evaluated exactly."""
+    """Grey levels of a block's accumulator ``acc (h, nf, w)`` at chunk offset ``(f0, cy0, cx0)`` into ``target``
+    (same shape). With ``band > 0`` every pixel whose float32 exponent lies within ``band`` of a threshold is
+    queued on ``deferred`` for exact re-evaluation (its level here is a placeholder)."""
     table = grey_table(quantise)
     if not use_max:
         levels_from_linear(acc, target, table=table)
     elif band > MAX_BAND:  # the float32 path cannot be trusted anywhere: evaluate it all
-        resolve = _limb_resolver(f0, cy0, cx0, acc.shape, geo, sigma, table)
-        target[...] = resolve(np.arange(acc.size)).reshape(acc.shape)
+        f, x, y = _flat_to_grid(np.arange(acc.size), acc.shape, *offset)
+        target[...] = exact_limb_levels(
+            f, x, y, geo.seg, geo.windows, geo.draw, geo.degen, sigma=sigma, table=table
+        ).reshape(acc.shape)
     else:
-        resolve = _limb_resolver(f0, cy0, cx0, acc.shape, geo, sigma, table) if band > 0 else None
-        may_be_negative = bool((geo.amp > 1.0).any())
+
+        def resolve(flat: np.ndarray) -> np.ndarray:
+            deferred.add(*_flat_to_grid(flat, acc.shape, *offset))
+            return np.zeros(flat.shape, np.uint8)
+
         levels_from_exponent(
-            acc, target, quantise=quantise, may_be_negative=may_be_negative, delta=band, resolve=resolve
-        )
+            acc, target, quantise=quantise, may_be_negative=bool((geo.amp > 1.0).any()), delta=band,
+            resolve=resolve if band > 0 else None,
+        )  # fmt: skip
 
 
 def render_limbs(
@@ -318,6 +320,7 @@ def render_limbs(
     ops = _limb_operands(geo, blocks, kappa)
     init = init_exponent() if use_max else 0.0
     channel = _Box()
+    deferred = Deferred()
     for f0, f1, (cy0, cy1, cx0, cx1), items in blocks.plan(F):
         channel.add(cy0, cy1, cx0, cx1)
         acc = ws.get("limb_acc", (cy1 - cy0, f1 - f0, cx1 - cx0), np.float32 if use_max else np.float64)
@@ -325,6 +328,14 @@ def render_limbs(
         _accumulate_block(acc, f0 // block, items, ops, ws, use_max)
         target = levels[f0:f1, cy0:cy1, cx0:cx1].transpose(1, 0, 2)
         _block_levels(
-            acc, target, f0, cy0, cx0, geo, band=band, sigma=sigma, quantise=quantise, use_max=use_max
-        )
+            acc, target, (f0, cy0, cx0), geo, deferred, band=band, sigma=sigma, quantise=quantise,
+            use_max=use_max,
+        )  # fmt: skip
+    table = grey_table(quantise)
+    deferred.apply(
+        levels,
+        lambda f, x, y: exact_limb_levels(
+            f, x, y, geo.seg, geo.windows, geo.draw, geo.degen, sigma=sigma, table=table
+        ),
+    )
     return ChannelRaster(levels, channel.get())

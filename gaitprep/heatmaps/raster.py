@@ -80,6 +80,26 @@ class Workspace:
 _BIG = np.iinfo(np.int64).max
 
 
+class Deferred:
+    """Pixels of a chunk to re-evaluate exactly, collected block by block and evaluated in one call (the exact
+    evaluation costs mostly per call: a few pixels per frame)."""
+
+    def __init__(self) -> None:
+        self._parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def add(self, f: np.ndarray, x: np.ndarray, y: np.ndarray) -> None:
+        """Queue grid pixels ``(f, y, x)`` (chunk frame, row, column), ``(N,)`` int each."""
+        if f.size:
+            self._parts.append((f, x, y))
+
+    def apply(self, levels: np.ndarray, evaluate) -> None:
+        """``levels[f, y, x] = evaluate(f, x, y)`` for every queued pixel; ``levels (F, H, W) uint8``."""
+        if self._parts:
+            f, x, y = (np.concatenate(v) for v in zip(*self._parts, strict=True))
+            levels[f, y, x] = evaluate(f, x, y)
+            self._parts.clear()
+
+
 @dataclass
 class _Blocks:
     """A chunk of F frames cut into blocks of B frames, and each primitive's window union per block.
@@ -242,7 +262,8 @@ def exact_limb_levels(
     xs, ys = x[pix].astype(np.float64), y[pix].astype(np.float64)
     sx, sy, ex, ey = (v.ravel().take(pair) for v in (ax, ay, bx, by))
     point = degen.ravel().take(pair)
-    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):  # absurd coordinates: inf/NaN, quantised
+    # Absurd coordinates give upstream's inf/NaN, quantised like it.
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         d2_start = (xs - sx) ** 2 + (ys - sy) ** 2
         d2_end = (xs - ex) ** 2 + (ys - ey) ** 2
         d2_ab = (sx - ex) ** 2 + (sy - ey) ** 2

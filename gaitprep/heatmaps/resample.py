@@ -80,7 +80,7 @@ def area_half(levels: np.ndarray, box: Box) -> np.ndarray:
         flat = pairs.reshape(-1)
         upper, lower = flat.take(top), flat.take(top + half_w)
         value = _pair_sums().take(upper)  # a + b
-        cd = cv2.LUT(lower.view(np.uint8).reshape(-1, 2), _UNIT_LUT)  # little-endian pairs: c (left), d (right)
+        cd = cv2.LUT(lower.view(np.uint8).reshape(-1, 2), _UNIT_LUT)  # little-endian: c (left), d (right)
         value += cd[:, 0]
         value += cd[:, 1]
         value *= 0.25
