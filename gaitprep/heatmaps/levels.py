@@ -27,14 +27,16 @@ _E4_TO_CELL = np.float32(_CELLS_PER_UNIT / 4)  # the accumulator holds 4 E
 _FAR = np.float32(1e18)
 
 
+@lru_cache(maxsize=4)
 def grey_table(quantise: str) -> np.ndarray:
-    """``uint8 (256,)``: grey level of each colormap index (``lut_exact``: upstream; ``floor256``: identity)."""
+    """``uint8 (256,)``, read-only: grey level of each colormap index (``lut_exact``: upstream; ``floor256``:
+    identity)."""
     table = np.arange(256, dtype=np.uint8)
     if quantise == "lut_exact":
         table[list(LUT_OFF_BY_ONE)] -= 1
     elif quantise != "floor256":
         raise ValueError(f"unknown quantise mode {quantise!r}")
-    return table
+    return _frozen(table)
 
 
 def _exp_level_reached(e: np.ndarray, k: np.ndarray) -> np.ndarray:
