@@ -59,9 +59,11 @@ __all__ = [
 # Frames whose pixels are computed together (a block) scale inversely with the grid's pixel count, so float32
 # temporaries stay near cache size: 16 on a 128-px canvas, 64 on a 64-px output grid (measured best on a 2-core
 # VM: 32 frames on the canvas were 9% slower, the blocks' window unions being larger). A chunk (geometry
-# prepared at once, phase-sorted) holds two blocks.
+# prepared at once, phase-sorted, its few ambiguous pixels re-evaluated exactly in one call) holds four blocks:
+# 4% faster than two on the opengait canvas, no faster with eight.
 BLOCK_PIXELS = 16 * 128 * 128
 MIN_BLOCK_FRAMES, MAX_BLOCK_FRAMES = 16, 64
+CHUNK_BLOCKS = 4
 
 
 def block_frames(grid: int) -> int:
@@ -330,8 +332,8 @@ def _render_canvas_frames(spec: HeatmapSpec, q: np.ndarray) -> tuple[np.ndarray,
         "workspace": Workspace(),
     }
     order = _phase_order(q)
-    for s in range(0, n, 2 * block):
-        frames = order[s : s + 2 * block]
+    for s in range(0, n, CHUNK_BLOCKS * block):
+        frames = order[s : s + CHUNK_BLOCKS * block]
         chunk = q[frames]
         xy, conf = chunk[..., :2], chunk[..., 2]
         if spec.raster == "output":
