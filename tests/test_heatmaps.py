@@ -382,6 +382,20 @@ def test_exponent_quantiser_equals_float64_exp_then_truncation():
         np.testing.assert_array_equal(out, grey_table(quantise)[index])
 
 
+def test_exponent_quantiser_gives_index_255_at_and_below_zero():
+    # A confidence above 1 makes 4 E = E4 negative: trunc(256 exp(-E)) >= 256 -> colormap index 255, -0.0 included.
+    e4 = np.array([-0.0, -1e-30, -0.5, -3.0, -1e30, 0.0, 1e-30], np.float32)
+    for delta in (0.0, 0.25):
+        out = np.empty(e4.shape, np.uint8)
+        levels_from_exponent(
+            e4, out, quantise="lut_exact", delta=delta, resolve=lambda flat: np.full(flat.shape, 7)
+        )
+        expected = np.full(e4.shape, 255, np.uint8)
+        if delta:  # within 0.25 of the first threshold 4 ln(256/255) = 0.0157: handed to the exact evaluation
+            expected[[0, 1, 5, 6]] = 7
+        np.testing.assert_array_equal(out, expected)
+
+
 def test_twice_area_downsample_is_bit_identical_to_opencv():
     rng = np.random.default_rng(1)
     levels = rng.integers(0, 256, (3, 128, 128)).astype(np.uint8)
