@@ -62,7 +62,7 @@ def _joint_operands(
         np.exp(d, out=d)
         if weight is not None:
             d *= weight
-        np.copyto(d, 0.0, where=~blocks.inside_padded(pos, start, stop, draw, extent))
+        np.copyto(d, 0.0, where=~blocks.inside(pos, start, stop, draw, extent))
         out[...] = d
     return left, right
 

@@ -177,7 +177,7 @@ def _limb_operands(geo: _Segments, blocks: _Blocks, kappa: float) -> _Operands:
         along = (along_l[..., 0, :], along_r[..., 1, :])[0 if left else 1]
         np.multiply(d, k2 * u_along, out=along, casting="same_kind")  # P or Q
         np.multiply(d, k2 * u_across, out=d)
-        np.copyto(d, _FAR, where=~blocks.inside_padded(pos, start, stop, geo.draw, extent))
+        np.copyto(d, _FAR, where=~blocks.inside(pos, start, stop, geo.draw, extent))
         c32 = d.astype(np.float32)  # Y or X
         if left:  # [Y^2 + lm4, 2Y, 1]
             np.square(c32.astype(np.float64), out=d)
