@@ -37,32 +37,33 @@ def _joint_operands(
     blocks: _Blocks,
     kappa: float,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The separable factors on each block's union box as matrix-product operands: ``left (n, J, B, 2, height)``
-    holds ``[fy; 0]``, ``right (n, J, B, 2, width)`` holds ``[fx; 0]``, with ``fx = float32(exp(-(dx kappa)^2) c)``
-    and ``fy = float32(exp(-(dy kappa)^2))`` evaluated in float64 and 0 outside each frame's window.
+    """The separable factors on each block's union box as matrix-product operands: ``left (n, J, 2, B, height)``
+    holds ``[fy; 0]``, ``right (n, J, 2, B, width)`` holds ``[fx; 0]``, with ``fx = float32(exp(-(dx kappa)^2) c)``
+    and ``fy = float32(exp(-(dy kappa)^2))`` evaluated in float64 (``dx kappa`` from :meth:`_Blocks.affine`)
+    and 0 outside each frame's window.
 
     ``left`` transposed ``@ right`` is the outer product ``fy fx``: one product and an exact ``+ 0``, so the same
     float32 as ``fy * fx`` whatever the BLAS kernel (3x faster than numpy's broadcast multiply).
     """
     mux, muy, c = centres
     x0, x1, y0, y1 = windows_
-    shape = (blocks.n, mux.shape[1], blocks.size, 2)
+    shape = (blocks.n, mux.shape[1], 2, blocks.size)
     left = np.zeros(shape + (blocks.height,), np.float32)
     right = np.zeros(shape + (blocks.width,), np.float32)
     amp = np.ascontiguousarray(blocks.pad(c, 0.0))[..., None]
-    for pos, start, stop, mu, out, weight in (
-        (blocks.x0, x0, x1, mux, right[..., 0, :], amp),
-        (blocks.y0, y0, y1, muy, left[..., 0, :], None),
+    scale = np.full((blocks.n, mux.shape[1], blocks.size), kappa)
+    for union, start, stop, mu, out, weight in (
+        (blocks.x0, x0, x1, mux, right[:, :, 0], amp),
+        (blocks.y0, y0, y1, muy, left[:, :, 0], None),
     ):
         extent = out.shape[-1]
-        d = blocks.axis(pos, extent) - np.ascontiguousarray(blocks.pad(mu, 0.0))[..., None]  # (n, J, B, E)
-        d *= kappa
+        d = blocks.affine(union, extent, scale, np.ascontiguousarray(blocks.pad(mu, 0.0)))  # (n, J, B, E)
         np.square(d, out=d)
         np.negative(d, out=d)
         np.exp(d, out=d)
         if weight is not None:
             d *= weight
-        np.copyto(d, 0.0, where=~blocks.inside(pos, start, stop, draw, extent))
+        np.copyto(d, 0.0, where=~blocks.inside(union, start, stop, draw, extent))
         out[...] = d
     return left, right
 
@@ -136,11 +137,8 @@ def render_joints(
         for i, ys, ye, xs, xe in items:
             h, w = ye - ys, xe - xs
             patch = scratch[: nf * h * w].reshape(h, nf, w)
-            np.matmul(
-                left[k, i, :nf, :, :h].transpose(0, 2, 1),
-                right[k, i, :nf, :, :w],
-                out=patch.transpose(1, 0, 2),
-            )
+            fy, fx = left[k, i, :, :nf, :h].transpose(1, 2, 0), right[k, i, :, :nf, :w].transpose(1, 0, 2)
+            np.matmul(fy, fx, out=patch.transpose(1, 0, 2))
             box = rows[ys * nf : ye * nf, xs:xe]
             if use_max:
                 cv2.max(box, patch.reshape(h * nf, w), dst=box)

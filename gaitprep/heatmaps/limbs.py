@@ -137,9 +137,9 @@ def _limb_band(geo: _Segments, kappa: float) -> float:
 class _Operands:
     """The pixel loop's factors on each block's window unions (float32; see :func:`_limb_operands`).
 
-    ``along_l (n, L, B, 2, height)`` transposed ``@ along_r (n, L, B, 2, width)`` is ``2w``, ``across_l (n, L, B,
-    3, height)`` transposed ``@ across_r (n, L, B, 3, width)`` is ``(2c)^2 + 4 (-ln m)`` (huge outside a frame's
-    window) and ``half2`` (``2h``) is ``(n, L, B, 1)``.
+    ``(n, L, K, B, extent)`` each: the left factors (``extent`` = height) are passed transposed. ``along_l @
+    along_r`` (K=2) is ``2w``, ``across_l @ across_r`` (K=3) is ``(2c)^2 + 4 (-ln m)`` (huge outside a frame's
+    window); ``half2`` (``2h``) is ``(n, L, B, 1)``.
     """
 
     along_l: np.ndarray
@@ -154,39 +154,41 @@ def _limb_operands(geo: _Segments, blocks: _Blocks, kappa: float) -> _Operands:
 
     Along: ``2w = [P, 1] @ [1; Q]`` (P from y, Q from x): each product is by 1, so the result is the float32 sum
     of the two terms whatever the BLAS kernel. Across: ``2c = Y + X``, and ``(2c)^2 + 4 (-ln m)`` is the K=3
-    product ``[Y^2 + lm4, 2Y, 1] @ [1; X; X^2]`` (``Y^2 + lm4`` and ``X^2`` formed in float64 from the float32
-    ``Y`` and ``X``), whose rounding :func:`_limb_band` bounds. Outside a frame's window ``X`` or ``Y`` is
-    about 1e18 (_FAR), so the product is about 1e36 or more (finite in float32: no inf or NaN in a BLAS kernel).
+    product ``[Y^2 + lm4, 2Y, 1] @ [1; X; X^2]`` (``Y^2 + lm4`` and ``X^2`` rounded once from the float32
+    ``Y`` and ``X``), whose rounding :func:`_limb_band` bounds. The 1-D terms ``2 kappa u (p - centre)`` come
+    from :meth:`_Blocks.affine` in float64 and are rounded once to float32. Outside a frame's window ``X`` or
+    ``Y`` is 1e18 (_FAR), so the product is 1e36 or more (finite in float32: no inf or NaN in a BLAS kernel).
     """
-    ux, uy, mx, my = (np.ascontiguousarray(blocks.pad(v, 0.0))[..., None] for v in geo.frame)  # (n, L, B, 1)
+    ux, uy, mx, my = (np.ascontiguousarray(blocks.pad(v, 0.0)) for v in geo.frame)  # (n, L, B)
     half2 = blocks.pad(np.where(geo.degen, 0.0, geo.length * kappa).astype(np.float32), 0.0)
     lm4 = np.ascontiguousarray(blocks.pad(-4.0 * np.log(geo.amp), 0.0))[..., None]  # float64 (n, L, B, 1)
-    L, B, k2 = half2.shape[1], blocks.size, 2.0 * kappa
-    # Both operands as (n, L, B, K, extent): each factor is a contiguous row; the left one is passed transposed.
-    along_l = np.ones((blocks.n, L, B, 2, blocks.height), np.float32)
-    along_r = np.ones((blocks.n, L, B, 2, blocks.width), np.float32)
-    across_l = np.ones((blocks.n, L, B, 3, blocks.height), np.float32)
-    across_r = np.ones((blocks.n, L, B, 3, blocks.width), np.float32)
+    n, L, B, k2 = blocks.n, half2.shape[1], blocks.size, 2.0 * kappa
+    along_l = np.empty((n, L, 2, B, blocks.height), np.float32)
+    along_r = np.empty((n, L, 2, B, blocks.width), np.float32)
+    across_l = np.empty((n, L, 3, B, blocks.height), np.float32)
+    across_r = np.empty((n, L, 3, B, blocks.width), np.float32)
+    for ones in (along_l[:, :, 1], along_r[:, :, 0], across_l[:, :, 2], across_r[:, :, 0]):
+        ones.fill(1.0)
     x0, x1, y0, y1 = geo.windows
-    for pos, start, stop, centre, (u_along, u_across), left in (
-        (blocks.x0, x0, x1, mx, (ux, uy), False),
-        (blocks.y0, y0, y1, my, (uy, -ux), True),
+    for union, start, stop, centre, u_along, u_across, left in (
+        (blocks.x0, x0, x1, mx, ux, uy, False),
+        (blocks.y0, y0, y1, my, uy, -ux, True),
     ):
         extent = blocks.height if left else blocks.width
-        d = blocks.axis(pos, extent) - centre  # (n, L, B, extent) px
-        along = (along_l[..., 0, :], along_r[..., 1, :])[0 if left else 1]
-        np.multiply(d, k2 * u_along, out=along, casting="same_kind")  # P or Q
-        np.multiply(d, k2 * u_across, out=d)
-        np.copyto(d, _FAR, where=~blocks.inside(pos, start, stop, geo.draw, extent))
-        c32 = d.astype(np.float32)  # Y or X
-        if left:  # [Y^2 + lm4, 2Y, 1]
-            np.square(c32.astype(np.float64), out=d)
-            np.add(d, lm4, out=d)
-            across_l[..., 0, :] = d
-            np.multiply(c32, 2.0, out=across_l[..., 1, :])
-        else:  # [1; X; X^2] (X^2 rounds alike in float32 and float64 then float32)
-            across_r[..., 1, :] = c32
-            np.square(c32, out=across_r[..., 2, :])
+        scale = np.concatenate([k2 * u_along, k2 * u_across], axis=2)  # (n, L, 2B)
+        terms = blocks.affine(union, extent, scale, np.concatenate([centre, centre], axis=2))
+        c32 = terms[:, :, B:].astype(np.float32)  # Y or X, (n, L, B, extent)
+        np.copyto(c32, _FAR, where=~blocks.inside(union, start, stop, geo.draw, extent))
+        if left:  # [P, 1] and [Y^2 + lm4, 2Y, 1]
+            along_l[:, :, 0] = terms[:, :, :B]
+            across = np.square(c32, dtype=np.float64)
+            across += lm4
+            across_l[:, :, 0] = across
+            np.multiply(c32, 2.0, out=across_l[:, :, 1])
+        else:  # [1; Q] and [1; X; X^2] (X^2 rounds alike in float32 and float64 then float32)
+            along_r[:, :, 1] = terms[:, :, :B]
+            across_r[:, :, 1] = c32
+            np.square(c32, out=across_r[:, :, 2])
     return _Operands(along_l, along_r, across_l, across_r, half2[..., None])
 
 
@@ -213,13 +215,13 @@ def _accumulate_block(
         # A per-frame constant repeated along a row broadcasts over y at full speed; an (nf, 1) column does not.
         half2 = per_frame[: nf * w].reshape(nf, w)
         np.copyto(half2, ops.half2[k, i, :nf])
-        left = ops.along_l[k, i, :nf, :, :h].transpose(0, 2, 1)
-        np.matmul(left, ops.along_r[k, i, :nf, :, :w], out=t.transpose(1, 0, 2))  # 2w
+        left, right = ops.along_l[k, i, :, :nf, :h].transpose(1, 2, 0), ops.along_r[k, i, :, :nf, :w]
+        np.matmul(left, right.transpose(1, 0, 2), out=t.transpose(1, 0, 2))  # 2w
         np.abs(t, out=t)
         np.subtract(t, half2, out=t)
         cv2.threshold(t2, 0.0, 0.0, cv2.THRESH_TOZERO, dst=t2)  # T = max(2|w| - 2h, 0) for finite values
-        left = ops.across_l[k, i, :nf, :, :h].transpose(0, 2, 1)
-        np.matmul(left, ops.across_r[k, i, :nf, :, :w], out=e4.transpose(1, 0, 2))
+        left, right = ops.across_l[k, i, :, :nf, :h].transpose(1, 2, 0), ops.across_r[k, i, :, :nf, :w]
+        np.matmul(left, right.transpose(1, 0, 2), out=e4.transpose(1, 0, 2))
         cv2.accumulateSquare(t2, e2)  # (2c)^2 + 4 (-ln m) + T^2
         box = rows[ys * nf : ye * nf, xs:xe]
         if use_max:

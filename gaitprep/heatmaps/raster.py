@@ -138,9 +138,18 @@ class _Blocks:
         out[: a.shape[0]] = a
         return out.reshape((self.n, self.size) + a.shape[1:]).transpose(0, 2, 1)
 
-    def axis(self, start: np.ndarray, extent: int) -> np.ndarray:
-        """Pixel coordinates of each block union along one axis: ``(n, P, 1, extent)`` float64."""
-        return (start[:, :, None, None] + np.arange(extent)).astype(np.float64)
+    def affine(
+        self, block_start: np.ndarray, extent: int, scale: np.ndarray, centre: np.ndarray
+    ) -> np.ndarray:
+        """``(n, P, R, extent)`` float64: ``scale (p - centre)`` at the pixels ``p = block_start + arange(extent)``
+        of each block union, for ``scale`` and ``centre`` ``(n, P, R)`` (R rows, e.g. frames).
+
+        Formed as the float64 matrix product ``[-scale centre, scale] @ [1; p]`` (numpy pays per row of
+        ``extent`` pixels for a broadcast product): it differs from ``scale (p - centre)`` by at most
+        ``2^-52 (|scale p| + |scale centre|)``."""
+        p = (block_start[:, :, None] + np.arange(extent)).astype(np.float64)  # (n, P, extent)
+        right = np.stack([np.ones_like(p), p], axis=2)  # (n, P, 2, extent)
+        return np.matmul(np.stack([-scale * centre, scale], axis=-1), right)
 
     def inside(
         self, block_start: np.ndarray, start: np.ndarray, stop: np.ndarray, draw: np.ndarray, extent: int
