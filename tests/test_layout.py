@@ -190,7 +190,6 @@ KNOWN_LONG_FUNCTIONS = {
     "gaitprep/commands/heatmaps.py:render_heatmaps",
     "gaitprep/build/datasets.py:build_registered_silhouettes",
     "gaitprep/export/croissant.py:croissant_document",
-    "gaitprep/heatmaps/limbs.py:render_limbs",
     "gaitprep/heatmaps/stats.py:sequence_stats",
     "gaitprep/build/stacking.py:build_stacked",
     "gaitmodels/commands.py:train",
