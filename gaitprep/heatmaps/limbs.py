@@ -110,7 +110,9 @@ def _limb_band(geo: _Segments, kappa: float) -> float:
     - ``T^2`` and its addition (``accumulateSquare``, fused or not): ``2 (R^2 + 2 L4)``;
 
     in all ``u (3 S^2 + 2 R (S + Sw) + 4 R H + 6 R^2 + 7 L4)`` with ``L4`` the largest ``|4 ln m|``. 10% and
-    2^-20 more cover the float64 side and the float32 store of upstream's intensity (relative 2^-25).
+    2^-20 more cover the float64 side (upstream's own roundings, and the 1-D terms of :meth:`_Blocks.affine`,
+    each within 2^-51 (S + 4 kappa canvas) of exact: well under 1e-9 in E4) and the float32 store of
+    upstream's intensity (relative 2^-25).
     """
     draw = geo.draw
     if not draw.any():
