@@ -14,17 +14,23 @@ colormap of step E. The tricks (engineering notes §1.2):
 - **Limbs, max**: ``max_l m_l exp(-q_l) = exp(-min_l (q_l - ln m_l))``: a float32 running per-pixel minimum
   of the exponent. In the limb's own frame (c across, w along from the midpoint, half length h, all in units
   of ``√2σ``) the squared pixel-to-segment distance is ``c² + max(|w| - h, 0)²``; the accumulator holds four
-  times the exponent, ``(2c)² + max(2|w| - 2h, 0)² + 4·(-ln m)`` (scaling by 2 and 4 is exact in binary
-  floating point; the maximum is taken against an array of zeros, 3x cheaper in numpy than against a scalar).
-  2c and 2w are sums of an x-only and a y-only term, formed as a K=2 matrix product ``[t_y, 1] @ [1; t_x]``
-  (exact whatever the BLAS kernel: each product is by 1; such small products never wake BLAS threads).
+  times the exponent, ``(2c)² + 4·(-ln m) + max(2|w| - 2h, 0)²`` (scaling by 2 and 4 is exact in binary
+  floating point). 2w is a sum of a y-only and an x-only term, the K=2 matrix product ``[P, 1] @ [1; Q]``
+  (each product by 1: the float32 sum whatever the BLAS kernel); ``(2c)² + 4·(-ln m)`` with ``2c = Y + X`` is
+  the K=3 product ``[Y² + lm4, 2Y, 1] @ [1; X; X²]``, and ``cv2.accumulateSquare`` adds the clamped along
+  term: seven passes over a limb's pixels in all. Such small products never wake BLAS threads. Pixels are
+  laid out (y, frame, x), so a limb's box over a block's frames is a 2-D region that ``cv2.min`` combines in
+  one call (numpy's strided minimum paid per row).
 - **Quantisation** of the exponent needs no per-pixel ``exp``: ``trunc(256 exp(-E)) >= k`` iff
   ``E <= tau_k``, with float32 thresholds found once such that this equals float64 ``exp`` then truncation
   exactly (the float64 final stage of the determinism notes). One lookup on the float's bit pattern gives
-  the grey level; the rare pixels whose table cell holds a threshold are re-evaluated exactly.
+  the grey level; the rare pixels whose float32 exponent lies within its error bound of a threshold are
+  collected over a chunk and re-evaluated exactly, as upstream computes them, in one call.
 - **Joints** are separable: ``c exp(-dx²/2σ²) exp(-dy²/2σ²)``; float64 ``exp`` on the 1-D factors only,
-  an outer product and a running float32 maximum, kept as (y, frame, x) so that a window over a block's
-  frames is a 2-D region that ``cv2.max`` combines in one call (numpy's strided maximum paid per row).
+  an outer product (the K=2 matrix product ``[fy, 0] @ [fx; 0]``) and a running float32 maximum, kept as
+  (y, frame, x) so that a window over a block's frames is a 2-D region that ``cv2.max`` combines in one call.
+- **Set-up** avoids numpy's broadcasting over rows of a block union (paid per row): the 1-D terms are float64
+  matrix products (:meth:`_Blocks.affine`) and window masks are gathered rows of a table (:meth:`_Blocks.inside`).
 - ``sum`` combination (an ablation, not upstream) accumulates ``exp`` per limb in float64 and per joint in
   float32, and clips to [0, 1].
 """
