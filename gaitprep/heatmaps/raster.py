@@ -72,16 +72,6 @@ class Workspace:
             self._buffers[key] = buf
         return buf[:n].reshape(shape)
 
-    def zeros(self, name: str, n: int, dtype: type = np.float32) -> np.ndarray:
-        """A read-only ``(n,)`` array of zeros backed by buffer ``name`` (never written, so reused as is)."""
-        key = ("zeros:" + name, np.dtype(dtype).str)
-        buf = self._buffers.get(key)
-        if buf is None or buf.size < n:
-            buf = np.zeros(max(n, 1), dtype)
-            buf.setflags(write=False)
-            self._buffers[key] = buf
-        return buf[:n]
-
 
 _BIG = np.iinfo(np.int64).max
 
