@@ -20,7 +20,8 @@ from gaitprep.heatmaps import (
     render_sequence,
     sequence_geometry,
 )
-from gaitprep.heatmaps.levels import LUT_OFF_BY_ONE, grey_table, levels_from_exponent
+from gaitprep.heatmaps.levels import LUT_OFF_BY_ONE, grey_table, levels_from_exponent, windows
+from gaitprep.heatmaps.raster import _Blocks
 from gaitprep.heatmaps.render import _principal_plane
 from gaitprep.heatmaps.resample import area_half, area_resample
 from gaitprep.heatmaps.stats import cut_columns, sequence_stats
@@ -420,6 +421,24 @@ def test_general_area_resample_is_bit_identical_to_opencv():
             np.uint8
         )
         np.testing.assert_array_equal(ours[f], expected)
+
+
+def test_block_window_masks_and_affine_terms_equal_plain_numpy():
+    # 21 frames (two blocks of 16, the second padded), 3 primitives, some not drawn.
+    rng = np.random.default_rng(4)
+    lo = rng.uniform(-30, 150, (21, 3))
+    x0, x1 = windows(lo, lo + rng.uniform(0, 40, lo.shape), 24.0, 128)
+    draw = (rng.random(lo.shape) < 0.8) & (x0 < x1)
+    blocks = _Blocks.of(x0, x1, x0, x1, draw, 16)
+    pos = blocks.x0[:, :, None, None] + np.arange(blocks.width)  # (n, P, 1, extent)
+    expected = (pos >= blocks.pad(x0, 0)[..., None]) & (pos < blocks.pad(x1, 0)[..., None])
+    expected &= blocks.pad(draw, False)[..., None]
+    np.testing.assert_array_equal(blocks.inside(blocks.x0, x0, x1, draw, blocks.width), expected)
+    scale, centre = rng.uniform(-0.3, 0.3, (2, 3, 16)), rng.uniform(-50, 200, (2, 3, 16))
+    terms = blocks.affine(blocks.x0, blocks.width, scale, centre)
+    direct = scale[..., None] * (pos - centre[..., None])
+    bound = 2.0**-51 * (np.abs(scale[..., None] * pos) + np.abs(scale * centre)[..., None])
+    assert (np.abs(terms - direct) <= bound).all()
 
 
 def test_pixel_blocks_hold_more_frames_on_smaller_grids():
