@@ -11,7 +11,6 @@ import numpy as np
 from gaitprep.heatmaps.levels import (
     _U32,
     _is_identity,
-    apply_table,
     grey_table,
     levels_from_linear,
     windows,
@@ -78,11 +77,14 @@ def _joint_levels_and_ambiguous(
     if may_reach_one:
         acc = np.minimum(acc, np.nextafter(np.float32(1), np.float32(0)))
     hi = ws.get("joint_band_hi", acc.shape, np.uint8)
+    lo = ws.get("joint_band_lo", acc.shape, np.uint8)  # contiguous: target is a transposed view
     np.multiply(acc, np.float32(256.0) * (1 + _JOINT_BAND), out=hi, casting="unsafe")  # 256 wraps to 0
-    np.multiply(acc, np.float32(256.0) * (1 - _JOINT_BAND), out=target, casting="unsafe")
-    fix = np.flatnonzero(hi != target)
+    np.multiply(acc, np.float32(256.0) * (1 - _JOINT_BAND), out=lo, casting="unsafe")
+    fix = np.flatnonzero(hi != lo)
     if not _is_identity(table):
-        apply_table(target, table)
+        rows = lo.reshape(-1, lo.shape[-1])
+        cv2.LUT(rows, table.reshape(1, 256), dst=rows)
+    target[...] = lo
     return fix
 
 
