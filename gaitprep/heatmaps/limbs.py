@@ -3,7 +3,8 @@ See :mod:`gaitprep.heatmaps.raster` for the method.
 
 :func:`render_limbs` runs four named steps: :func:`_limb_geometry` (per-frame segments, windows, amplitudes),
 :func:`_limb_operands` (the pixel loop's 1-D factors per block), :func:`_accumulate_block` (the pixel loop) and
-:func:`_block_levels` (grey levels, exact near the quantisation thresholds).
+:func:`_block_levels` (grey levels; pixels near a quantisation threshold are queued for one exact evaluation
+per chunk).
 """
 
 from __future__ import annotations
