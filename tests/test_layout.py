@@ -184,7 +184,6 @@ KNOWN_LONG_MODULES = {
     "gaitprep/build/datasets.py",
     "gaitprep/synth/realwalk.py",
     "gaitprep/synth/walker.py",
-    "gaitmodels/train.py",
 }
 KNOWN_LONG_FUNCTIONS = {
     "gaitprep/commands/heatmaps.py:render_heatmaps",
@@ -193,9 +192,6 @@ KNOWN_LONG_FUNCTIONS = {
     "gaitprep/heatmaps/limbs.py:render_limbs",
     "gaitprep/heatmaps/stats.py:sequence_stats",
     "gaitprep/build/stacking.py:build_stacked",
-    "gaitmodels/commands.py:train",
-    "gaitmodels/opengait/importer.py:import_opengait",
-    "gaitmodels/train.py:train",
 }
 
 
