@@ -73,7 +73,7 @@ def pool_process(item):
 
 
 def build(work: Path, sequences: int, frames: tuple[int, int], seed: int, workers: int) -> Path:
-    from gaitprep.build import BuildPlan, SourceItem, build_dataset
+    from gaitprep.build import BuildOptions, BuildPlan, SourceItem, build_dataset
     from gaitprep.manifest import ArraySpec, Layout, SourceInfo, json_digest
     from gaitprep.partition import Partition
     from gaitprep.synth.release import choose_partition, class_blocks
@@ -115,7 +115,7 @@ def build(work: Path, sequences: int, frames: tuple[int, int], seed: int, worker
         ),
         partition=partition,
     )  # fmt: skip
-    return build_dataset(plan, workers=workers, quiet=False).path
+    return build_dataset(plan, BuildOptions(workers=workers, quiet=False)).path
 
 
 def drop_cache(files: list[Path]) -> None:

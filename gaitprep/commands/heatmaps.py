@@ -6,8 +6,9 @@ from typing import Any
 
 import click
 
+from gaitprep.build.options import BuildOptions
 from gaitprep.commands.common import build_options, input_option, reader_options, report_build
-from gaitprep.partition import load_partition
+from gaitprep.io.read_options import ReadOptions
 
 
 def _dash(value: str | None) -> str | None:
@@ -114,42 +115,7 @@ def _dash(value: str | None) -> str | None:
 @build_options
 @reader_options
 def render_heatmaps(
-    input_path: str,
-    preset: str,
-    sigma,
-    sigma_limb,
-    sigma_joint,
-    joints,
-    shoulder_edge,
-    span_joints,
-    channels,
-    align,
-    combine,
-    scale,
-    scale_window,
-    placement,
-    margin_sigmas,
-    impute_on,
-    never_observed,
-    hip_missing,
-    crop,
-    canvas,
-    size,
-    quantise,
-    unnormalisable,
-    low_conf_interpolate,
-    raster,
-    knn_fill,
-    out,
-    partition,
-    fmt,
-    workers,
-    name,
-    force,
-    as_json,
-    quiet,
-    read=None,
-    strict_partition=False,
+    input_path: str, out: str, as_json: bool, options: BuildOptions, read: ReadOptions, **spec_options: Any
 ) -> None:
     """Render skeleton maps uint8 (T, C, 64, 64) [limb, joint] with a checksummed manifest.
 
@@ -160,59 +126,41 @@ def render_heatmaps(
     jitter, blank frames. A summary goes to stderr at the end, with a warning naming any side that more than
     1% of frames touch.
     """
-    from gaitprep.build.datasets import build_heatmaps
+    from gaitprep.build.heatmaps import build_heatmaps
+
+    spec = heatmap_spec_from_options(**spec_options)
+    report_build(build_heatmaps(input_path, out, spec, options=options, read=read), as_json)
+
+
+# Command-line spellings (dashes) of HeatmapSpec values (underscores).
+_DASHED = ("align", "scale", "knn_never_observed", "crop")
+
+
+def heatmap_spec_from_options(preset: str, sigma: float | None, channels: str | None, **values: Any) -> Any:
+    """The HeatmapSpec of ``preset`` with every option given on the command line overriding it.
+
+    ``sigma`` sets both channels (not with ``sigma_limb``/``sigma_joint``); ``channels`` is a comma list.
+    """
     from gaitprep.heatmaps.spec import preset as make_preset
 
+    renamed = {
+        "joints": "joint_set",
+        "span_joints": "scale_span_joints",
+        "never_observed": "knn_never_observed",
+    }
     overrides: dict[str, Any] = {}
     if sigma is not None:
-        if sigma_limb is not None or sigma_joint is not None:
+        if values["sigma_limb"] is not None or values["sigma_joint"] is not None:
             raise click.UsageError(
                 "--sigma sets both channels; do not combine it with --sigma-limb/--sigma-joint"
             )
         overrides["sigma_limb"] = overrides["sigma_joint"] = sigma
-    for key, value in {
-        "sigma_limb": sigma_limb,
-        "sigma_joint": sigma_joint,
-        "joint_set": joints,
-        "shoulder_edge": shoulder_edge,
-        "scale_span_joints": span_joints,
-        "align": _dash(align),
-        "combine": combine,
-        "scale": _dash(scale),
-        "scale_window": scale_window,
-        "placement": placement,
-        "margin_sigmas": margin_sigmas,
-        "impute_on": impute_on,
-        "knn_never_observed": _dash(never_observed),
-        "hip_missing": hip_missing,
-        "crop": _dash(crop),
-        "canvas": canvas,
-        "size": size,
-        "quantise": quantise,
-        "unnormalisable": unnormalisable,
-        "low_conf_interpolate": low_conf_interpolate,
-        "knn_fill": knn_fill,
-        "raster": raster,
-    }.items():
+    for key, value in values.items():
+        key = renamed.get(key, key)
         if value is not None:
-            overrides[key] = value
+            overrides[key] = _dash(value) if key in _DASHED else value
     if channels:
         overrides["channels"] = tuple(c.strip() for c in channels.split(","))
-    if raster is None and overrides.get("crop", "full_canvas") != "full_canvas":
+    if values["raster"] is None and overrides.get("crop", "full_canvas") != "full_canvas":
         overrides["raster"] = "canvas"  # output-grid rasterising needs the fixed full-canvas crop
-    spec = make_preset(preset, **overrides)
-    part = load_partition(partition) if partition else None
-    result = build_heatmaps(
-        input_path,
-        out,
-        spec,
-        partition=part,
-        fmt=fmt,
-        workers=workers,
-        quiet=quiet,
-        name=name,
-        force=force,
-        read=read,
-        strict_partition=strict_partition,
-    )
-    report_build(result, as_json)
+    return make_preset(preset, **overrides)
