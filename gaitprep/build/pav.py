@@ -19,28 +19,13 @@ from gaitprep.manifest import ArraySpec
 from gaitprep.partition import Partition
 from gaitprep.sources import read_params
 
-PAV_ARRAYS = {
-    "pav": ArraySpec(
-        dtype="float32",
-        per_frame=False,
-        item_shape=(8, 3),
-        axes=("pair", "metric"),
-        channels=("height_diff", "midline_dev", "tilt"),
-    ),
-    "raw": ArraySpec(
-        dtype="float32",
-        per_frame=False,
-        item_shape=(8, 3),
-        axes=("pair", "metric"),
-        channels=("height_diff", "midline_dev", "tilt"),
-    ),
-}
+PAV_METRICS = ("height_diff", "midline_dev", "tilt")
+_PAV = ArraySpec(
+    dtype="float32", per_frame=False, item_shape=(8, 3), axes=("pair", "metric"), channels=PAV_METRICS
+)
+PAV_ARRAYS = {"pav": _PAV, "raw": _PAV}
 PER_FRAME_PAV = ArraySpec(
-    dtype="float32",
-    per_frame=True,
-    item_shape=(8, 3),
-    axes=("T", "pair", "metric"),
-    channels=("height_diff", "midline_dev", "tilt"),
+    dtype="float32", per_frame=True, item_shape=(8, 3), axes=("T", "pair", "metric"), channels=PAV_METRICS
 )
 
 

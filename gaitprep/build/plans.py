@@ -16,7 +16,7 @@ from gaitprep.build.engine import BuildPlan, ProcessResult, SourceItem
 from gaitprep.build.options import BuildOptions
 from gaitprep.io.read_options import ReadOptions
 from gaitprep.io.tree import Tree
-from gaitprep.manifest import ArraySpec, SourceInfo
+from gaitprep.manifest import ArraySpec, SourceInfo, json_digest
 from gaitprep.ownership import check_output_path
 from gaitprep.sources import open_tree, partition_missing, tree_items, tree_source_info
 
@@ -68,6 +68,13 @@ def open_tree_input(
     tree = open_tree(input_path, layouts, read)
     missing = partition_missing(options.partition, tree.ids, options.strict_partition, tree.root)
     return TreeInput(tree, tree_items(tree, options.partition, options.workers), missing, inputs)
+
+
+def joined_item(first: SourceItem, second: SourceItem, inputs: tuple[Any, ...]) -> SourceItem:
+    """One sequence read from two sources (``first``'s id, class, view and split): its fingerprint joins
+    both sources' fingerprints; ``inputs`` is what its ``process`` loads."""
+    digest = json_digest([first.source_digest, second.source_digest])
+    return SourceItem(first.id, first.label, first.class_folder, first.view, first.split, digest, inputs)
 
 
 def make_plan(

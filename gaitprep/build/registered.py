@@ -11,7 +11,7 @@ import numpy as np
 
 from gaitprep.build.engine import BuildResult, ProcessResult, SourceItem, build_dataset
 from gaitprep.build.options import DEFAULT_OPTIONS, BuildOptions
-from gaitprep.build.plans import FRAME_IDS, SILHOUETTE_ARRAYS, checked_inputs, make_plan
+from gaitprep.build.plans import FRAME_IDS, SILHOUETTE_ARRAYS, checked_inputs, joined_item, make_plan
 from gaitprep.build.poses import POSE_LAYOUTS
 from gaitprep.errors import BadInputError
 from gaitprep.io.load import load_sequence
@@ -200,15 +200,7 @@ def _paired_items(
             f"silhouette and pose trees hold different sequences, e.g. {only[0]}", pose_tree.root
         )
     return [
-        SourceItem(
-            s.id,
-            s.label,
-            s.class_folder,
-            s.view,
-            s.split,
-            json_digest([s.source_digest, pose_items[k].source_digest]),
-            (s.inputs[0], pose_items[k].inputs[0]),
-        )
+        joined_item(s, pose_items[k], (s.inputs[0], pose_items[k].inputs[0]))
         for k, s in sorted(sil_items.items())
     ]
 

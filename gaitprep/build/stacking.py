@@ -27,9 +27,9 @@ import numpy as np
 
 from gaitprep.build.engine import BuildResult, ProcessResult, SourceItem, build_dataset
 from gaitprep.build.options import DEFAULT_OPTIONS, BuildOptions
-from gaitprep.build.plans import checked_inputs, make_plan
+from gaitprep.build.plans import checked_inputs, joined_item, make_plan
 from gaitprep.errors import BadInputError
-from gaitprep.manifest import ArraySpec, Layout, Manifest, SequenceRecord, json_digest
+from gaitprep.manifest import ArraySpec, Layout, Manifest, SequenceRecord
 from gaitprep.params import heatmap_spec
 from gaitprep.skeleton import NUM_JOINTS
 
@@ -283,14 +283,5 @@ def _stacked_items(
             maps_root,
         )
     return [
-        SourceItem(
-            s.id,
-            s.label,
-            s.class_folder,
-            s.view,
-            s.split,
-            json_digest([s.source_digest, maps_by_key[k].source_digest]),
-            (s.inputs, maps_by_key[k].inputs),
-        )
-        for k, s in sorted(by_key.items())
+        joined_item(s, maps_by_key[k], (s.inputs, maps_by_key[k].inputs)) for k, s in sorted(by_key.items())
     ]

@@ -13,7 +13,6 @@ from typing import Any
 from gaitprep.build import BuildOptions, BuildResult
 from gaitprep.errors import BadInputError, DifferentDatasetError, VerificationError
 from gaitprep.manifest import MANIFEST_NAME, Owner, load_manifest
-from gaitprep.partition import Partition
 from gaitprep.pipelines.recipe import TREE_KINDS, LoadedRecipe, Stage, load_recipe, stage_params
 
 
@@ -184,27 +183,10 @@ def stage_owner(ps: PlannedStage, plan: PipelinePlan) -> Owner:
     return Owner(recipe=plan.loaded.recipe.name, stage=ps.stage.name)
 
 
-def stage_options(
-    ps: PlannedStage,
-    plan: PipelinePlan,
-    partition: Partition | None,
-    workers: int,
-    dask_address: str | None,
-    quiet: bool,
-) -> BuildOptions:
-    """The one :class:`BuildOptions` of a stage: its format and name, the recipe's partition and owner
-    record, the run's executor and progress."""
-    recipe = plan.loaded.recipe
-    return BuildOptions(
-        fmt=ps.stage.format,
-        workers=workers,
-        dask_address=dask_address,
-        quiet=quiet,
-        name=ps.stage.name,
-        partition=partition,
-        strict_partition=recipe.strict_partition,
-        owner=stage_owner(ps, plan),
-    )
+def stage_options(ps: PlannedStage, plan: PipelinePlan, run: BuildOptions) -> BuildOptions:
+    """The one :class:`BuildOptions` of a stage: the run's (executor, progress, the recipe's partition)
+    with the stage's format, name and owner record."""
+    return run.replace(fmt=ps.stage.format, name=ps.stage.name, owner=stage_owner(ps, plan))
 
 
 def stage_builder(ps: PlannedStage, plan: PipelinePlan) -> Callable[[BuildOptions], BuildResult]:
@@ -239,15 +221,9 @@ def stage_builder(ps: PlannedStage, plan: PipelinePlan) -> Callable[[BuildOption
 
 
 def _run_stage(
-    ps: PlannedStage,
-    plan: PipelinePlan,
-    partition: Partition | None,
-    workers: int,
-    dask_address: str | None,
-    quiet: bool,
-    force: bool = False,
+    ps: PlannedStage, plan: PipelinePlan, run: BuildOptions, force: bool = False
 ) -> tuple[BuildResult, bool, str]:
-    options = stage_options(ps, plan, partition, workers, dask_address, quiet)
+    options = stage_options(ps, plan, run)
     build = stage_builder(ps, plan)
     result, replaced = cached_build(
         lambda again: build(options.replace(force=again)), ps.out, stage_owner(ps, plan), force=force
@@ -294,11 +270,18 @@ def run_pipeline(
             raise loaded.error(("partition",), f"partition file does not exist: {plan.partition}")
         partition = load_partition(plan.partition)
     check_stage_outputs(plan)
+    run = BuildOptions(
+        workers=workers,
+        dask_address=dask_address,
+        quiet=quiet,
+        partition=partition,
+        strict_partition=loaded.recipe.strict_partition,
+    )
     started = time.perf_counter()
     reports: list[StageReport] = []
     for ps in plan.stages:
         t0 = time.perf_counter()
-        result, replaced, executor = _run_stage(ps, plan, partition, workers, dask_address, quiet, force)
+        result, replaced, executor = _run_stage(ps, plan, run, force)
         m = result.manifest
         report = StageReport(
             name=ps.stage.name,
