@@ -32,6 +32,7 @@ STALE_UNREADABLE_LOCK_S = 60.0
 
 
 def staging_dir(out: Path) -> Path:
+    """The hidden directory beside ``out`` where a build writes until its commit."""
     return out.parent / f".{out.name}.partial"
 
 
@@ -97,10 +98,12 @@ class BuildLock:
 
 
 def done_name(item: SourceItem) -> str:
+    """The file name of ``item``'s done-record under ``.done/``."""
     return f"{item.id}__{item.label}__{item.view}.json"
 
 
 def files_ok(root: Path, files: tuple[FileEntry, ...]) -> bool:
+    """Every file of a done-record is still there under ``root`` with its size and sha256."""
     for f in files:
         p = root / f.path
         if not p.is_file() or p.stat().st_size != f.bytes or sha256_file(p) != f.sha256:
