@@ -13,6 +13,8 @@ from collections.abc import Iterable, Mapping, Sequence
 import cv2
 import numpy as np
 
+from gaitprep.cut import cut_columns
+
 # Per-sequence statistics averaged by aggregate_stats, each with the count that says whether it is defined.
 _DEFINED_BY: dict[str, str] = {
     "registration_offset_mean_px": "registration_frames",
@@ -41,11 +43,6 @@ SIDES: tuple[str, ...] = ("top", "bottom", "left", "right")
 # A pixel this bright on a border is part of a Gaussian's core, not of its faint tail: the body touches the side.
 BORDER_GREY = 64
 TORSO_WINDOW = 15  # frames of the moving average that torso-length jitter is measured against
-
-
-def cut_columns(width: int) -> int:
-    """Columns removed on each side by the load-time cut (domain reference §5): ``int(W // 64) * 10``."""
-    return int(width // 64) * 10
 
 
 def _moments(maps: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
