@@ -6,20 +6,18 @@ from typing import Any
 
 import click
 
+from gaitprep.commands.choices import field_choice, literal_choice, undash
 from gaitprep.commands.common import build_options, input_option, reader_options, report_build
+from gaitprep.heatmaps.spec import DEFAULT_PRESET, HeatmapSpec, PresetName
 from gaitprep.partition import load_partition
-
-
-def _dash(value: str | None) -> str | None:
-    return None if value is None else value.replace("-", "_")
 
 
 @click.command("render-heatmaps")
 @input_option("pose-pkl or pose-raw")
 @click.option(
     "--preset",
-    type=click.Choice(["opengait", "recommended"]),
-    default="opengait",
+    type=literal_choice(PresetName),
+    default=DEFAULT_PRESET,
     show_default=True,
     help="opengait: upstream-compatible, bit for bit (per-channel alignment, coco17, per-frame scale, content "
     "crop). recommended: shared alignment, body joints, the body's extent in the middle with a 3-sigma margin, "
@@ -34,23 +32,27 @@ def _dash(value: str | None) -> str | None:
 )
 @click.option(
     "--joints",
-    type=click.Choice(["coco17", "body", "head-lite"]),
+    type=field_choice(HeatmapSpec, "joint_set"),
     help="Named joint set: body drops the face joints and their limbs from both channels.",
 )
 @click.option("--shoulder-edge/--no-shoulder-edge", default=None, help="Add the (5, 6) shoulder limb.")
 @click.option(
-    "--span-joints", type=click.Choice(["all17", "selected"]), help="Joints whose height sets the scale."
+    "--span-joints",
+    type=field_choice(HeatmapSpec, "scale_span_joints"),
+    help="Joints whose height sets the scale.",
 )
 @click.option("--channels", help="Channel order, e.g. limb,joint (upstream) or joint.")
 @click.option(
     "--align",
-    type=click.Choice(["shared", "per-channel"]),
+    type=field_choice(HeatmapSpec, "align", dash=True),
     help="per-channel crops each channel from its own support (upstream; channels not registered).",
 )
-@click.option("--combine", type=click.Choice(["max", "sum"]), help="How Gaussians of one channel combine.")
+@click.option(
+    "--combine", type=field_choice(HeatmapSpec, "combine"), help="How Gaussians of one channel combine."
+)
 @click.option(
     "--scale",
-    type=click.Choice(["per-frame", "per-sequence", "smoothed"]),
+    type=field_choice(HeatmapSpec, "scale", dash=True),
     help="Span of each frame (upstream), the sequence median, or smoothed over --scale-window frames.",
 )
 @click.option(
@@ -60,7 +62,7 @@ def _dash(value: str | None) -> str | None:
 )
 @click.option(
     "--placement",
-    type=click.Choice(["hip", "extent"]),
+    type=field_choice(HeatmapSpec, "placement"),
     help="Hips at the centre (upstream) or the body's own vertical extent (recommended).",
 )
 @click.option(
@@ -71,28 +73,28 @@ def _dash(value: str | None) -> str | None:
 )
 @click.option(
     "--impute-on",
-    type=click.Choice(["all17", "selected"]),
+    type=field_choice(HeatmapSpec, "impute_on"),
     help="Joints whose coordinates gap filling uses: all 17 (recommended) or the drawn joint set.",
 )
 @click.option(
     "--never-observed",
-    type=click.Choice(["keep-all-raw", "leave-joint"]),
+    type=field_choice(HeatmapSpec, "knn_never_observed", dash=True),
     help="A joint never observed in a sequence: switch gap filling off (upstream) or leave only that joint.",
 )
 @click.option(
     "--hip-missing",
-    type=click.Choice(["draw", "unnormalisable"]),
+    type=field_choice(HeatmapSpec, "hip_missing"),
     help="A hip still (0, 0) after gap filling: draw the frame as upstream does, or blank/drop it.",
 )
 @click.option(
-    "--crop", type=click.Choice(["content", "full-canvas"]), help="Content crop (jitters) or fixed 2x."
+    "--crop", type=field_choice(HeatmapSpec, "crop", dash=True), help="Content crop (jitters) or fixed 2x."
 )
 @click.option("--canvas", type=click.IntRange(8), help="Canvas size in px (upstream 128).")
 @click.option("--size", type=click.IntRange(1), help="Output size in px (upstream 64).")
-@click.option("--quantise", type=click.Choice(["lut_exact", "floor256"]), help="Grey quantiser.")
+@click.option("--quantise", type=field_choice(HeatmapSpec, "quantise"), help="Grey quantiser.")
 @click.option(
     "--unnormalisable",
-    type=click.Choice(["blank", "drop"]),
+    type=field_choice(HeatmapSpec, "unnormalisable"),
     help="Frames the hip-centred canvas transform cannot normalise (a hip still missing after gap filling, "
     "a zero or non-finite joint span): blank (default) writes an all-zero frame, drop removes it; counted "
     "either way. Frames "
@@ -106,7 +108,7 @@ def _dash(value: str | None) -> str | None:
 )
 @click.option(
     "--raster",
-    type=click.Choice(["canvas", "output"]),
+    type=field_choice(HeatmapSpec, "raster"),
     help="Where Gaussians are evaluated: the 128 canvas then area-downsampled (upstream), or directly on the "
     "output grid (recommended; ~2.5x faster, full-canvas crop only).",
 )
@@ -176,16 +178,16 @@ def render_heatmaps(
         "joint_set": joints,
         "shoulder_edge": shoulder_edge,
         "scale_span_joints": span_joints,
-        "align": _dash(align),
+        "align": undash(align),
         "combine": combine,
-        "scale": _dash(scale),
+        "scale": undash(scale),
         "scale_window": scale_window,
         "placement": placement,
         "margin_sigmas": margin_sigmas,
         "impute_on": impute_on,
-        "knn_never_observed": _dash(never_observed),
+        "knn_never_observed": undash(never_observed),
         "hip_missing": hip_missing,
-        "crop": _dash(crop),
+        "crop": undash(crop),
         "canvas": canvas,
         "size": size,
         "quantise": quantise,

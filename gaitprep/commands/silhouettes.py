@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import click
 
+from gaitprep.commands.choices import field_choice, undash
 from gaitprep.commands.common import build_options, input_option, reader_options, report_build
+from gaitprep.heatmaps.spec import HeatmapSpec
 from gaitprep.partition import load_partition
 
 
@@ -18,7 +20,7 @@ from gaitprep.partition import load_partition
 )
 @click.option(
     "--scale",
-    type=click.Choice(["per-frame", "per-sequence", "smoothed"]),
+    type=field_choice(HeatmapSpec, "scale", dash=True),
     help="With --register-with: the span scaling (default: the recommended preset's; must match the maps).",
 )
 @click.option(
@@ -62,7 +64,7 @@ def silhouettes(
 
         overrides: dict = {} if sigma is None else {"sigma_limb": sigma, "sigma_joint": sigma}
         if scale is not None:
-            overrides["scale"] = scale.replace("-", "_")
+            overrides["scale"] = undash(scale)
         result = build_registered_silhouettes(
             input_path,
             register_with,
