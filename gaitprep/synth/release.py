@@ -36,7 +36,8 @@ from gaitprep.partition import write_partition
 from gaitprep.silhouettes import DROP_REASONS, pretreat_sequence
 from gaitprep.skeleton import CLASS_ORDER
 from gaitprep.synth.detector import detect
-from gaitprep.synth.walker import make_subject, render_silhouettes, walk
+from gaitprep.synth.subject import make_subject
+from gaitprep.synth.walker import render_silhouettes, walk
 
 LAYOUTS: tuple[str, ...] = ("sil-raw", "pose-raw", "sil-pkl", "pose-pkl")
 VIEW = "000_180"
