@@ -182,16 +182,12 @@ MAX_FUNCTION_LINES = 100
 KNOWN_LONG_MODULES = {
     "gaitprep/build/engine.py",
     "gaitprep/build/datasets.py",
-    "gaitprep/synth/realwalk.py",
-    "gaitprep/synth/walker.py",
     "gaitmodels/train.py",
 }
 KNOWN_LONG_FUNCTIONS = {
     "gaitprep/commands/heatmaps.py:render_heatmaps",
     "gaitprep/build/datasets.py:build_registered_silhouettes",
-    "gaitprep/export/croissant.py:croissant_document",
     "gaitprep/heatmaps/limbs.py:render_limbs",
-    "gaitprep/heatmaps/stats.py:sequence_stats",
     "gaitprep/build/stacking.py:build_stacked",
     "gaitmodels/commands.py:train",
     "gaitmodels/opengait/importer.py:import_opengait",
