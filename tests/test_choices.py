@@ -68,6 +68,64 @@ def test_every_render_heatmaps_choice_is_the_spec_fields_literal():
         assert {undash(c) if dash else c for c in _choices(options[name])} == set(values)
 
 
+# render-heatmaps / silhouettes numeric option -> the HeatmapSpec field whose bounds it takes
+HEATMAP_RANGES = {
+    "sigma": "sigma_limb",
+    "sigma_limb": "sigma_limb",
+    "sigma_joint": "sigma_joint",
+    "scale_window": "scale_window",
+    "margin_sigmas": "margin_sigmas",
+    "canvas": "canvas",
+    "size": "size",
+    "low_conf_interpolate": "low_conf_interpolate",
+}
+
+
+def _bounds(option: click.Option) -> tuple:
+    t = option.type
+    assert isinstance(t, (click.IntRange, click.FloatRange)), f"--{option.name} is not a range"
+    return (type(t), t.min, t.min_open, t.max, t.max_open)
+
+
+def test_render_heatmaps_ranges_are_the_spec_fields_bounds():
+    from gaitprep.commands.heatmaps import render_heatmaps
+    from gaitprep.commands.silhouettes import silhouettes
+
+    options = _options(render_heatmaps)
+    ranged = {n for n, o in options.items() if isinstance(o.type, (click.IntRange, click.FloatRange))}
+    assert ranged == set(HEATMAP_RANGES) | {"workers"}  # workers: an output-side option
+    expected = {
+        "sigma_limb": (click.FloatRange, 0, True, None, False),
+        "scale_window": (click.IntRange, 1, False, 1001, False),
+        "margin_sigmas": (click.FloatRange, 0, False, None, False),
+        "canvas": (click.IntRange, 8, False, 4096, False),
+        "size": (click.IntRange, 1, False, 4096, False),
+        "low_conf_interpolate": (click.FloatRange, 0, True, 1, False),
+    }
+    for name, field in HEATMAP_RANGES.items():
+        assert _bounds(options[name]) == expected.get(field, expected["sigma_limb"]), name
+    assert _bounds(_options(silhouettes)["sigma"]) == expected["sigma_limb"]
+    assert HeatmapSpec.model_fields["canvas"].metadata[1].le == 4096  # the spec holds the bound the CLI shows
+
+
+@pytest.mark.parametrize(
+    ("option", "value"), [("--canvas", "4097"), ("--canvas", "7"), ("--scale-window", "1003")]
+)
+def test_render_heatmaps_refuses_a_value_outside_the_spec_as_a_usage_error(tmp_path, option, value):
+    from click.testing import CliRunner
+
+    from gaitprep.cli import main
+
+    tree = tmp_path / "pose-pkl"
+    tree.mkdir()
+    res = CliRunner().invoke(
+        main, ["render-heatmaps", "--input", str(tree), "--out", str(tmp_path / "o"), option, value]
+    )
+    assert res.exit_code == 2, res.output
+    assert "error:" in res.output and option in res.output
+    assert not (tmp_path / "o").exists()
+
+
 def test_the_preset_option_is_the_declared_presets_with_the_upstream_default():
     from gaitprep.commands.heatmaps import render_heatmaps
 

@@ -61,3 +61,23 @@ def literal_choice(annotation: Any) -> click.Choice:
 def field_default(model: type[BaseModel], field: str) -> Any:
     """``model.field``'s default (the option's default, so that the two cannot drift apart)."""
     return model.model_fields[field].get_default(call_default_factory=True)
+
+
+def field_range(model: type[BaseModel], field: str) -> click.IntRange | click.FloatRange:
+    """A click range type with ``model.field``'s bounds (pydantic ``gt``/``ge``/``lt``/``le``): an
+    ``IntRange`` for an int field, else a ``FloatRange``."""
+    info = model.model_fields[field]
+    bounds: dict[str, Any] = {}
+    for item in info.metadata:
+        for attr, key, is_open in (
+            ("gt", "min", True),
+            ("ge", "min", False),
+            ("lt", "max", True),
+            ("le", "max", False),
+        ):
+            value = getattr(item, attr, None)
+            if value is not None:
+                bounds[key] = value
+                bounds[f"{key}_open"] = is_open
+    arms = [a for a in (get_args(info.annotation) or (info.annotation,)) if a is not type(None)]
+    return (click.IntRange if arms == [int] else click.FloatRange)(**bounds)

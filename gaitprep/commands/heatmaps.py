@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from gaitprep.commands.choices import field_choice, literal_choice, undash
+from gaitprep.commands.choices import field_choice, field_default, field_range, literal_choice, undash
 from gaitprep.commands.common import build_options, input_option, reader_options, report_build
 from gaitprep.heatmaps.spec import DEFAULT_PRESET, HeatmapSpec, PresetName
 from gaitprep.partition import load_partition
@@ -24,11 +24,11 @@ from gaitprep.partition import load_partition
     "scale smoothed over 45 frames, full-canvas crop, drawn on the output grid.",
 )
 @click.option(
-    "--sigma", type=click.FloatRange(min=0, min_open=True), help="Sigma of both channels (canvas px)."
+    "--sigma", type=field_range(HeatmapSpec, "sigma_limb"), help="Sigma of both channels (canvas px)."
 )
-@click.option("--sigma-limb", type=click.FloatRange(min=0, min_open=True), help="Sigma of the limb channel.")
+@click.option("--sigma-limb", type=field_range(HeatmapSpec, "sigma_limb"), help="Sigma of the limb channel.")
 @click.option(
-    "--sigma-joint", type=click.FloatRange(min=0, min_open=True), help="Sigma of the joint channel."
+    "--sigma-joint", type=field_range(HeatmapSpec, "sigma_joint"), help="Sigma of the joint channel."
 )
 @click.option(
     "--joints",
@@ -57,7 +57,7 @@ from gaitprep.partition import load_partition
 )
 @click.option(
     "--scale-window",
-    type=click.IntRange(1),
+    type=field_range(HeatmapSpec, "scale_window"),
     help="Frames of the --scale smoothed window (odd; recommended 45).",
 )
 @click.option(
@@ -67,7 +67,7 @@ from gaitprep.partition import load_partition
 )
 @click.option(
     "--margin-sigmas",
-    type=click.FloatRange(min=0),
+    type=field_range(HeatmapSpec, "margin_sigmas"),
     help="Room above and below the body for the Gaussian tails, in sigmas (recommended 3; default upstream's "
     "85-px span).",
 )
@@ -89,8 +89,16 @@ from gaitprep.partition import load_partition
 @click.option(
     "--crop", type=field_choice(HeatmapSpec, "crop", dash=True), help="Content crop (jitters) or fixed 2x."
 )
-@click.option("--canvas", type=click.IntRange(8), help="Canvas size in px (upstream 128).")
-@click.option("--size", type=click.IntRange(1), help="Output size in px (upstream 64).")
+@click.option(
+    "--canvas",
+    type=field_range(HeatmapSpec, "canvas"),
+    help=f"Canvas size in px (upstream {field_default(HeatmapSpec, 'canvas')}).",
+)
+@click.option(
+    "--size",
+    type=field_range(HeatmapSpec, "size"),
+    help=f"Output size in px (upstream {field_default(HeatmapSpec, 'size')}).",
+)
 @click.option("--quantise", type=field_choice(HeatmapSpec, "quantise"), help="Grey quantiser.")
 @click.option(
     "--unnormalisable",
@@ -103,7 +111,7 @@ from gaitprep.partition import load_partition
 )
 @click.option(
     "--low-conf-interpolate",
-    type=click.FloatRange(0, 1, min_open=True),
+    type=field_range(HeatmapSpec, "low_conf_interpolate"),
     help="Interpolate joints below this confidence over time (not upstream).",
 )
 @click.option(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from gaitprep.commands.choices import field_choice, undash
+from gaitprep.commands.choices import field_choice, field_range, undash
 from gaitprep.commands.common import build_options, input_option, reader_options, report_build
 from gaitprep.heatmaps.spec import HeatmapSpec
 from gaitprep.partition import load_partition
@@ -25,7 +25,7 @@ from gaitprep.partition import load_partition
 )
 @click.option(
     "--sigma",
-    type=click.FloatRange(min=0, min_open=True),
+    type=field_range(HeatmapSpec, "sigma_limb"),
     help="With --register-with: the maps' sigma (canvas px), which sets the recommended margins.",
 )
 @build_options
