@@ -11,14 +11,14 @@ from typing import Any, ClassVar, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from gaitprep.errors import BadInputError, validation_summary
+from gaitprep.keypoints import Placement, ScaleMode
 from gaitprep.skeleton import NUM_JOINTS, JointSet, JointSetName, joint_set
 
-# Choices shared with the silhouette registration and the recipes; the CLI derives its choices from the
-# fields typed with them (gaitprep/commands/choices.py).
+# Choices shared with the recipes (ScaleMode and Placement come from the keypoint transform); the CLI
+# derives its choices from the fields typed with them (gaitprep/commands/choices.py).
 ChannelName = Literal["limb", "joint"]
 PresetName = Literal["opengait", "recommended"]
 DEFAULT_PRESET: PresetName = "opengait"
-ScaleMode = Literal["per_frame", "per_sequence", "smoothed"]
 JointScope = Literal["all17", "selected"]
 """Which joints a step uses: all 17 COCO joints, or the joint set drawn."""
 
@@ -70,7 +70,7 @@ class HeatmapSpec(BaseModel):
     scale_window: int = Field(
         45, ge=1, le=1001, description="frames of the centred smoothing window of scale='smoothed' (odd)"
     )
-    placement: Literal["hip", "extent"] = Field(
+    placement: Placement = Field(
         "hip",
         description=(
             "hip: the hip midpoint at the canvas centre (upstream); extent: x from the hip midpoint, y from the "

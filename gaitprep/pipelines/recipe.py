@@ -40,9 +40,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gaitprep.errors import BadInputError
-from gaitprep.heatmaps.spec import JointScope, ScaleMode
+from gaitprep.heatmaps.spec import JointScope
 from gaitprep.io.bounds import MAX_JSON_DEPTH, MAX_SMALL_FILE_BYTES, read_regular_file
 from gaitprep.io.read_options import ReadOptions
+from gaitprep.keypoints import ScaleMode
 from gaitprep.pav import DEFAULT_FIT_ON, FitOn
 from gaitprep.skeleton import JointSetName
 
