@@ -235,6 +235,20 @@ def test_gaitmodels_bootstrap_options_are_the_bootstrap_defaults():
         assert (options["resamples"].default, options["seed"].default) == (RESAMPLES, SEED) == (2000, 0)
 
 
+def test_split_and_synth_default_to_upstreams_main_partition_ratio():
+    import inspect
+
+    from gaitprep.commands.split import split
+    from gaitprep.commands.synth import synth
+    from gaitprep.partition import DEFAULT_RATIO
+    from gaitprep.synth.release import write_release
+
+    assert DEFAULT_RATIO == "1:1:8"
+    for command in (split, synth):
+        assert _options(command)["ratio"].default == DEFAULT_RATIO
+    assert inspect.signature(write_release).parameters["ratio"].default == DEFAULT_RATIO
+
+
 @pytest.mark.parametrize(
     ("annotation", "values"),
     [
