@@ -49,7 +49,8 @@ def render_pool(path: Path, seed: int) -> None:
     from gaitprep.heatmaps.spec import preset
     from gaitprep.skeleton import CLASS_ORDER
     from gaitprep.synth.detector import detect
-    from gaitprep.synth.walker import make_subject, walk
+    from gaitprep.synth.subject import make_subject
+    from gaitprep.synth.walker import walk
 
     spec = preset("recommended")
     pool = np.zeros((POOL_SEQUENCES, POOL_FRAMES, 2, 64, 64), np.uint8)

@@ -47,7 +47,8 @@ WRISTS = 4  # PAV pair index of (9, 10)
 
 def _synthetic_walks() -> list[tuple[np.ndarray, np.ndarray]]:
     from gaitprep.synth.detector import detect
-    from gaitprep.synth.walker import make_subject, render_silhouettes, walk
+    from gaitprep.synth.subject import make_subject
+    from gaitprep.synth.walker import render_silhouettes, walk
 
     out = []
     for seed, label in ((1, "negative"), (2, "positive"), (3, "neutral"), (4, "negative")):

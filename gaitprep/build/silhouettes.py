@@ -22,6 +22,7 @@ SILHOUETTE_ALGO_VERSION = "gaitprep-silhouettes-1"
 
 def process_silhouettes(spec: dict[str, Any], item: SourceItem) -> ProcessResult:
     """Upstream pretreatment for sil-raw input; unchanged re-packaging for sil-pkl input."""
+    from gaitprep.cut import cut_columns
     from gaitprep.silhouettes import SilhouetteSpec, pretreat_sequence
 
     (ref,) = item.inputs
@@ -35,7 +36,9 @@ def process_silhouettes(spec: dict[str, Any], item: SourceItem) -> ProcessResult
             "every frame was dropped by the silhouette pretreatment (empty sequence)", ref.folder
         )
     mass = sil.reshape(sil.shape[0], -1).sum(axis=1, dtype=np.float64)
-    cut = sil[:, :, :10].sum(dtype=np.float64) + sil[:, :, -10:].sum(dtype=np.float64)
+    width = sil.shape[-1]
+    side = cut_columns(width)  # the columns the load-time cut removes on each side
+    cut = sil[:, :, :side].sum(dtype=np.float64) + sil[:, :, width - side :].sum(dtype=np.float64)
     stats = {"cut_mass_fraction": float(cut / max(mass.sum(), 1.0)), "border_frames": float(border)}
     return ProcessResult(
         {"silhouette": sil}, seq.frames_in, int(sil.shape[0]), drops, stats, seq.reader_record()

@@ -5,17 +5,19 @@ from __future__ import annotations
 import click
 
 from gaitprep.build.options import BuildOptions
+from gaitprep.commands.choices import literal_choice
 from gaitprep.commands.common import build_options, input_option, reader_options, report_build
 from gaitprep.errors import BadInputError
 from gaitprep.io.read_options import ReadOptions
+from gaitprep.pav import DEFAULT_FIT_ON, FitOn
 
 
 @click.command("pav")
 @input_option("pose-pkl or pose-raw")
 @click.option(
     "--fit-on",
-    type=click.Choice(["train", "all"]),
-    default="train",
+    type=literal_choice(FitOn),
+    default=DEFAULT_FIT_ON,
     show_default=True,
     help="Ids the min-max normaliser is fitted on. 'all' leaks test statistics; it is recorded.",
 )

@@ -5,7 +5,9 @@ from __future__ import annotations
 import click
 
 from gaitprep.build.options import BuildOptions
+from gaitprep.commands.choices import field_choice, field_range, undash
 from gaitprep.commands.common import build_options, input_option, reader_options, report_build
+from gaitprep.heatmaps.spec import HeatmapSpec
 from gaitprep.io.read_options import ReadOptions
 
 
@@ -19,12 +21,12 @@ from gaitprep.io.read_options import ReadOptions
 )
 @click.option(
     "--scale",
-    type=click.Choice(["per-frame", "per-sequence", "smoothed"]),
+    type=field_choice(HeatmapSpec, "scale", dash=True),
     help="With --register-with: the span scaling (default: the recommended preset's; must match the maps).",
 )
 @click.option(
     "--sigma",
-    type=click.FloatRange(min=0, min_open=True),
+    type=field_range(HeatmapSpec, "sigma_limb"),
     help="With --register-with: the maps' sigma (canvas px), which sets the recommended margins.",
 )
 @build_options
@@ -57,7 +59,7 @@ def silhouettes(
 
         overrides: dict = {} if sigma is None else {"sigma_limb": sigma, "sigma_joint": sigma}
         if scale is not None:
-            overrides["scale"] = scale.replace("-", "_")
+            overrides["scale"] = undash(scale)
         spec = preset("recommended", **overrides)
         result = build_registered_silhouettes(
             input_path, register_with, out, spec=spec, options=options, read=read
