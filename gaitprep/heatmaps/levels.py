@@ -171,7 +171,6 @@ def levels_from_exponent(
     out: np.ndarray,
     *,
     quantise: str,
-    may_be_negative: bool = True,
     delta: float = 0.0,
     resolve: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> None:
@@ -179,7 +178,7 @@ def levels_from_exponent(
 
     Exact with respect to float64 ``exp``: a lookup on the float's bit pattern, then an exact re-evaluation
     of the pixels whose cell holds a threshold. ``E4`` must be contiguous and finite; values beyond the table
-    give 0, values at or below 0 index 255 (``may_be_negative`` is accepted for compatibility: no clamp is needed).
+    give 0, values at or below 0 index 255 (a negative float's key clips to the first cell: no clamp).
 
     ``delta > 0`` with ``resolve``: E4 is only known to within ``delta`` of the exact value; every pixel whose
     E4 lies within ``delta`` of a threshold is handed to ``resolve(flat_indices) -> uint8 grey levels`` (an

@@ -263,7 +263,7 @@ def _block_levels(
             return np.zeros(flat.shape, np.uint8)
 
         levels_from_exponent(
-            acc, target, quantise=quantise, may_be_negative=bool((geo.amp > 1.0).any()), delta=band,
+            acc, target, quantise=quantise, delta=band,
             resolve=resolve if band > 0 else None,
         )  # fmt: skip
 
