@@ -48,7 +48,8 @@ def write_sequence(root: Path, index: int, label: str, frames: tuple[int, int], 
     """One synthetic sequence's pose pickle (float64 (T, 17, 3), 640x360 image px); returns T."""
     from gaitprep.io.safe_pickle import dump_array_pickle
     from gaitprep.synth.detector import detect
-    from gaitprep.synth.walker import make_subject, walk
+    from gaitprep.synth.subject import make_subject
+    from gaitprep.synth.walker import walk
 
     rng = np.random.default_rng([seed, STREAM, index])
     n = int(rng.integers(frames[0], frames[1] + 1))

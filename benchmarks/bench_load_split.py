@@ -49,7 +49,8 @@ def render_pool(path: Path, seed: int) -> None:
     from gaitprep.heatmaps.spec import preset
     from gaitprep.skeleton import CLASS_ORDER
     from gaitprep.synth.detector import detect
-    from gaitprep.synth.walker import make_subject, walk
+    from gaitprep.synth.subject import make_subject
+    from gaitprep.synth.walker import walk
 
     spec = preset("recommended")
     pool = np.zeros((POOL_SEQUENCES, POOL_FRAMES, 2, 64, 64), np.uint8)
@@ -73,7 +74,7 @@ def pool_process(item):
 
 
 def build(work: Path, sequences: int, frames: tuple[int, int], seed: int, workers: int) -> Path:
-    from gaitprep.build import BuildPlan, SourceItem, build_dataset
+    from gaitprep.build import BuildOptions, BuildPlan, SourceItem, build_dataset
     from gaitprep.manifest import ArraySpec, Layout, SourceInfo, json_digest
     from gaitprep.partition import Partition
     from gaitprep.synth.release import choose_partition, class_blocks
@@ -115,7 +116,7 @@ def build(work: Path, sequences: int, frames: tuple[int, int], seed: int, worker
         ),
         partition=partition,
     )  # fmt: skip
-    return build_dataset(plan, workers=workers, quiet=False).path
+    return build_dataset(plan, BuildOptions(workers=workers, quiet=False)).path
 
 
 def drop_cache(files: list[Path]) -> None:

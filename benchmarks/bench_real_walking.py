@@ -33,7 +33,8 @@ import cv2  # noqa: E402
 
 from gaitprep.heatmaps import preset, render_sequence  # noqa: E402
 from gaitprep.heatmaps.stats import SIDES, aggregate_stats  # noqa: E402
-from gaitprep.synth.realwalk import RealWalkingUnavailable, fetch_lafan1_bvh, walking_sequences  # noqa: E402
+from gaitprep.synth.lafan1 import RealWalkingUnavailable, fetch_lafan1_bvh  # noqa: E402
+from gaitprep.synth.realwalk import walking_sequences  # noqa: E402
 
 cv2.setNumThreads(1)
 PRESETS = ("opengait", "recommended")

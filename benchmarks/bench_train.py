@@ -42,7 +42,7 @@ UPSTREAM_WIDTHS = (64, 128, 256, 512)
 
 def build_maps(root: Path, sequences: int, frames: tuple[int, int]) -> Path:
     """A synthetic release and its recommended skeleton maps under ``root``; returns the dataset path."""
-    from gaitprep.build.datasets import build_heatmaps
+    from gaitprep.build.datasets import BuildOptions, build_heatmaps
     from gaitprep.heatmaps.spec import preset
     from gaitprep.partition import load_partition
     from gaitprep.synth.release import write_release
@@ -57,7 +57,10 @@ def build_maps(root: Path, sequences: int, frames: tuple[int, int]) -> Path:
     )
     part = load_partition(summary["partition"])
     build_heatmaps(
-        root / "release" / "pose-pkl", root / "maps", preset("recommended"), partition=part, quiet=True
+        root / "release" / "pose-pkl",
+        root / "maps",
+        preset("recommended"),
+        options=BuildOptions(partition=part, quiet=True),
     )
     return root / "maps"
 

@@ -33,7 +33,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 from bench_verify import make_plan  # noqa: E402
 
 from gaitmodels.data import ManifestData, load_split  # noqa: E402
-from gaitprep.build import build_dataset  # noqa: E402
+from gaitprep.build import (
+    BuildOptions,
+    build_dataset,  # noqa: E402
+)
 from gaitprep.io.store import read_sequence  # noqa: E402
 from gaitprep.io.tree import sha256_file  # noqa: E402
 
@@ -96,7 +99,9 @@ def run(sequences: int, frames: int, workers: int, base: Path, repeats: int) -> 
     print(f"split: {sequences} sequences × {frames} frames, uint8 (T, 2, 64, 64), one array per sequence")
     for fmt, formats in (("zarr", ("zarr",)), ("pkl", ("opengait-pkl",))):
         out = base / f"split-{fmt}"
-        result = build_dataset(make_plan(out, sequences, frames, formats), workers=workers, quiet=True)
+        result = build_dataset(
+            make_plan(out, sequences, frames, formats), BuildOptions(workers=workers, quiet=True)
+        )
         m = result.manifest
         stored = sum(f.bytes for f in m.files)
         logical = sum(int(np.prod(r.arrays["maps"].shape)) for r in m.records)

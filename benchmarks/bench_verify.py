@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gaitprep.build import BuildPlan, ProcessResult, SourceItem, build_dataset
+from gaitprep.build import BuildOptions, BuildPlan, ProcessResult, SourceItem, build_dataset
 from gaitprep.io.store import read_sequence
 from gaitprep.manifest import ArraySpec, Layout, SourceInfo, json_digest
 from gaitprep.verify import verify_dataset
@@ -109,7 +109,9 @@ def _mbps(nbytes: float, seconds: float) -> float:
 def run(sequences: int, frames: int, fmt: str, workers: int, base: Path, repeats: int) -> None:
     out = base / "bench-verify"
     t0 = time.perf_counter()
-    result = build_dataset(make_plan(out, sequences, frames, FORMATS[fmt]), workers=workers, quiet=True)
+    result = build_dataset(
+        make_plan(out, sequences, frames, FORMATS[fmt]), BuildOptions(workers=workers, quiet=True)
+    )
     build_s = time.perf_counter() - t0
     m = result.manifest
     stored = sum(f.bytes for f in m.files)

@@ -41,7 +41,7 @@ def seed_range(text: str) -> list[int]:
 
 
 def build_data(root: Path, data_seed: int, args: argparse.Namespace) -> tuple[Path, Path | None, dict]:
-    from gaitprep.build.datasets import build_heatmaps, build_pav
+    from gaitprep.build.datasets import BuildOptions, build_heatmaps, build_pav
     from gaitprep.heatmaps.spec import preset
     from gaitprep.partition import load_partition
     from gaitprep.synth.release import write_release
@@ -54,11 +54,16 @@ def build_data(root: Path, data_seed: int, args: argparse.Namespace) -> tuple[Pa
     )  # fmt: skip
     part = load_partition(summary["partition"])
     poses = root / "release" / "pose-pkl"
-    build_heatmaps(poses, root / "maps", preset("recommended"), partition=part, workers=args.jobs, quiet=True)
+    build_heatmaps(
+        poses,
+        root / "maps",
+        preset("recommended"),
+        options=BuildOptions(partition=part, workers=args.jobs, quiet=True),
+    )
     pav = None
     if args.model == "drf":
         pav = root / "pav"
-        build_pav(poses, pav, partition=part, quiet=True)
+        build_pav(poses, pav, options=BuildOptions(partition=part, quiet=True))
     return root / "maps", pav, summary["splits"]
 
 

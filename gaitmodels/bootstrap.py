@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
+from gaitmodels.choices import BOOTSTRAP_RESAMPLES as RESAMPLES
+from gaitmodels.choices import BOOTSTRAP_SEED as SEED
 from gaitmodels.models.errors import InvalidInputError
 
-RESAMPLES = 2000
-SEED = 0
 METHOD = "percentile bootstrap over sequences (resampled with replacement), 2.5th-97.5th percentile"
 
 

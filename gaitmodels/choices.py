@@ -1,5 +1,5 @@
 """Each choice of ``gaitmodels`` declared once: model names, training recipes, class weighting, frame
-sampling modes and the default backbone widths.
+sampling modes, devices and the default backbone widths.
 
 The typed configurations (:class:`gaitmodels.models.ModelConfig`, :class:`gaitmodels.train_config.TrainConfig`)
 type their fields with these, and the command line derives its choices and defaults from them. No torch
@@ -21,8 +21,18 @@ RECIPES: tuple[str, ...] = get_args(Recipe)
 ClassWeights = Literal["none", "inverse-frequency"]
 CLASS_WEIGHTS: tuple[str, ...] = get_args(ClassWeights)
 
-FRAME_SAMPLING = ("fixed_unordered", "fixed_ordered", "all_ordered")
+FrameSampling = Literal["fixed_unordered", "fixed_ordered", "all_ordered"]
 """OpenGait's frame sampling modes (fixed/all x ordered/unordered) that training and evaluation use."""
+FRAME_SAMPLING: tuple[str, ...] = get_args(FrameSampling)
+
+Device = Literal["auto", "cpu", "cuda"]
+"""Where a command runs: auto takes CUDA when available, else the CPU."""
+DEVICES: tuple[str, ...] = get_args(Device)
+DEFAULT_DEVICE: Device = "auto"
 
 DEFAULT_WIDTHS = (64, 128, 256, 512)
 """The backbone's stage widths (upstream ScoNet); smaller ones make quick CPU demos."""
+
+BOOTSTRAP_RESAMPLES = 2000
+"""Bootstrap resamples of the 95 % intervals (evaluate) and of the paired differences (compare)."""
+BOOTSTRAP_SEED = 0

@@ -7,7 +7,16 @@ from pathlib import Path
 
 import click
 
-from gaitmodels.choices import CLASS_WEIGHTS, FRAME_SAMPLING, MODEL_NAMES, RECIPES
+from gaitmodels.choices import (
+    BOOTSTRAP_RESAMPLES,
+    BOOTSTRAP_SEED,
+    CLASS_WEIGHTS,
+    DEFAULT_DEVICE,
+    DEVICES,
+    FRAME_SAMPLING,
+    MODEL_NAMES,
+    RECIPES,
+)
 from gaitmodels.train_config import TrainConfig
 from gaitprep.cliutil import emit, json_option, quiet_option
 from gaitprep.errors import BadInputError, GaitprepError
@@ -89,7 +98,7 @@ def _pair(value: str, what: str) -> tuple[int, ...]:
 @click.option("--save-every", type=click.IntRange(1), default=_default("save_every"), show_default=True)
 @click.option("--log-every", type=click.IntRange(1), default=_default("log_every"), show_default=True)
 @click.option("--loader-workers", type=click.IntRange(0), default=_default("loader_workers"), show_default=True)
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--device", type=click.Choice(DEVICES), default=DEFAULT_DEVICE, show_default=True)
 @click.option(
     "--resume",
     type=click.Path(exists=True),
@@ -265,7 +274,7 @@ def _metrics_text(r: dict) -> str:
     show_default=True,
     help="train scores the training data (labelled so in every output).",
 )
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--device", type=click.Choice(DEVICES), default=DEFAULT_DEVICE, show_default=True)
 @click.option(
     "--out",
     type=click.Path(file_okay=False),
@@ -278,9 +287,13 @@ def _metrics_text(r: dict) -> str:
     help="CSV with id,subject columns: warn when training and evaluated data share a subject.",
 )
 @click.option(
-    "--resamples", type=click.IntRange(1), default=2000, show_default=True, help="Bootstrap resamples."
+    "--resamples",
+    type=click.IntRange(1),
+    default=BOOTSTRAP_RESAMPLES,
+    show_default=True,
+    help="Bootstrap resamples.",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed.")
+@click.option("--seed", type=int, default=BOOTSTRAP_SEED, show_default=True, help="Bootstrap seed.")
 @json_option
 @quiet_option
 def evaluate(
@@ -325,9 +338,13 @@ def evaluate(
 )
 @click.option("--force", is_flag=True, help="Replace an earlier comparison at --out (never other files).")
 @click.option(
-    "--resamples", type=click.IntRange(1), default=2000, show_default=True, help="Paired bootstrap resamples."
+    "--resamples",
+    type=click.IntRange(1),
+    default=BOOTSTRAP_RESAMPLES,
+    show_default=True,
+    help="Paired bootstrap resamples.",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed.")
+@click.option("--seed", type=int, default=BOOTSTRAP_SEED, show_default=True, help="Bootstrap seed.")
 @json_option
 def compare(evaluations, out, force, resamples, seed, as_json) -> None:
     """Headline metrics of runs side by side, with 95% intervals, and what differs between them.
@@ -355,7 +372,7 @@ def compare(evaluations, out, force, resamples, seed, as_json) -> None:
     help="A gaitprep dataset (manifest.json or its folder).",
 )
 @click.option("--pav-manifest", type=click.Path(exists=True))
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--device", type=click.Choice(DEVICES), default=DEFAULT_DEVICE, show_default=True)
 @json_option
 def predict(checkpoint, input_path, pav_manifest, device, as_json) -> None:
     """Class and probabilities for every sequence of a dataset."""

@@ -13,6 +13,7 @@ from gaitmodels.bootstrap import RESAMPLES, SEED, bootstrap_ci
 from gaitmodels.calibration import reliability
 from gaitmodels.charts import save_reliability_png, save_roc_png
 from gaitmodels.checkpoint import Checkpoint, load_weights
+from gaitmodels.choices import DEFAULT_DEVICE
 from gaitmodels.data import ManifestData, SplitArrays, eval_clip, load_split
 from gaitmodels.eval_folder import (
     EVALUATION_KIND,
@@ -86,7 +87,7 @@ def evaluate(
     *,
     split: str = "test",
     pav_manifest: str | Path | None = None,
-    device: str = "auto",
+    device: str = DEFAULT_DEVICE,
     out: str | Path | None = None,
     run_dir: str | Path | None = None,
     force: bool = False,
@@ -258,7 +259,7 @@ def predict(
     manifest: str | Path,
     *,
     pav_manifest: str | Path | None = None,
-    device: str = "auto",
+    device: str = DEFAULT_DEVICE,
     split: str | None = None,
 ) -> list[dict[str, Any]]:
     """Class and probabilities (softmax of the scaled mean logits) per sequence of a dataset."""

@@ -19,6 +19,7 @@ import numpy as np
 from torch.utils.data import Sampler
 
 from gaitmodels.models.errors import InvalidInputError
+from gaitprep.cut import cut_columns
 
 ALL_ORDERED_MAX_FRAMES = 720
 """Upstream's ``frames_all_limit`` for ScoNet evaluation: sequences are truncated to their first 720 frames."""
@@ -149,11 +150,6 @@ def all_ordered(num_frames: int, max_frames: int | None = ALL_ORDERED_MAX_FRAMES
 _UINT8_TO_UNIT = (np.arange(256, dtype=np.float64) / 255.0).astype(np.float32)
 
 
-def cut_width(width: int) -> int:
-    """Columns cut from EACH side at load time: ``int(W // 64) * 10`` (10 for W = 64, 0 for 44, 20 for 128)."""
-    return int(width // 64) * 10
-
-
 def cut_transform(x: np.ndarray) -> np.ndarray:
     """Load-time cut and scaling: uint8 (..., H, W) -> float32 (..., H, W - 2 * cut) in [0, 1].
 
@@ -167,5 +163,5 @@ def cut_transform(x: np.ndarray) -> np.ndarray:
             f"{getattr(x, 'dtype', '')} {getattr(x, 'shape', '')}"
         )
     width = x.shape[-1]
-    cut = cut_width(width)
+    cut = cut_columns(width)
     return _UINT8_TO_UNIT[x[..., cut : width - cut]]

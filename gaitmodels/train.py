@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from gaitmodels.checkpoint import CHECKPOINT_FORMAT, Checkpoint, save_checkpoint
-from gaitmodels.choices import FRAME_SAMPLING
+from gaitmodels.choices import DEFAULT_DEVICE, FRAME_SAMPLING
 from gaitmodels.data import ManifestData, SplitArrays, TrainClips, load_split
 from gaitmodels.distributed import gathered_triplet_loss, mean_over_ranks
 from gaitmodels.guards import check_init, check_model_data, check_pav
@@ -114,7 +114,7 @@ def train(
     out: str | Path,
     *,
     pav_path: str | Path | None = None,
-    device: str = "auto",
+    device: str = DEFAULT_DEVICE,
     resume: str | Path | Checkpoint | None = None,
     init: str | Path | None = None,
     quiet: bool = False,

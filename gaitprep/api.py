@@ -21,12 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
+from gaitprep.cut import cut_columns
 from gaitprep.errors import BadInputError
 from gaitprep.manifest import Manifest, SequenceRecord
 
 SPLITS = ("train", "test")
-STORED_WIDTH_PER_CUT = 64  # the load transform cuts int(W // 64) * 10 columns from each side
-CUT_PER_64_COLUMNS = 10
 
 
 def load_transform(array: np.ndarray) -> np.ndarray:
@@ -41,7 +40,7 @@ def load_transform(array: np.ndarray) -> np.ndarray:
             f"{getattr(array, 'shape', '')}"
         )
     width = array.shape[-1]
-    cut = int(width // STORED_WIDTH_PER_CUT) * CUT_PER_64_COLUMNS
+    cut = cut_columns(width)
     return array[..., cut : width - cut].astype(np.float32) / np.float32(255.0)
 
 

@@ -22,6 +22,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from gaitprep.cut import LOAD_TRANSFORM
 from gaitprep.errors import BadInputError
 from gaitprep.io.atomic import canonical_json
 
@@ -69,7 +70,7 @@ class Layout(_Strict):
     zarr_codec: str = "zstd-3, one chunk per sequence array"
     pickle_protocol: int = 4
     stored_uncut: bool = True
-    load_transform: str = "cut int(W // 64) * 10 columns from each side, then / 255 (applied at load)"
+    load_transform: str = LOAD_TRANSFORM
 
 
 class ArrayRecord(_Strict):

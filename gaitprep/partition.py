@@ -14,6 +14,10 @@ from gaitprep.errors import BadInputError
 from gaitprep.io.atomic import atomic_write_bytes
 from gaitprep.io.bounds import MAX_SMALL_FILE_BYTES, loads_json, read_regular_file
 
+DEFAULT_RATIO = "1:1:8"
+"""TRAIN class ratio positive:neutral:negative of upstream's main partition (``Scoliosis1K_118.json``): the
+default of ``gaitprep split`` and ``gaitprep synth``."""
+
 
 @dataclass(frozen=True)
 class Partition:

@@ -16,7 +16,7 @@ Everything here is pure numpy over in-memory arrays; nothing reads or writes fil
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, get_args
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -36,6 +36,11 @@ MIDLINE_INDEX = METRIC_NAMES.index("midline_dev")
 MIN_HEIGHT_PX = 1e-6
 # Floor of the min-max scale (§6.4): a constant column normalises to 0 instead of dividing by 0.
 MINMAX_SCALE_FLOOR = 1e-6
+
+FitOn = Literal["train", "all"]
+"""Ids the min-max normaliser is fitted on: the partition's TRAIN ids, or every id (leaks test statistics)."""
+FIT_ON: tuple[str, ...] = get_args(FitOn)
+DEFAULT_FIT_ON: FitOn = "train"
 
 
 class PavSpec(BaseModel):
@@ -283,7 +288,7 @@ def apply_minmax(
     return np.clip((r - lo) / scale, 0.0, 1.0).astype(np.float32)
 
 
-def fit_set_ids(partition: Partition, seq_ids: Iterable[str], fit_on: str = "train") -> list[str]:
+def fit_set_ids(partition: Partition, seq_ids: Iterable[str], fit_on: str = DEFAULT_FIT_ON) -> list[str]:
     """The sorted ids whose raw PAVs the min-max stats are fitted on.
 
     seq_ids: the ids available (e.g. every sequence built). ``fit_on="train"`` keeps those in the
@@ -298,8 +303,8 @@ def fit_set_ids(partition: Partition, seq_ids: Iterable[str], fit_on: str = "tra
         chosen = ids
     else:
         raise BadInputError(
-            f"PAV min-max fit_on must be 'train' or 'all', got {fit_on!r}; fitting on test ids leaks test "
-            "statistics and is only done with an explicit fit_on='all'",
+            f"PAV min-max fit_on must be {' or '.join(map(repr, FIT_ON))}, got {fit_on!r}; fitting on test ids "
+            "leaks test statistics and is only done with an explicit fit_on='all'",
             partition.name,
         )
     if not chosen:

@@ -6,6 +6,7 @@ Domain reference §1.2 and §2. Everything here is data; nothing reads files.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 from gaitprep.errors import BadInputError
 
@@ -51,6 +52,10 @@ class JointSet:
 _BODY_JOINTS = tuple(range(5, 17))
 _BODY_LIMBS = tuple(limb for limb in UPSTREAM_LIMBS if limb[0] >= 5 and limb[1] >= 5)
 
+JointSetName = Literal["coco17", "body", "head-lite"]
+"""The named joint sets: the one declaration that the heatmap spec, recipes and the CLI take them from."""
+JOINT_SET_NAMES: tuple[str, ...] = get_args(JointSetName)
+
 JOINT_SETS: dict[str, JointSet] = {
     "coco17": JointSet("coco17", tuple(range(17)), UPSTREAM_LIMBS),
     "body": JointSet("body", _BODY_JOINTS, _BODY_LIMBS),
@@ -64,7 +69,7 @@ def joint_set(name: str, shoulder_edge: bool = False) -> JointSet:
     try:
         js = JOINT_SETS[name]
     except KeyError:
-        raise BadInputError(f"unknown joint set {name!r}; expected one of {sorted(JOINT_SETS)}") from None
+        raise BadInputError(f"unknown joint set {name!r}; expected one of {sorted(JOINT_SET_NAMES)}") from None
     return js.with_shoulder_edge() if shoulder_edge else js
 
 

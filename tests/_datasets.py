@@ -48,7 +48,7 @@ class SmallData:
 @functools.cache
 def small_datasets(release: Path, base: Path) -> SmallData:
     """Build (once per release) the maps, PAV and silhouette datasets under ``base``."""
-    from gaitprep.build.datasets import build_heatmaps, build_pav, build_silhouettes
+    from gaitprep.build.datasets import BuildOptions, build_heatmaps, build_pav, build_silhouettes
     from gaitprep.heatmaps.spec import preset
 
     part = load_partition(release / PARTITION_FILE)
@@ -64,11 +64,11 @@ def small_datasets(release: Path, base: Path) -> SmallData:
         pav_other=base / "pav-other",
         sil=base / "sil",
     )
-    build_heatmaps(poses, out.maps, preset("recommended"), partition=part, quiet=True)
-    build_pav(poses, out.pav, partition=part, quiet=True)
-    build_pav(poses, out.pav_all, partition=part, fit_on="all", quiet=True)
-    build_pav(poses, out.pav_other, partition=other, quiet=True)
-    build_silhouettes(release / "sil-raw", out.sil, partition=part, quiet=True)
+    build_heatmaps(poses, out.maps, preset("recommended"), options=BuildOptions(partition=part, quiet=True))
+    build_pav(poses, out.pav, options=BuildOptions(partition=part, quiet=True))
+    build_pav(poses, out.pav_all, fit_on="all", options=BuildOptions(partition=part, quiet=True))
+    build_pav(poses, out.pav_other, options=BuildOptions(partition=other, quiet=True))
+    build_silhouettes(release / "sil-raw", out.sil, options=BuildOptions(partition=part, quiet=True))
     return out
 
 

@@ -23,12 +23,8 @@ import numpy as np
 import pytest
 
 from gaitprep.partition import write_partition
-from gaitprep.synth.realwalk import (
-    RealWalk,
-    RealWalkingUnavailable,
-    load_real_walking,
-    silhouettes_from_pose,
-)
+from gaitprep.synth.lafan1 import RealWalkingUnavailable
+from gaitprep.synth.realwalk import RealWalk, load_real_walking, silhouettes_from_pose
 from gaitprep.synth.release import VIEW, choose_partition, class_blocks, ratio_code, write_sequence_layouts
 
 RealWalking = dict[tuple[str, bool], list[RealWalk]]

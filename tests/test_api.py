@@ -77,9 +77,11 @@ def test_the_load_transform_is_the_one_gaitmodels_trains_with(data) -> None:
 
 
 def test_zarr_and_pickle_copies_read_the_same(synth_release: Path, tmp_path: Path) -> None:
-    from gaitprep.build.datasets import build_silhouettes
+    from gaitprep.build.datasets import BuildOptions, build_silhouettes
 
-    build_silhouettes(synth_release / "sil-pkl", tmp_path / "both", fmt="both", quiet=True)
+    build_silhouettes(
+        synth_release / "sil-pkl", tmp_path / "both", options=BuildOptions(fmt="both", quiet=True)
+    )
     z = gaitprep.open_dataset(tmp_path / "both")
     p = gaitprep.open_dataset(tmp_path / "both" / "manifest.json", format="opengait-pkl")
     assert (z.format, p.format) == ("zarr", "opengait-pkl")

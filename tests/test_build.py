@@ -30,9 +30,9 @@ from _trees import (
     write_sil_pkl_tree,
 )
 
-import gaitprep.build.engine as build_module
-from gaitprep.build import DONE_DIR, BuildPlan, build_dataset, staging_dir
+from gaitprep.build import DONE_DIR, BuildOptions, BuildPlan, build_dataset, staging_dir
 from gaitprep.build.datasets import build_poses, build_silhouettes
+from gaitprep.build.staging import BuildLock
 from gaitprep.errors import BadInputError, BuildLockedError, GaitprepError, VerificationError
 from gaitprep.io.store import read_sequence
 from gaitprep.manifest import MANIFEST_NAME, array_digest, load_manifest
@@ -60,8 +60,8 @@ def start_build(out: Path, n: int, sleep: float) -> subprocess.Popen:
     """Run ``build_dataset(synthetic_plan(out, n))`` in a child process whose process function sleeps."""
     code = (
         "import sys; from pathlib import Path; from _trees import synthetic_plan; "
-        "from gaitprep.build import build_dataset; "
-        f"build_dataset(synthetic_plan(Path(sys.argv[1]), n={n}), quiet=True)"
+        "from gaitprep.build import BuildOptions, build_dataset; "
+        f"build_dataset(synthetic_plan(Path(sys.argv[1]), n={n}), BuildOptions(quiet=True))"
     )
     env = {**os.environ, SLEEP_ENV: str(sleep), "PYTHONPATH": os.pathsep.join([str(TESTS_DIR), *sys.path])}
     env.pop(FAIL_ENV, None)
@@ -86,7 +86,9 @@ def wait_for(condition, proc: subprocess.Popen, timeout: float = 60.0) -> None:
 def test_silhouette_build_records_counts_splits_and_digests(sil_tree, tmp_path: Path) -> None:
     tree, ids = sil_tree
     part, _ = write_partitions(tmp_path, ids)
-    result = build_silhouettes(tree / "tree", tmp_path / "ds", partition=part, quiet=True)
+    result = build_silhouettes(
+        tree / "tree", tmp_path / "ds", options=BuildOptions(partition=part, quiet=True)
+    )
     m = result.manifest
     assert (result.built, result.reused, result.up_to_date) == (9, 0, False)
     assert m.derivation_id and m.manifest_digest and m.modality == "silhouette"
@@ -113,8 +115,12 @@ def test_silhouette_build_records_counts_splits_and_digests(sil_tree, tmp_path: 
 
 def test_one_and_two_workers_give_byte_identical_trees(sil_tree, tmp_path: Path) -> None:
     tree, _ = sil_tree
-    one = build_silhouettes(tree / "tree", tmp_path / "w1" / "ds", fmt="both", workers=1, quiet=True)
-    two = build_silhouettes(tree / "tree", tmp_path / "w2" / "ds", fmt="both", workers=2, quiet=True)
+    one = build_silhouettes(
+        tree / "tree", tmp_path / "w1" / "ds", options=BuildOptions(fmt="both", workers=1, quiet=True)
+    )
+    two = build_silhouettes(
+        tree / "tree", tmp_path / "w2" / "ds", options=BuildOptions(fmt="both", workers=2, quiet=True)
+    )
     assert one.manifest.content_digest == two.manifest.content_digest
     assert one.manifest.manifest_digest == two.manifest.manifest_digest
     assert one.manifest.provenance.workers == 1 and two.manifest.provenance.workers == 2
@@ -127,13 +133,13 @@ def test_one_and_two_workers_give_byte_identical_trees(sil_tree, tmp_path: Path)
 def test_a_dask_build_is_byte_identical_to_a_serial_one(tmp_path: Path) -> None:
     distributed = pytest.importorskip("dask.distributed")
     serial = build_dataset(
-        synthetic_plan(tmp_path / "serial" / "ds", formats=("zarr", "opengait-pkl")), quiet=True
+        synthetic_plan(tmp_path / "serial" / "ds", formats=("zarr", "opengait-pkl")), BuildOptions(quiet=True)
     )
     with distributed.LocalCluster(
         n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
     ) as cluster:
         plan = synthetic_plan(tmp_path / "dask" / "ds", formats=("zarr", "opengait-pkl"))
-        result = build_dataset(plan, quiet=True, dask_address=cluster.scheduler_address)
+        result = build_dataset(plan, BuildOptions(quiet=True, dask_address=cluster.scheduler_address))
     assert result.built == 9
     assert manifest_without_provenance(result.path) == manifest_without_provenance(serial.path)
     assert tree_bytes(result.path) == tree_bytes(serial.path)
@@ -141,8 +147,10 @@ def test_a_dask_build_is_byte_identical_to_a_serial_one(tmp_path: Path) -> None:
 
 def test_zarr_only_and_pkl_only_builds_share_a_content_digest(sil_tree, tmp_path: Path) -> None:
     tree, _ = sil_tree
-    z = build_silhouettes(tree / "tree", tmp_path / "z", fmt="zarr", quiet=True).manifest
-    p = build_silhouettes(tree / "tree", tmp_path / "p", fmt="pkl", quiet=True).manifest
+    z = build_silhouettes(
+        tree / "tree", tmp_path / "z", options=BuildOptions(fmt="zarr", quiet=True)
+    ).manifest
+    p = build_silhouettes(tree / "tree", tmp_path / "p", options=BuildOptions(fmt="pkl", quiet=True)).manifest
     assert z.content_digest == p.content_digest
     assert z.layout_digest != p.layout_digest and z.derivation_id != p.derivation_id
     assert all(f.path.startswith("data.zarr/") for f in z.files)
@@ -164,7 +172,7 @@ def test_all_zero_arrays_still_write_their_chunk_so_the_file_list_is_content_ind
 ) -> None:
     plan = synthetic_plan(tmp_path / "ds", n=3)
     plan.process = zero_maps_process
-    manifest = build_dataset(plan, quiet=True).manifest
+    manifest = build_dataset(plan, BuildOptions(quiet=True)).manifest
     listed = {f.path for f in manifest.files}
     for rec in manifest.records:
         assert f"data.zarr/{rec.key}/maps/c/0/0/0/0" in listed
@@ -174,8 +182,8 @@ def test_all_zero_arrays_still_write_their_chunk_so_the_file_list_is_content_ind
 
 def test_pose_builds_in_both_formats_share_a_content_digest(tmp_path: Path) -> None:
     write_pose_pkl_tree(tmp_path / "tree", n=4, frames=5)
-    z = build_poses(tmp_path / "tree", tmp_path / "z", fmt="zarr", quiet=True).manifest
-    p = build_poses(tmp_path / "tree", tmp_path / "p", fmt="pkl", quiet=True).manifest
+    z = build_poses(tmp_path / "tree", tmp_path / "z", options=BuildOptions(fmt="zarr", quiet=True)).manifest
+    p = build_poses(tmp_path / "tree", tmp_path / "p", options=BuildOptions(fmt="pkl", quiet=True)).manifest
     assert z.modality == "pose" and z.content_digest == p.content_digest
     assert z.records[3].arrays["pose"].digest == array_digest(pose_array(0, 3, 5))
     assert verify_dataset(tmp_path / "z", "content").ok and verify_dataset(tmp_path / "p", "content").ok
@@ -206,7 +214,7 @@ def test_derivation_id_is_known_before_building_and_tracks_every_input(tmp_path:
     ids = seq_ids(9)
     part_a, part_b = write_partitions(tmp_path, ids)
     base = synthetic_plan(tmp_path / "ds")
-    result = build_dataset(base, quiet=True)
+    result = build_dataset(base, BuildOptions(quiet=True))
     assert result.manifest.derivation_id == base.derivation_id
     variants = [
         synthetic_plan(tmp_path / "ds", params={"sigma_limb": 8.0, "sigma_joint": 4.0}),
@@ -228,9 +236,9 @@ def test_derivation_id_is_known_before_building_and_tracks_every_input(tmp_path:
 
 
 def test_rerunning_an_unchanged_build_is_up_to_date_and_writes_nothing(tmp_path: Path) -> None:
-    first = build_dataset(synthetic_plan(tmp_path / "ds"), quiet=True)
+    first = build_dataset(synthetic_plan(tmp_path / "ds"), BuildOptions(quiet=True))
     before = (tmp_path / "ds" / MANIFEST_NAME).read_bytes()
-    again = build_dataset(synthetic_plan(tmp_path / "ds"), quiet=True)
+    again = build_dataset(synthetic_plan(tmp_path / "ds"), BuildOptions(quiet=True))
     assert (again.up_to_date, again.built, again.reused) == (True, 0, 9)
     assert again.manifest == first.manifest
     assert (tmp_path / "ds" / MANIFEST_NAME).read_bytes() == before
@@ -238,24 +246,24 @@ def test_rerunning_an_unchanged_build_is_up_to_date_and_writes_nothing(tmp_path:
 
 def test_an_up_to_date_output_that_no_longer_verifies_is_refused_until_forced(tmp_path: Path) -> None:
     out = tmp_path / "ds"
-    first = build_dataset(synthetic_plan(out), quiet=True)
+    first = build_dataset(synthetic_plan(out), BuildOptions(quiet=True))
     victim = next(f.path for f in first.manifest.files if f.path.endswith("/c/0/0/0/0"))
     (out / victim).unlink()
     with pytest.raises(VerificationError, match=f"missing: {victim}.*pass --force"):
-        build_dataset(synthetic_plan(out), quiet=True)
-    rebuilt = build_dataset(synthetic_plan(out), quiet=True, force=True)
+        build_dataset(synthetic_plan(out), BuildOptions(quiet=True))
+    rebuilt = build_dataset(synthetic_plan(out), BuildOptions(quiet=True, force=True))
     assert not rebuilt.up_to_date and rebuilt.manifest.content_digest == first.manifest.content_digest
     assert verify_dataset(out).ok
 
 
 def test_a_different_build_into_an_existing_dataset_is_refused_unless_forced(tmp_path: Path) -> None:
     out = tmp_path / "ds"
-    first = build_dataset(synthetic_plan(out), quiet=True)
+    first = build_dataset(synthetic_plan(out), BuildOptions(quiet=True))
     other = synthetic_plan(out, params={"offset": 5})
     with pytest.raises(BadInputError, match="different dataset"):
-        build_dataset(other, quiet=True)
+        build_dataset(other, BuildOptions(quiet=True))
     assert load_manifest(out) == first.manifest  # untouched
-    forced = build_dataset(other, quiet=True, force=True)
+    forced = build_dataset(other, BuildOptions(quiet=True, force=True))
     assert not forced.up_to_date and forced.built == 9
     assert load_manifest(out).derivation_id == other.derivation_id != first.manifest.derivation_id
     assert forced.manifest.content_digest != first.manifest.content_digest
@@ -266,19 +274,19 @@ def test_a_non_dataset_directory_is_refused_and_an_empty_one_accepted(tmp_path: 
     (tmp_path / "busy").mkdir()
     (tmp_path / "busy" / "notes.txt").write_text("mine")
     with pytest.raises(BadInputError, match="not a gaitprep dataset"):
-        build_dataset(synthetic_plan(tmp_path / "busy"), quiet=True)
+        build_dataset(synthetic_plan(tmp_path / "busy"), BuildOptions(quiet=True))
     assert (tmp_path / "busy" / "notes.txt").read_text() == "mine"
     (tmp_path / "empty").mkdir()
-    assert build_dataset(synthetic_plan(tmp_path / "empty"), quiet=True).built == 9
+    assert build_dataset(synthetic_plan(tmp_path / "empty"), BuildOptions(quiet=True)).built == 9
     assert verify_dataset(tmp_path / "empty").ok
 
 
 def test_a_failed_forced_rebuild_leaves_the_old_dataset_in_place(tmp_path: Path, monkeypatch) -> None:
     out = tmp_path / "ds"
-    first = build_dataset(synthetic_plan(out), quiet=True)
+    first = build_dataset(synthetic_plan(out), BuildOptions(quiet=True))
     monkeypatch.setenv(FAIL_ENV, "4")
     with pytest.raises(GaitprepError, match="injected failure"):
-        build_dataset(synthetic_plan(out, params={"offset": 1}), quiet=True, force=True)
+        build_dataset(synthetic_plan(out, params={"offset": 1}), BuildOptions(quiet=True, force=True))
     assert load_manifest(out) == first.manifest
     assert verify_dataset(out).ok
     assert not lock_path(out).exists()
@@ -290,7 +298,7 @@ def test_wrong_dtype_from_the_transform_is_an_error_naming_the_sequence(tmp_path
         update={"arrays": {"maps": plan.layout.arrays["maps"].model_copy(update={"dtype": "float32"})}}
     )
     with pytest.raises(GaitprepError, match=r"uint8 for 'maps' of 00000/negative/000_180, expected float32"):
-        build_dataset(plan, quiet=True)
+        build_dataset(plan, BuildOptions(quiet=True))
     assert not (tmp_path / "ds").exists()
 
 
@@ -333,22 +341,26 @@ def test_arrays_that_contradict_the_layout_are_refused(tmp_path: Path, process, 
     plan = synthetic_plan(tmp_path / "ds")
     plan.process = process
     with pytest.raises(GaitprepError, match=message):
-        build_dataset(plan, quiet=True)
+        build_dataset(plan, BuildOptions(quiet=True))
     assert not (tmp_path / "ds").exists()
 
 
 def test_empty_and_duplicate_inputs_are_bad_input(tmp_path: Path) -> None:
     plan = synthetic_plan(tmp_path / "ds")
     with pytest.raises(BadInputError, match="no sequences"):
-        build_dataset(BuildPlan(**{**plan.__dict__, "items": []}), quiet=True)
+        build_dataset(BuildPlan(**{**plan.__dict__, "items": []}), BuildOptions(quiet=True))
     same_key = plan.items[0].__class__(**{**plan.items[0].__dict__, "source_digest": "0" * 64})
     with pytest.raises(BadInputError, match="more than once"):
-        build_dataset(BuildPlan(**{**plan.__dict__, "items": [*plan.items, same_key]}), quiet=True)
+        build_dataset(
+            BuildPlan(**{**plan.__dict__, "items": [*plan.items, same_key]}), BuildOptions(quiet=True)
+        )
     # One id under two classes is a label conflict, whatever the view.
     other_class = plan.items[1].__class__(**{**plan.items[1].__dict__, "view": "090", "id": plan.items[0].id})
     assert other_class.label != plan.items[0].label
     with pytest.raises(BadInputError, match=f"label conflict.*{plan.items[0].id}"):
-        build_dataset(BuildPlan(**{**plan.__dict__, "items": [*plan.items, other_class]}), quiet=True)
+        build_dataset(
+            BuildPlan(**{**plan.__dict__, "items": [*plan.items, other_class]}), BuildOptions(quiet=True)
+        )
     assert not (tmp_path / "ds").exists()
 
 
@@ -358,7 +370,9 @@ def test_several_views_of_one_id_are_several_sequences(tmp_path: Path) -> None:
     second_view = first.__class__(
         **{**first.__dict__, "view": "090", "inputs": (*first.inputs[:1], 99, *first.inputs[2:])}
     )
-    result = build_dataset(BuildPlan(**{**plan.__dict__, "items": [*plan.items, second_view]}), quiet=True)
+    result = build_dataset(
+        BuildPlan(**{**plan.__dict__, "items": [*plan.items, second_view]}), BuildOptions(quiet=True)
+    )
     keys = [r.key for r in result.manifest.records]
     assert f"{first.id}/{first.label}/{first.view}" in keys and f"{first.id}/{first.label}/090" in keys
     assert len(keys) == len(plan.items) + 1
@@ -369,7 +383,7 @@ def test_several_views_of_one_id_are_several_sequences(tmp_path: Path) -> None:
 
 def test_a_build_killed_with_sigkill_resumes_to_the_same_dataset(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.delenv(SLEEP_ENV, raising=False)
-    reference = build_dataset(synthetic_plan(tmp_path / "ref" / "ds"), quiet=True)
+    reference = build_dataset(synthetic_plan(tmp_path / "ref" / "ds"), BuildOptions(quiet=True))
     out = tmp_path / "run" / "ds"
     out.parent.mkdir()
     proc = start_build(out, n=9, sleep=0.4)
@@ -381,7 +395,7 @@ def test_a_build_killed_with_sigkill_resumes_to_the_same_dataset(tmp_path: Path,
     assert 3 <= completed < 9
     assert not out.exists()  # nothing half-written is visible under --out
     assert staging_dir(out).is_dir() and lock_path(out).exists()  # the dead build's lock is left behind
-    resumed = build_dataset(synthetic_plan(out), quiet=True)
+    resumed = build_dataset(synthetic_plan(out), BuildOptions(quiet=True))
     assert (resumed.reused, resumed.built) == (completed, 9 - completed)
     assert manifest_without_provenance(out) == manifest_without_provenance(reference.path)
     assert tree_bytes(out) == tree_bytes(reference.path)
@@ -395,14 +409,14 @@ def test_a_resumed_build_redoes_sequences_whose_staged_files_were_damaged(
     out = tmp_path / "ds"
     monkeypatch.setenv(FAIL_ENV, "5")
     with pytest.raises(GaitprepError, match="injected failure"):
-        build_dataset(synthetic_plan(out), quiet=True)
+        build_dataset(synthetic_plan(out), BuildOptions(quiet=True))
     assert len(done_records(out)) == 5 and not out.exists()
     chunk = (
         staging_dir(out) / "data.zarr" / "00002" / "positive" / VIEW / "maps" / "c" / "0" / "0" / "0" / "0"
     )
     chunk.write_bytes(chunk.read_bytes()[:-3])
     monkeypatch.delenv(FAIL_ENV)
-    resumed = build_dataset(synthetic_plan(out), quiet=True)
+    resumed = build_dataset(synthetic_plan(out), BuildOptions(quiet=True))
     assert (resumed.reused, resumed.built) == (4, 5)
     assert verify_dataset(out, "content").ok
     rec = resumed.manifest.record_by_key()["00002/positive/000_180"]
@@ -415,9 +429,9 @@ def test_staging_left_by_a_different_build_is_discarded(tmp_path: Path, monkeypa
     out = tmp_path / "ds"
     monkeypatch.setenv(FAIL_ENV, "5")
     with pytest.raises(GaitprepError):
-        build_dataset(synthetic_plan(out, params={"offset": 9}), quiet=True)
+        build_dataset(synthetic_plan(out, params={"offset": 9}), BuildOptions(quiet=True))
     monkeypatch.delenv(FAIL_ENV)
-    result = build_dataset(synthetic_plan(out), quiet=True)
+    result = build_dataset(synthetic_plan(out), BuildOptions(quiet=True))
     assert (result.reused, result.built) == (0, 9)
     assert result.manifest.records[0].arrays["maps"].digest == array_digest(synthetic_maps(0, 0, 7))
 
@@ -431,10 +445,10 @@ def test_a_second_build_into_the_same_output_reports_the_lock(tmp_path: Path, mo
     proc = start_build(out, n=9, sleep=0.2)
     wait_for(lambda: len(done_records(out)) >= 1, proc)
     with pytest.raises(BuildLockedError, match=f"pid {proc.pid}"):
-        build_dataset(synthetic_plan(out), quiet=True)
+        build_dataset(synthetic_plan(out), BuildOptions(quiet=True))
     assert proc.wait(timeout=60) == 0
     assert verify_dataset(out, "content").ok
-    assert build_dataset(synthetic_plan(out), quiet=True).up_to_date
+    assert build_dataset(synthetic_plan(out), BuildOptions(quiet=True)).up_to_date
 
 
 def test_a_stale_lock_from_a_dead_process_is_taken_over(tmp_path: Path) -> None:
@@ -443,7 +457,7 @@ def test_a_stale_lock_from_a_dead_process_is_taken_over(tmp_path: Path) -> None:
     dead.wait()
     lock_path(out).parent.mkdir(parents=True, exist_ok=True)
     lock_path(out).write_text(json.dumps({"pid": dead.pid, "host": socket.gethostname()}))
-    result = build_dataset(synthetic_plan(out), quiet=True)
+    result = build_dataset(synthetic_plan(out), BuildOptions(quiet=True))
     assert result.built == 9 and verify_dataset(out).ok
     assert not lock_path(out).exists()
 
@@ -460,11 +474,11 @@ def test_an_unreadable_lock_is_stale_only_once_it_is_old(tmp_path: Path, content
     then = time.time() - age_s
     os.utime(lock, (then, then))
     if taken_over:
-        assert build_dataset(synthetic_plan(out), quiet=True).built == 9
+        assert build_dataset(synthetic_plan(out), BuildOptions(quiet=True)).built == 9
         assert not lock.exists()
     else:
         with pytest.raises(BuildLockedError, match=r"pid \?"):
-            build_dataset(synthetic_plan(out), quiet=True)
+            build_dataset(synthetic_plan(out), BuildOptions(quiet=True))
 
 
 @pytest.mark.parametrize("owner", ["live-pid", "other-host"])
@@ -474,28 +488,28 @@ def test_a_lock_held_by_a_live_or_remote_build_is_respected(tmp_path: Path, owne
     host = socket.gethostname() if owner == "live-pid" else "some-other-host"
     lock_path(out).write_text(json.dumps({"pid": os.getpid(), "host": host}))
     with pytest.raises(BuildLockedError, match="another build"):
-        build_dataset(synthetic_plan(out), quiet=True)
+        build_dataset(synthetic_plan(out), BuildOptions(quiet=True))
     assert not out.exists() and lock_path(out).exists()
 
 
 def test_an_output_committed_while_waiting_for_the_lock_is_not_clobbered(tmp_path: Path, monkeypatch) -> None:
     """Build A commits between build B's first look at --out and B taking the lock: B must look again."""
-    real_enter = build_module._BuildLock.__enter__
+    real_enter = BuildLock.__enter__
     pending: list[BuildPlan] = []
 
     def enter_after_another_build_commits(self):
         if pending:
-            build_dataset(pending.pop(), quiet=True)
+            build_dataset(pending.pop(), BuildOptions(quiet=True))
         return real_enter(self)
 
-    monkeypatch.setattr(build_module._BuildLock, "__enter__", enter_after_another_build_commits)
+    monkeypatch.setattr(BuildLock, "__enter__", enter_after_another_build_commits)
     out = tmp_path / "ds"
     plan_a = synthetic_plan(out)
     pending.append(plan_a)
     with pytest.raises(BadInputError, match="different dataset"):
-        build_dataset(synthetic_plan(out, params={"offset": 2}), quiet=True)
+        build_dataset(synthetic_plan(out, params={"offset": 2}), BuildOptions(quiet=True))
     assert load_manifest(out).derivation_id == plan_a.derivation_id
     assert verify_dataset(out, "content").ok
     # The same derivation committed meanwhile: B finds it up to date instead of rebuilding it.
     pending.append(synthetic_plan(tmp_path / "ds2"))
-    assert build_dataset(synthetic_plan(tmp_path / "ds2"), quiet=True).up_to_date
+    assert build_dataset(synthetic_plan(tmp_path / "ds2"), BuildOptions(quiet=True)).up_to_date

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from gaitprep.build import BuildPlan, ProcessResult, SourceItem, build_dataset
+from gaitprep.build import BuildOptions, BuildPlan, ProcessResult, SourceItem, build_dataset
 from gaitprep.build.datasets import build_heatmaps, build_silhouettes
 from gaitprep.catalog import build_catalog, find_datasets, format_catalog, params_summary
 from gaitprep.cli import main
@@ -54,7 +54,7 @@ def build_inverted(upstream: Path, out: Path) -> None:
         process=invert_process,
         source=dataset_source_info([(manifest, root)], items),
     )
-    build_dataset(plan, quiet=True)
+    build_dataset(plan, BuildOptions(quiet=True))
 
 
 @pytest.fixture(scope="module")
@@ -64,10 +64,12 @@ def data_root(tmp_path_factory: pytest.TempPathFactory, synth_release: Path) -> 
     release, built as users build them). Never modified."""
     base = tmp_path_factory.mktemp("catalog")
     write_sil_tree(base / "raw" / "sil")
-    build_silhouettes(base / "raw" / "sil", base / "sil", quiet=True)
-    build_silhouettes(base / "raw" / "sil", base / "sil-pkl", fmt="pkl", quiet=True)
+    build_silhouettes(base / "raw" / "sil", base / "sil", options=BuildOptions(quiet=True))
+    build_silhouettes(base / "raw" / "sil", base / "sil-pkl", options=BuildOptions(fmt="pkl", quiet=True))
     build_inverted(base / "sil", base / "derived" / "inverted")
-    build_heatmaps(synth_release / "pose-pkl", base / "maps", preset("recommended"), quiet=True)
+    build_heatmaps(
+        synth_release / "pose-pkl", base / "maps", preset("recommended"), options=BuildOptions(quiet=True)
+    )
     return base
 
 
@@ -113,12 +115,14 @@ def test_params_summary_names_preset_alignment_scale_and_crop_of_skeleton_maps(
     maps = load_manifest(data_root / "maps")
     assert params_summary(maps) == RECOMMENDED
     poses = synth_release / "pose-pkl"
-    upstream = build_heatmaps(poses, tmp_path / "og", preset("opengait"), quiet=True).manifest
+    upstream = build_heatmaps(
+        poses, tmp_path / "og", preset("opengait"), options=BuildOptions(quiet=True)
+    ).manifest
     assert params_summary(upstream) == (
         "opengait preset: sigma 8/8 coco17, align per_channel, scale per_frame, crop content"
     )
     variant = preset("recommended", sigma_limb=15.0, align="per_channel", combine="sum", raster="canvas")
-    varied = build_heatmaps(poses, tmp_path / "var", variant, quiet=True).manifest
+    varied = build_heatmaps(poses, tmp_path / "var", variant, options=BuildOptions(quiet=True)).manifest
     assert params_summary(varied) == (
         "recommended preset: sigma 15/8 body, align per_channel, scale smoothed, crop full_canvas; "
         "also combine=sum raster=canvas"

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from gaitprep.build import BuildOptions
 from gaitprep.build.datasets import build_heatmaps, build_pav
 from gaitprep.heatmaps.spec import preset
 from gaitprep.manifest import load_manifest
@@ -31,7 +32,10 @@ def test_demo_skeleton_maps_rebuild_to_the_checked_in_content_digest(demo_pose: 
     partition = load_partition(demo_pose / DEMO_PARTITION_FILE)
     assert partition.sha256 == expected.partition.sha256
     result = build_heatmaps(
-        demo_pose / "pose-pkl", tmp_path / "maps", preset("recommended"), partition=partition, quiet=True
+        demo_pose / "pose-pkl",
+        tmp_path / "maps",
+        preset("recommended"),
+        options=BuildOptions(partition=partition, quiet=True),
     )
     assert result.manifest.source.digest == expected.source.digest
     assert result.manifest.params_digest == expected.params_digest
@@ -43,8 +47,7 @@ def test_demo_pav_rebuilds_to_the_checked_in_content_digest(demo_pose: Path, tmp
     result = build_pav(
         demo_pose / "pose-pkl",
         tmp_path / "pav",
-        partition=load_partition(demo_pose / DEMO_PARTITION_FILE),
-        quiet=True,
+        options=BuildOptions(partition=load_partition(demo_pose / DEMO_PARTITION_FILE), quiet=True),
     )
     assert result.manifest.fitted == expected.fitted
     assert result.manifest.content_digest == expected.content_digest

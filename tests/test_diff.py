@@ -9,7 +9,7 @@ from pathlib import Path
 from _trees import seq_ids, synthetic_plan, write_partitions, write_sil_pkl_tree
 from click.testing import CliRunner
 
-from gaitprep.build import build_dataset
+from gaitprep.build import BuildOptions, build_dataset
 from gaitprep.build.datasets import build_silhouettes
 from gaitprep.cli import main
 from gaitprep.diff import diff_manifests
@@ -21,12 +21,14 @@ SIGMAS = {"sigma_limb": 4.0, "sigma_joint": 4.0, "offset": 0}
 
 def build(out: Path, **kwargs) -> Manifest:
     """A synthetic skeleton-map build; every output folder is called ``ds`` so the names agree."""
-    return build_dataset(synthetic_plan(out / "ds", **kwargs), quiet=True).manifest
+    return build_dataset(synthetic_plan(out / "ds", **kwargs), BuildOptions(quiet=True)).manifest
 
 
 def test_identical_builds_are_identical(tmp_path: Path) -> None:
     a = build(tmp_path / "a", params=SIGMAS)
-    b = build_dataset(synthetic_plan(tmp_path / "b" / "ds", params=SIGMAS), workers=2, quiet=True).manifest
+    b = build_dataset(
+        synthetic_plan(tmp_path / "b" / "ds", params=SIGMAS), BuildOptions(workers=2, quiet=True)
+    ).manifest
     result = diff_manifests(a, b)
     assert result["summary"] == ["identical"]
     assert result["same_content"] and result["same_manifest"] and result["changes"] == []
@@ -35,8 +37,8 @@ def test_identical_builds_are_identical(tmp_path: Path) -> None:
 def test_the_same_tree_at_another_path_is_the_same_content(tmp_path: Path) -> None:
     write_sil_pkl_tree(tmp_path / "tree")
     shutil.copytree(tmp_path / "tree", tmp_path / "copy")
-    a = build_silhouettes(tmp_path / "tree", tmp_path / "a" / "ds", quiet=True).manifest
-    b = build_silhouettes(tmp_path / "copy", tmp_path / "b" / "ds", quiet=True).manifest
+    a = build_silhouettes(tmp_path / "tree", tmp_path / "a" / "ds", options=BuildOptions(quiet=True)).manifest
+    b = build_silhouettes(tmp_path / "copy", tmp_path / "b" / "ds", options=BuildOptions(quiet=True)).manifest
     assert (
         a.derivation_id == b.derivation_id and a.manifest_digest != b.manifest_digest
     )  # source.root differs

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from gaitprep.build import BuildPlan, ProcessResult, SourceItem, build_dataset
+from gaitprep.build import BuildOptions, BuildPlan, ProcessResult, SourceItem, build_dataset
 from gaitprep.build.datasets import build_poses, build_silhouettes
 from gaitprep.cli import main
 from gaitprep.errors import BadInputError, VerificationError
@@ -62,7 +62,9 @@ def poses(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Partition]:
     base = tmp_path_factory.mktemp("export")
     ids = write_pose_tree(base / "tree")
     part = write_partition(base / "Scoliosis1K_X.json", [ids[3], ids[0], ids[1], ids[4]], [ids[5], ids[2]])
-    return build_poses(base / "tree", base / "data" / "poses", partition=part, quiet=True).path, part
+    return build_poses(
+        base / "tree", base / "data" / "poses", options=BuildOptions(partition=part, quiet=True)
+    ).path, part
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +72,9 @@ def sil_both(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A silhouette dataset in both formats and without a partition."""
     base = tmp_path_factory.mktemp("sil")
     write_sil_tree(base / "tree")
-    return build_silhouettes(base / "tree", base / "data" / "sil", fmt="both", quiet=True).path
+    return build_silhouettes(
+        base / "tree", base / "data" / "sil", options=BuildOptions(fmt="both", quiet=True)
+    ).path
 
 
 def sha256_bytes(path: Path) -> str:
@@ -122,7 +126,9 @@ def test_pose_round_trip_through_hdf5_rebuilds_the_same_content_digest(poses, tm
     assert res.exit_code == 0, res.output
     pkl = tmp_path / "tree2" / "00002" / "positive" / VIEW / f"{VIEW}.pkl"
     assert load_array_pickle(pkl).dtype == np.float32
-    rebuilt = build_poses(tmp_path / "tree2", tmp_path / "poses2", partition=part, quiet=True).manifest
+    rebuilt = build_poses(
+        tmp_path / "tree2", tmp_path / "poses2", options=BuildOptions(partition=part, quiet=True)
+    ).manifest
     original = load_manifest(ds)
     assert rebuilt.content_digest == original.content_digest
     assert [(r.key, r.split, r.frames) for r in rebuilt.records] == [
@@ -162,7 +168,7 @@ def test_hdf5_export_puts_secondary_arrays_beside_the_primary(tmp_path):
         process=two_array_process,
         source=SourceInfo(kind="tree", release="synthetic", root="-", digest="d", sequences=3),
     )
-    manifest = build_dataset(plan, quiet=True).manifest
+    manifest = build_dataset(plan, BuildOptions(quiet=True)).manifest
     out = export_hdf5(tmp_path / "two", tmp_path / "two.h5", quiet=True).path
     with h5py.File(out, "r") as h5:
         assert sorted(h5["00001/neutral"]) == [VIEW, f"{VIEW}__summary"]

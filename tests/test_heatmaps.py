@@ -20,7 +20,8 @@ from gaitprep.heatmaps import (
     render_sequence,
     sequence_geometry,
 )
-from gaitprep.heatmaps.levels import LUT_OFF_BY_ONE, grey_table, levels_from_exponent
+from gaitprep.heatmaps.levels import LUT_OFF_BY_ONE, grey_table, levels_from_exponent, windows
+from gaitprep.heatmaps.raster import _Blocks
 from gaitprep.heatmaps.render import _principal_plane
 from gaitprep.heatmaps.resample import area_half, area_resample
 from gaitprep.heatmaps.stats import cut_columns, sequence_stats
@@ -377,9 +378,23 @@ def test_exponent_quantiser_equals_float64_exp_then_truncation():
     e = e.astype(np.float32)
     for quantise in ("lut_exact", "floor256"):
         out = np.empty(e.shape, np.uint8)
-        levels_from_exponent(e * np.float32(4), out, quantise=quantise, may_be_negative=False)
+        levels_from_exponent(e * np.float32(4), out, quantise=quantise)
         index = np.minimum(np.trunc(256.0 * np.exp(-e.astype(np.float64))), 255).astype(np.intp)
         np.testing.assert_array_equal(out, grey_table(quantise)[index])
+
+
+def test_exponent_quantiser_gives_index_255_at_and_below_zero():
+    # A confidence above 1 makes 4 E = E4 negative: trunc(256 exp(-E)) >= 256 -> colormap index 255, -0.0 included.
+    e4 = np.array([-0.0, -1e-30, -0.5, -3.0, -1e30, 0.0, 1e-30], np.float32)
+    for delta in (0.0, 0.25):
+        out = np.empty(e4.shape, np.uint8)
+        levels_from_exponent(
+            e4, out, quantise="lut_exact", delta=delta, resolve=lambda flat: np.full(flat.shape, 7)
+        )
+        expected = np.full(e4.shape, 255, np.uint8)
+        if delta:  # within 0.25 of the first threshold 4 ln(256/255) = 0.0157: handed to the exact evaluation
+            expected[[0, 1, 5, 6]] = 7
+        np.testing.assert_array_equal(out, expected)
 
 
 def test_twice_area_downsample_is_bit_identical_to_opencv():
@@ -406,6 +421,24 @@ def test_general_area_resample_is_bit_identical_to_opencv():
             np.uint8
         )
         np.testing.assert_array_equal(ours[f], expected)
+
+
+def test_block_window_masks_and_affine_terms_equal_plain_numpy():
+    # 21 frames (two blocks of 16, the second padded), 3 primitives, some not drawn.
+    rng = np.random.default_rng(4)
+    lo = rng.uniform(-30, 150, (21, 3))
+    x0, x1 = windows(lo, lo + rng.uniform(0, 40, lo.shape), 24.0, 128)
+    draw = (rng.random(lo.shape) < 0.8) & (x0 < x1)
+    blocks = _Blocks.of(x0, x1, x0, x1, draw, 16)
+    pos = blocks.x0[:, :, None, None] + np.arange(blocks.width)  # (n, P, 1, extent)
+    expected = (pos >= blocks.pad(x0, 0)[..., None]) & (pos < blocks.pad(x1, 0)[..., None])
+    expected &= blocks.pad(draw, False)[..., None]
+    np.testing.assert_array_equal(blocks.inside(blocks.x0, x0, x1, draw, blocks.width), expected)
+    scale, centre = rng.uniform(-0.3, 0.3, (2, 3, 16)), rng.uniform(-50, 200, (2, 3, 16))
+    terms = blocks.affine(blocks.x0, blocks.width, scale, centre)
+    direct = scale[..., None] * (pos - centre[..., None])
+    bound = 2.0**-51 * (np.abs(scale[..., None] * pos) + np.abs(scale * centre)[..., None])
+    assert (np.abs(terms - direct) <= bound).all()
 
 
 def test_pixel_blocks_hold_more_frames_on_smaller_grids():

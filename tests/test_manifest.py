@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from _trees import MAPS_SPEC, pose_array, synthetic_maps, synthetic_plan
 
-from gaitprep.build import build_dataset
+from gaitprep.build import BuildOptions, build_dataset
 from gaitprep.errors import BadInputError
 from gaitprep.io.store import read_sequence, write_sequence
 from gaitprep.manifest import (
@@ -149,7 +149,9 @@ def test_content_digest_is_a_sorted_merkle_root_over_record_digests() -> None:
 
 @pytest.fixture(scope="module")
 def manifest_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_dataset(synthetic_plan(tmp_path_factory.mktemp("m") / "ds", n=3, frames=4), quiet=True).path
+    return build_dataset(
+        synthetic_plan(tmp_path_factory.mktemp("m") / "ds", n=3, frames=4), BuildOptions(quiet=True)
+    ).path
 
 
 def test_manifest_digest_ignores_provenance_but_covers_everything_else(manifest_dir: Path) -> None:

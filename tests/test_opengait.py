@@ -269,12 +269,15 @@ def test_drf_bundle_needs_a_declared_class_order_and_is_permuted_into_ours(tmp_p
 @pytest.fixture(scope="module")
 def pkl_maps(data: SmallData, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The maps of ``data.maps`` rebuilt as an OpenGait pickle tree (``--format pkl``)."""
-    from gaitprep.build.datasets import build_heatmaps
+    from gaitprep.build.datasets import BuildOptions, build_heatmaps
     from gaitprep.heatmaps.spec import preset
 
     out = tmp_path_factory.mktemp("pkl") / "maps-pkl"
     build_heatmaps(
-        data.release / "pose-pkl", out, preset("recommended"), partition=data.partition, fmt="pkl", quiet=True
+        data.release / "pose-pkl",
+        out,
+        preset("recommended"),
+        options=BuildOptions(partition=data.partition, fmt="pkl", quiet=True),
     )
     return out
 

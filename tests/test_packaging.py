@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from gaitprep import open_dataset
-from gaitprep.build import BuildPlan, ProcessResult, SourceItem, absolute_paths, build_dataset
+from gaitprep.build import BuildOptions, BuildPlan, ProcessResult, SourceItem, absolute_paths, build_dataset
 from gaitprep.errors import BadInputError
 from gaitprep.io.tree import SequenceRef
 from gaitprep.recipes import find_recipe, shipped_recipes
@@ -160,7 +160,7 @@ def test_a_dask_build_sends_workers_absolute_paths(tmp_path: Path, monkeypatch) 
     with distributed.LocalCluster(
         n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
     ) as cluster:
-        result = build_dataset(plan, quiet=True, dask_address=cluster.scheduler_address)
+        result = build_dataset(plan, BuildOptions(quiet=True, dask_address=cluster.scheduler_address))
     assert result.built == 3 and (tmp_path / "out" / "ds" / "manifest.json").is_file()
     np.testing.assert_array_equal(
         open_dataset(tmp_path / "out" / "ds")[items[1].key], synthetic_maps(0, 1, 5)

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from gaitprep.build import BuildOptions
 from gaitprep.build.datasets import build_heatmaps, build_pav, build_silhouettes
 from gaitprep.diff import diff_manifests
 from gaitprep.errors import BadInputError
@@ -26,10 +27,12 @@ def built(synth_release: Path, tmp_path_factory: pytest.TempPathFactory) -> dict
     part = load_partition(synth_release / "Scoliosis1K_118.json")
     poses = synth_release / "pose-pkl"
     out = {name: base / name for name in ("maps", "coco", "pav", "sil")}
-    build_heatmaps(poses, out["maps"], preset("recommended"), quiet=True)
-    build_heatmaps(poses, out["coco"], preset("recommended", joint_set="coco17"), quiet=True)
-    build_pav(poses, out["pav"], partition=part, quiet=True)
-    build_silhouettes(synth_release / "sil-raw", out["sil"], quiet=True)
+    build_heatmaps(poses, out["maps"], preset("recommended"), options=BuildOptions(quiet=True))
+    build_heatmaps(
+        poses, out["coco"], preset("recommended", joint_set="coco17"), options=BuildOptions(quiet=True)
+    )
+    build_pav(poses, out["pav"], options=BuildOptions(partition=part, quiet=True))
+    build_silhouettes(synth_release / "sil-raw", out["sil"], options=BuildOptions(quiet=True))
     return out
 
 

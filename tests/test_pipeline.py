@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from gaitprep.build import BuildOptions
 from gaitprep.build.datasets import build_heatmaps
 from gaitprep.build.stacking import silhouette_coverage, stack_frames
 from gaitprep.cli import main
@@ -189,8 +190,9 @@ def test_changing_the_quantiser_rebuilds_only_the_map_stage_and_its_consumers(da
         data_root / "pose-pkl",
         data_root / "direct",
         preset("recommended", sigma_limb=8.0, sigma_joint=8.0, quantise="lut_exact"),
-        partition=load_partition(data_root / "partitions" / "Scoliosis1K_112.json"),
-        quiet=True,
+        options=BuildOptions(
+            partition=load_partition(data_root / "partitions" / "Scoliosis1K_112.json"), quiet=True
+        ),
     )
     assert direct.manifest.derivation_id == second["maps"].derivation_id
     assert direct.manifest.content_digest == second["maps"].content_digest

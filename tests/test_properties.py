@@ -198,11 +198,11 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small skeleton-map dataset in both formats (Zarr chunks and metadata, OpenGait pickles)."""
     from corpus.make_corpus import write_tree
 
-    from gaitprep.build.datasets import build_heatmaps
+    from gaitprep.build.datasets import BuildOptions, build_heatmaps
 
     root = tmp_path_factory.mktemp("props")
     tree = write_tree(root / "pose-pkl", "pose-pkl", n=2, frames=3)
-    build_heatmaps(tree, root / "maps", preset("opengait"), fmt="both", quiet=True)
+    build_heatmaps(tree, root / "maps", preset("opengait"), options=BuildOptions(fmt="both", quiet=True))
     return root / "maps"
 
 

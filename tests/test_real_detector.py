@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from gaitprep.build import BuildOptions
 from gaitprep.build.datasets import (
     build_heatmaps,
     build_pav,
@@ -46,7 +47,8 @@ WRISTS = 4  # PAV pair index of (9, 10)
 
 def _synthetic_walks() -> list[tuple[np.ndarray, np.ndarray]]:
     from gaitprep.synth.detector import detect
-    from gaitprep.synth.walker import make_subject, render_silhouettes, walk
+    from gaitprep.synth.subject import make_subject
+    from gaitprep.synth.walker import render_silhouettes, walk
 
     out = []
     for seed, label in ((1, "negative"), (2, "positive"), (3, "neutral"), (4, "negative")):
@@ -128,8 +130,12 @@ def test_bystander_listed_first_leaves_maps_and_pav_unchanged(walks, tmp_path: P
     write_pose_frames(crowded, [[by[k], pose[k]] if 10 <= k < 30 else [pose[k]] for k in range(FRAMES)])
     key = "00000/negative/" + VIEW
     for name in ("opengait", "recommended"):
-        a = build_heatmaps(tmp_path / "clean", tmp_path / f"a-{name}", preset(name), quiet=True)
-        b = build_heatmaps(tmp_path / "crowded", tmp_path / f"b-{name}", preset(name), quiet=True)
+        a = build_heatmaps(
+            tmp_path / "clean", tmp_path / f"a-{name}", preset(name), options=BuildOptions(quiet=True)
+        )
+        b = build_heatmaps(
+            tmp_path / "crowded", tmp_path / f"b-{name}", preset(name), options=BuildOptions(quiet=True)
+        )
         np.testing.assert_array_equal(_maps(a.path)[key], _maps(b.path)[key])
         assert _record(b.path, key).person_frames == {"multiple": 20, "not_first": 20, "zero_entries": 0}
     first = build_heatmaps(
@@ -137,7 +143,7 @@ def test_bystander_listed_first_leaves_maps_and_pav_unchanged(walks, tmp_path: P
         tmp_path / "first",
         preset("opengait"),
         read=ReadOptions(person="first"),
-        quiet=True,
+        options=BuildOptions(quiet=True),
     )
     upstream = _maps(first.path)[key]
     ours = _maps(tmp_path / "a-opengait")[key]
@@ -146,7 +152,9 @@ def test_bystander_listed_first_leaves_maps_and_pav_unchanged(walks, tmp_path: P
     raw_pav = {}
     for tree in ("clean", "crowded"):
         part = write_partition(tmp_path / f"p-{tree}.json", ["00000"], [])
-        res = build_pav(tmp_path / tree, tmp_path / f"pav-{tree}", partition=part, quiet=True)
+        res = build_pav(
+            tmp_path / tree, tmp_path / f"pav-{tree}", options=BuildOptions(partition=part, quiet=True)
+        )
         raw_pav[tree] = read_sequence(res.path, res.manifest.records[0], res.manifest.layout)["raw"]
     np.testing.assert_array_equal(raw_pav["clean"], raw_pav["crowded"])
 
@@ -176,13 +184,16 @@ def test_all_zero_entries_are_no_person(walks, tmp_path: Path) -> None:
     people[8] = [zero, pose[8]]
     write_pose_frames(tmp_path / "t" / "00001" / "positive" / VIEW, people)
     res = build_heatmaps(
-        tmp_path / "t", tmp_path / "maps", preset("recommended", unnormalisable="drop"), quiet=True
+        tmp_path / "t",
+        tmp_path / "maps",
+        preset("recommended", unnormalisable="drop"),
+        options=BuildOptions(quiet=True),
     )
     rec = res.manifest.records[0]
     assert rec.frames == FRAMES - 3 and rec.frames_dropped == {"no_person": 3}
     assert rec.person_frames == {"multiple": 0, "not_first": 1, "zero_entries": 4}
     assert rec.source_frames == ((0, 2), (6, FRAMES - 1))
-    poses = build_poses(tmp_path / "t", tmp_path / "poses", quiet=True)
+    poses = build_poses(tmp_path / "t", tmp_path / "poses", options=BuildOptions(quiet=True))
     got = read_sequence(poses.path, poses.manifest.records[0], poses.manifest.layout)["pose"]
     np.testing.assert_array_equal(got, np.delete(pose, [3, 4, 5], axis=0).astype(np.float32))
 
@@ -193,7 +204,7 @@ def test_nonfinite_joints_in_a_pose_pickle_are_missing_joints(walks, tmp_path: P
     arr[3, 7, 0] = np.nan
     arr[9, 2, 2] = np.inf
     dump_array_pickle(arr, tmp_path / "t" / "00001" / "positive" / VIEW / f"{VIEW}.pkl")
-    res = build_poses(tmp_path / "t", tmp_path / "poses", quiet=True)
+    res = build_poses(tmp_path / "t", tmp_path / "poses", options=BuildOptions(quiet=True))
     rec = res.manifest.records[0]
     assert rec.nonfinite_joints == 2 and rec.frames == FRAMES
     got = read_sequence(res.path, rec, res.manifest.layout)["pose"]
@@ -204,7 +215,7 @@ def test_nonfinite_joints_in_a_pose_pickle_are_missing_joints(walks, tmp_path: P
     strings = np.full((4, 17, 3), "a")
     dump_array_pickle(strings, tmp_path / "s" / "00001" / "positive" / VIEW / f"{VIEW}.pkl")
     with pytest.raises(BadInputError, match="dtype"):
-        build_poses(tmp_path / "s", tmp_path / "bad", quiet=True)
+        build_poses(tmp_path / "s", tmp_path / "bad", options=BuildOptions(quiet=True))
 
 
 def test_nan_in_pose_json_is_a_missing_joint(walks, tmp_path: Path) -> None:
@@ -214,7 +225,7 @@ def test_nan_in_pose_json_is_a_missing_joint(walks, tmp_path: Path) -> None:
     doc = json.loads((folder / "000002.json").read_text())
     doc["people"][0]["pose_keypoints_2d"][3 * 9] = float("nan")  # left wrist x
     (folder / "000002.json").write_text(json.dumps(doc))
-    res = build_poses(tmp_path / "t", tmp_path / "poses", quiet=True)
+    res = build_poses(tmp_path / "t", tmp_path / "poses", options=BuildOptions(quiet=True))
     got = read_sequence(res.path, res.manifest.records[0], res.manifest.layout)["pose"]
     assert res.manifest.records[0].nonfinite_joints == 1 and (got[2, 9] == 0).all()
 
@@ -237,19 +248,27 @@ def test_unpadded_names_give_the_same_arrays_as_padded(walks, tmp_path: Path) ->
         write_mask_frames(root / "sil-raw" / "00002" / "neutral" / VIEW, masks, padded=padded)
     key = f"00002/neutral/{VIEW}"
     spec = preset("opengait")
-    a = _maps(build_heatmaps(tmp_path / "padded", tmp_path / "m-a", spec, quiet=True).path)[key]
-    b = build_heatmaps(tmp_path / "unpadded", tmp_path / "m-b", spec, quiet=True)
+    a = _maps(
+        build_heatmaps(tmp_path / "padded", tmp_path / "m-a", spec, options=BuildOptions(quiet=True)).path
+    )[key]
+    b = build_heatmaps(tmp_path / "unpadded", tmp_path / "m-b", spec, options=BuildOptions(quiet=True))
     np.testing.assert_array_equal(a, _maps(b.path)[key])
     assert (
         b.manifest.records[0].unpadded_frame_names and b.manifest.params["read"]["frame_order"] == "numeric"
     )
-    sa = _maps(build_silhouettes(tmp_path / "padded", tmp_path / "s-a", quiet=True).path)[key]
-    sb = build_silhouettes(tmp_path / "unpadded", tmp_path / "s-b", quiet=True)
+    sa = _maps(
+        build_silhouettes(tmp_path / "padded", tmp_path / "s-a", options=BuildOptions(quiet=True)).path
+    )[key]
+    sb = build_silhouettes(tmp_path / "unpadded", tmp_path / "s-b", options=BuildOptions(quiet=True))
     np.testing.assert_array_equal(sa, _maps(sb.path)[key])
     assert sb.manifest.records[0].unpadded_frame_names
     # Upstream's string order reads 0, 1, 10, 11, ..., 19, 2, 20, ...: other arrays.
     lexical = build_heatmaps(
-        tmp_path / "unpadded", tmp_path / "m-c", spec, read=ReadOptions(frame_order="lexical"), quiet=True
+        tmp_path / "unpadded",
+        tmp_path / "m-c",
+        spec,
+        read=ReadOptions(frame_order="lexical"),
+        options=BuildOptions(quiet=True),
     )
     c = _maps(lexical.path)[key]
     order = sorted(range(FRAMES), key=str)  # opengait scales per frame: the same frames, shuffled
@@ -272,7 +291,7 @@ def test_never_detected_wrist_gives_nan_raw_pav_and_a_finite_imputed_pav(walks, 
             pose[:, 9] = 0.0  # the left wrist, hidden behind the body all sequence: (0, 0, 0) every frame
         write_pose_frames(tmp_path / "t" / seq_id / label / VIEW, single(pose))
     part = write_partition(tmp_path / "part.json", ids[:3], ids[3:])
-    res = build_pav(tmp_path / "t", tmp_path / "pav", partition=part, quiet=True)
+    res = build_pav(tmp_path / "t", tmp_path / "pav", options=BuildOptions(partition=part, quiet=True))
     m = res.manifest
     arrays = {r.id: read_sequence(res.path, r, m.layout) for r in m.records}
     hidden = arrays["00003"]
@@ -306,7 +325,7 @@ def test_fit_ignores_nan_features_of_a_training_sequence(walks, tmp_path: Path) 
             pose[:, 10] = 0.0  # right wrist never seen in a TRAIN sequence
         write_pose_frames(tmp_path / "t" / seq_id / "negative" / VIEW, single(pose))
     part = write_partition(tmp_path / "part.json", ids[:2], ids[2:])
-    res = build_pav(tmp_path / "t", tmp_path / "pav", partition=part, quiet=True)
+    res = build_pav(tmp_path / "t", tmp_path / "pav", options=BuildOptions(partition=part, quiet=True))
     raws = {r.id: read_sequence(res.path, r, res.manifest.layout)["raw"] for r in res.manifest.records}
     mn = np.asarray(res.manifest.fitted["mn"], np.float32)
     np.testing.assert_array_equal(mn[WRISTS], raws["00001"][WRISTS])  # the only TRAIN sequence that saw it
@@ -320,7 +339,9 @@ def test_both_views_under_one_id_build_one_sequence_per_view(walks, tmp_path: Pa
         for v, view in enumerate(("000_180", "180_000")):
             write_pose_frames(tmp_path / "t" / seq_id / "negative" / view, single(walks[2 * k + v][0]))
     assert not inspect_path(tmp_path / "t")["problems"]
-    res = build_heatmaps(tmp_path / "t", tmp_path / "maps", preset("recommended"), fmt="both", quiet=True)
+    res = build_heatmaps(
+        tmp_path / "t", tmp_path / "maps", preset("recommended"), options=BuildOptions(fmt="both", quiet=True)
+    )
     keys = sorted(r.key for r in res.manifest.records)
     assert keys == [f"{i}/negative/{v}" for i in ("00000", "00001") for v in ("000_180", "180_000")]
     for key in keys:
@@ -336,7 +357,9 @@ def test_one_id_under_two_classes_is_a_label_conflict_in_inspect_and_builds(walk
     problems = inspect_path(tmp_path / "t")["problems"]
     assert any("label conflict: id 00000 appears under two classes" in p for p in problems)
     with pytest.raises(BadInputError, match="00000 appears under two classes"):
-        build_heatmaps(tmp_path / "t", tmp_path / "maps", preset("recommended"), quiet=True)
+        build_heatmaps(
+            tmp_path / "t", tmp_path / "maps", preset("recommended"), options=BuildOptions(quiet=True)
+        )
 
 
 # --- BODY_25 ---------------------------------------------------------------------------------------------
@@ -346,8 +369,8 @@ def test_body25_json_is_read_as_coco17(walks, tmp_path: Path) -> None:
     pose, _ = walks[0]
     write_pose_frames(tmp_path / "coco" / "00000" / "negative" / VIEW, single(pose))
     write_pose_frames(tmp_path / "b25" / "00000" / "negative" / VIEW, single(pose), body25=True)
-    a = build_poses(tmp_path / "coco", tmp_path / "a", quiet=True)
-    b = build_poses(tmp_path / "b25", tmp_path / "b", quiet=True)
+    a = build_poses(tmp_path / "coco", tmp_path / "a", options=BuildOptions(quiet=True))
+    b = build_poses(tmp_path / "b25", tmp_path / "b", options=BuildOptions(quiet=True))
     assert a.manifest.content_digest == b.manifest.content_digest
     assert a.manifest.source.keypoint_format == "coco17" and b.manifest.source.keypoint_format == "body25"
 
@@ -395,7 +418,7 @@ def test_plain_silhouettes_count_frames_cut_by_the_border(walks, tmp_path: Path)
     cut[:5, :, :40] = 0
     cut[:5, 100:300, :6] = 255  # a body part at the left edge in 5 frames
     write_mask_frames(tmp_path / "t" / "00000" / "negative" / VIEW, cut)
-    res = build_silhouettes(tmp_path / "t", tmp_path / "sil", quiet=True)
+    res = build_silhouettes(tmp_path / "t", tmp_path / "sil", options=BuildOptions(quiet=True))
     expected = sum(
         int((m[0] >= 128).any() or (m[-1] >= 128).any() or (m[:, 0] >= 128).any() or (m[:, -1] >= 128).any())
         for m in cut
@@ -413,7 +436,7 @@ def test_silhouettes_register_with_a_pose_tree_that_dropped_no_person_frames(wal
     write_mask_frames(tmp_path / "sil" / "00000" / "negative" / VIEW, masks, padded=False)
     write_pose_frames(tmp_path / "pose" / "00000" / "negative" / VIEW, people, skip=(7,))
     write_pose_frames(tmp_path / "full" / "00000" / "negative" / VIEW, single(pose))
-    opts = {"scale_mode": "per_frame", "quiet": True}
+    opts = {"scale_mode": "per_frame", "options": BuildOptions(quiet=True)}
     res = build_registered_silhouettes(tmp_path / "sil", tmp_path / "pose", tmp_path / "reg", **opts)
     rec = res.manifest.records[0]
     kept = [k for k in range(FRAMES) if k not in (3, 4, 7, 12)]
@@ -426,12 +449,17 @@ def test_silhouettes_register_with_a_pose_tree_that_dropped_no_person_frames(wal
     np.testing.assert_array_equal(_maps(res.path)[rec.key], full_frames[[full_ids.index(k) for k in kept]])
     # Stacking pairs them with maps of the same pose tree through the source frame ids.
     maps = build_heatmaps(
-        tmp_path / "pose", tmp_path / "maps", preset("recommended", scale="per_frame"), quiet=True
+        tmp_path / "pose",
+        tmp_path / "maps",
+        preset("recommended", scale="per_frame"),
+        options=BuildOptions(quiet=True),
     )
     assert from_runs(maps.manifest.records[0].source_frames).tolist() == [
         k for k in range(FRAMES) if k not in (3, 4, 7)
     ]
-    stacked = build_stacked(tmp_path / "reg", tmp_path / "maps", tmp_path / "stacked", quiet=True)
+    stacked = build_stacked(
+        tmp_path / "reg", tmp_path / "maps", tmp_path / "stacked", options=BuildOptions(quiet=True)
+    )
     srec = stacked.manifest.records[0]
     assert srec.frames == len(kept) and srec.unpaired_frames == {"no_silhouette_frame": 1}
     arr = _maps(stacked.path)[srec.key]
@@ -452,7 +480,11 @@ def test_registered_silhouettes_count_blank_frames_and_drop_low_mass(walks, tmp_
     write_mask_frames(tmp_path / "sil" / "00000" / "negative" / VIEW, masks)
     dump_array_pickle(pose, tmp_path / "pose" / "00000" / "negative" / VIEW / f"{VIEW}.pkl")
     res = build_registered_silhouettes(
-        tmp_path / "sil", tmp_path / "pose", tmp_path / "reg", knn_fill=False, quiet=True
+        tmp_path / "sil",
+        tmp_path / "pose",
+        tmp_path / "reg",
+        knn_fill=False,
+        options=BuildOptions(quiet=True),
     )
     rec = res.manifest.records[0]
     assert rec.frames_dropped == {"low_mass": 2} and rec.frames == FRAMES - 2
@@ -465,7 +497,9 @@ def test_registered_silhouettes_count_blank_frames_and_drop_low_mass(walks, tmp_
     # A pose pickle carries no frame names: its frame count must equal the masks'.
     dump_array_pickle(pose[:-1], tmp_path / "short" / "00000" / "negative" / VIEW / f"{VIEW}.pkl")
     with pytest.raises(BadInputError, match="frames cannot be paired"):
-        build_registered_silhouettes(tmp_path / "sil", tmp_path / "short", tmp_path / "reg2", quiet=True)
+        build_registered_silhouettes(
+            tmp_path / "sil", tmp_path / "short", tmp_path / "reg2", options=BuildOptions(quiet=True)
+        )
 
 
 def test_source_frame_runs_round_trip() -> None:
@@ -482,7 +516,9 @@ def test_source_frame_runs_round_trip() -> None:
 
 def test_a_schema_1_manifest_still_verifies(walks, tmp_path: Path) -> None:
     write_pose_frames(tmp_path / "t" / "00000" / "negative" / VIEW, single(walks[0][0]))
-    res = build_heatmaps(tmp_path / "t", tmp_path / "maps", preset("recommended"), quiet=True)
+    res = build_heatmaps(
+        tmp_path / "t", tmp_path / "maps", preset("recommended"), options=BuildOptions(quiet=True)
+    )
     doc = json.loads((res.path / MANIFEST_NAME).read_text())
     as_schema_1(doc)
     body = {k: v for k, v in doc.items() if k not in ("provenance", "manifest_digest")}
@@ -500,7 +536,9 @@ def test_preview_shows_each_view_and_finds_the_keypoints_of_kept_frames(walks, t
         pose = walks[v][0]
         people = [[] if k in (3, 4) else [pose[k]] for k in range(FRAMES)]
         write_pose_frames(tmp_path / "t" / "00000" / "negative" / view, people, padded=False)
-    res = build_heatmaps(tmp_path / "t", tmp_path / "maps", preset("recommended"), quiet=True)
+    res = build_heatmaps(
+        tmp_path / "t", tmp_path / "maps", preset("recommended"), options=BuildOptions(quiet=True)
+    )
     idx = np.arange(FRAMES - 2)
     for rec in res.manifest.records:
         kps = _keypoints_on_output(res.manifest, rec, idx)
@@ -517,7 +555,12 @@ def test_training_data_keeps_one_item_per_view_and_the_id_as_triplet_identity(wa
         for v, view in enumerate(("000_180", "180_000")):
             write_pose_frames(tmp_path / "t" / seq_id / "negative" / view, single(walks[2 * k + v][0]))
     part = write_partition(tmp_path / "part.json", ["00000", "00001"], [])
-    build_heatmaps(tmp_path / "t", tmp_path / "maps", preset("recommended"), partition=part, quiet=True)
+    build_heatmaps(
+        tmp_path / "t",
+        tmp_path / "maps",
+        preset("recommended"),
+        options=BuildOptions(partition=part, quiet=True),
+    )
     split = load_split(ManifestData.open(tmp_path / "maps"), "train")
     assert split.keys == [f"{i}/negative/{v}" for i in ("00000", "00001") for v in ("000_180", "180_000")]
     assert split.ids == ["00000", "00000", "00001", "00001"]
@@ -531,8 +574,12 @@ def test_person_selection_gives_the_same_bytes_whatever_the_worker_count(walks, 
         by = bystander_of(pose, shift_x=-200.0)
         people = [[by[t], pose[t]] if t % 3 == 0 else [pose[t]] for t in range(FRAMES)]
         write_pose_frames(tmp_path / "t" / seq_id / "negative" / VIEW, people, padded=False)
-    one = build_heatmaps(tmp_path / "t", tmp_path / "w1", preset("recommended"), quiet=True)
-    two = build_heatmaps(tmp_path / "t", tmp_path / "w2", preset("recommended"), workers=2, quiet=True)
+    one = build_heatmaps(
+        tmp_path / "t", tmp_path / "w1", preset("recommended"), options=BuildOptions(quiet=True)
+    )
+    two = build_heatmaps(
+        tmp_path / "t", tmp_path / "w2", preset("recommended"), options=BuildOptions(workers=2, quiet=True)
+    )
     assert one.manifest.content_digest == two.manifest.content_digest
     assert one.manifest.records == two.manifest.records
     assert one.manifest.counts["person_frames"] == {"multiple": 42, "not_first": 42}
@@ -624,7 +671,7 @@ def test_frames_where_only_the_bystander_was_detected_are_dropped(walks, tmp_pat
     people = [[by[k], pose[k]] if k < 20 else [pose[k]] for k in range(FRAMES)]
     people[5], people[6] = [by[5]], [by[6]]  # the subject missed in two frames
     write_pose_frames(tmp_path / "t" / "00000" / "negative" / VIEW, people)
-    res = build_poses(tmp_path / "t", tmp_path / "poses", quiet=True)
+    res = build_poses(tmp_path / "t", tmp_path / "poses", options=BuildOptions(quiet=True))
     rec = res.manifest.records[0]
     assert rec.frames_dropped == {"no_subject": 2} and rec.person_frames["lost"] == 2
     got = read_sequence(res.path, rec, res.manifest.layout)["pose"]
@@ -639,5 +686,7 @@ def test_two_files_with_one_frame_number_are_reported_and_read_in_file_order(wal
     (folder / "4.json").rename(folder / "3.json")
     problems = inspect_path(tmp_path / "t")["problems"]
     assert any("same frame number" in p for p in problems)
-    res = build_heatmaps(tmp_path / "t", tmp_path / "maps", preset("recommended"), quiet=True)
+    res = build_heatmaps(
+        tmp_path / "t", tmp_path / "maps", preset("recommended"), options=BuildOptions(quiet=True)
+    )
     assert from_runs(res.manifest.records[0].source_frames).tolist() == list(range(12))

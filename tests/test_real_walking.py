@@ -1,4 +1,4 @@
-"""The BVH reader, the LaFAN1 download and the real-walking converter (``gaitprep.synth.bvh/realwalk``).
+"""The BVH reader, the LaFAN1 download and the real-walking converter (``gaitprep.synth.bvh/lafan1/realwalk``).
 
 The BVH and download tests run offline on hand-written inputs; the LaFAN1 tests use the session fixture
 ``real_walking`` (tests/real_walking.py) and are skipped with a reason when the take cannot be fetched.
@@ -18,14 +18,12 @@ import pytest
 from gaitprep.errors import BadInputError
 from gaitprep.io.safe_pickle import load_array_pickle
 from gaitprep.partition import load_partition
-from gaitprep.synth import realwalk
+from gaitprep.synth import lafan1 as lafan1_module
 from gaitprep.synth.bvh import forward_kinematics, parse_bvh, world_transforms
+from gaitprep.synth.lafan1 import BVHTOOLS_MEMBER, RealWalkingUnavailable, fetch_lafan1_bvh
 from gaitprep.synth.realwalk import (
-    BVHTOOLS_MEMBER,
     WALKING_RUNS,
     RealWalk,
-    RealWalkingUnavailable,
-    fetch_lafan1_bvh,
     load_motion,
     silhouettes_from_pose,
     walking_sequences,
@@ -194,14 +192,14 @@ def _fake_pip(monkeypatch: pytest.MonkeyPatch, tarball: Path | None, log: list[s
         code = f"import shutil; shutil.copy({str(tarball)!r}, {str(dest / 'bvhtools-1.6.0.tar.gz')!r})"
         return [sys.executable, "-c", code]
 
-    monkeypatch.setattr(realwalk, "pip_download_command", command)
+    monkeypatch.setattr(lafan1_module, "pip_download_command", command)
 
 
 def _pin(monkeypatch: pytest.MonkeyPatch, content: bytes) -> None:
     import hashlib
 
-    monkeypatch.setattr(realwalk, "LAFAN1_SHA256", hashlib.sha256(content).hexdigest())
-    monkeypatch.setattr(realwalk, "LAFAN1_SIZE", len(content))
+    monkeypatch.setattr(lafan1_module, "LAFAN1_SHA256", hashlib.sha256(content).hexdigest())
+    monkeypatch.setattr(lafan1_module, "LAFAN1_SIZE", len(content))
 
 
 def test_fetch_downloads_checks_and_caches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):

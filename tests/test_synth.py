@@ -27,7 +27,8 @@ from gaitprep.synth.release import (
     ratio_code,
     write_release,
 )
-from gaitprep.synth.walker import make_subject, render_silhouette, render_silhouettes, walk
+from gaitprep.synth.subject import make_subject
+from gaitprep.synth.walker import render_silhouette, render_silhouettes, walk
 
 SIZE = (160, 90)
 

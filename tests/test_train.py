@@ -208,7 +208,7 @@ def test_init_copies_a_drf_checkpoint_into_sconet_mt_ske(data: SmallData, runs: 
 
 @pytest.mark.slow
 def test_sconet_mt_ske_learns_the_synthetic_asymmetry(tmp_path: Path):
-    from gaitprep.build.datasets import build_heatmaps
+    from gaitprep.build.datasets import BuildOptions, build_heatmaps
     from gaitprep.heatmaps.spec import preset
     from gaitprep.partition import load_partition
     from gaitprep.synth.release import write_release
@@ -217,7 +217,10 @@ def test_sconet_mt_ske_learns_the_synthetic_asymmetry(tmp_path: Path):
     assert summary["splits"]["train"] == {"negative": 48, "neutral": 12, "positive": 12, "total": 72}
     part = load_partition(summary["partition"])
     build_heatmaps(
-        tmp_path / "release" / "pose-pkl", tmp_path / "maps", preset("recommended"), partition=part
+        tmp_path / "release" / "pose-pkl",
+        tmp_path / "maps",
+        preset("recommended"),
+        options=BuildOptions(partition=part),
     )
     run = tmp_path / "run"
     result = run_cli(

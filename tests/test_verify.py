@@ -12,6 +12,7 @@ import pytest
 from _trees import write_partitions, write_sil_pkl_tree
 from click.testing import CliRunner
 
+from gaitprep.build import BuildOptions
 from gaitprep.build.datasets import build_silhouettes
 from gaitprep.cli import main
 from gaitprep.errors import BadInputError, VerificationError
@@ -29,7 +30,9 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     base = tmp_path_factory.mktemp("verify")
     ids = write_sil_pkl_tree(base / "tree")
     part, _ = write_partitions(base, ids)
-    return build_silhouettes(base / "tree", base / "ds", partition=part, fmt="both", quiet=True).path
+    return build_silhouettes(
+        base / "tree", base / "ds", options=BuildOptions(partition=part, fmt="both", quiet=True)
+    ).path
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import zarr
 from zarr.storage import LocalStore
 
 import gaitprep
-from gaitprep.build import build_dataset
+from gaitprep.build import BuildOptions, build_dataset
 from gaitprep.io.store import ZARR_DIR
 from gaitprep.manifest import load_manifest
 from tests._trees import synthetic_plan, tree_bytes
@@ -80,10 +80,10 @@ def test_the_root_describes_the_dataset_and_consolidates_every_node(data) -> Non
 def test_the_store_is_byte_identical_whatever_the_order_or_worker_count_sequences_are_written_in(
     tmp_path: Path,
 ) -> None:
-    forward = build_dataset(synthetic_plan(tmp_path / "a" / "ds"), quiet=True)
+    forward = build_dataset(synthetic_plan(tmp_path / "a" / "ds"), BuildOptions(quiet=True))
     plan = synthetic_plan(tmp_path / "b" / "ds")
     plan.items.reverse()  # written (and so listed by the file system) in the opposite order
-    backward = build_dataset(plan, workers=2, quiet=True)
+    backward = build_dataset(plan, BuildOptions(workers=2, quiet=True))
     assert forward.built == backward.built == 9
     a, b = tree_bytes(forward.path), tree_bytes(backward.path)
     assert a.keys() == b.keys() and f"{ZARR_DIR}/zarr.json" in a

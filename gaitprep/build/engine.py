@@ -16,50 +16,39 @@ The flow:
 
 Outputs do not depend on the number of workers: every sequence is written independently and the records
 are sorted before hashing.
+
+This module holds the plan and result types, the checks and :func:`build_dataset`; the lock, staging and
+commit live in :mod:`gaitprep.build.staging`, the serial/joblib/dask runner in :mod:`gaitprep.build.runner`
+and the manifest's assembly in :mod:`gaitprep.build.assemble`. ``build_dataset`` takes the plan and one
+:class:`~gaitprep.build.options.BuildOptions`.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
-import os
-import platform
 import shutil
-import socket
-import sys
 import time
-import warnings
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from gaitprep import __version__
-from gaitprep.errors import (
-    BadInputError,
-    BuildInterrupted,
-    BuildLockedError,
-    DifferentDatasetError,
-    GaitprepError,
-    VerificationError,
-)
+from gaitprep.build.assemble import assemble
+from gaitprep.build.options import DEFAULT_OPTIONS, BuildOptions
+from gaitprep.build.runner import exit_if_orphaned, run_parallel
+from gaitprep.build.staging import DONE_DIR, BuildLock, commit, done_name, files_ok, interrupted, staging_dir
+from gaitprep.errors import BadInputError, DifferentDatasetError, GaitprepError, VerificationError
 from gaitprep.io.atomic import atomic_write_bytes, canonical_json
 from gaitprep.io.store import finalize_zarr_root, init_zarr_root, remove_sequence, write_sequence
-from gaitprep.io.tree import sha256_file
 from gaitprep.manifest import (
     MANIFEST_NAME,
     ArrayRecord,
-    FileEntry,
-    Generator,
     Layout,
     Manifest,
     Owner,
-    PartitionInfo,
-    Provenance,
     SequenceRecord,
     SourceInfo,
     array_digest,
@@ -68,14 +57,10 @@ from gaitprep.manifest import (
     json_digest,
     load_manifest,
     manifest_bytes,
-    seal,
 )
-from gaitprep.ownership import check_output_path, check_replaceable
+from gaitprep.ownership import check_output_path
 from gaitprep.partition import Partition
-from gaitprep.skeleton import CLASS_INDEX, CLASS_ORDER
-
-DONE_DIR = ".done"
-STALE_UNREADABLE_LOCK_S = 60.0
+from gaitprep.skeleton import CLASS_INDEX
 
 
 @dataclass(frozen=True)
@@ -161,96 +146,6 @@ class BuildResult:
     built: int
 
 
-def bit_relevant_versions() -> dict[str, str]:
-    import cv2
-    import zarr
-
-    return {
-        "gaitprep": __version__,
-        "numpy": np.__version__,
-        "opencv": cv2.__version__,
-        "zarr": zarr.__version__,
-        "python": platform.python_version(),
-    }
-
-
-def staging_dir(out: Path) -> Path:
-    return out.parent / f".{out.name}.partial"
-
-
-def _lock_path(out: Path) -> Path:
-    return out.parent / f".{out.name}.lock"
-
-
-def _pid_alive(pid: int) -> bool:
-    if pid <= 0:  # kill(0 or -n, 0) would ask about process groups, not this pid
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-class _BuildLock:
-    """An exclusive lock file beside the output; a lock left by a killed build (dead pid) is taken over."""
-
-    def __init__(self, out: Path):
-        self.path = _lock_path(out)
-
-    def __enter__(self) -> _BuildLock:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        for _ in range(2):
-            try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                owner = self._owner()
-                if owner is None or (owner["host"] == socket.gethostname() and not _pid_alive(owner["pid"])):
-                    self.path.unlink(missing_ok=True)  # stale: its build is gone
-                    continue
-                raise BuildLockedError(
-                    f"another build (pid {owner.get('pid', '?')}) is writing this output; "
-                    f"wait for it or remove {self.path.name} if it is gone",
-                    self.path.parent,
-                ) from None
-            with os.fdopen(fd, "w") as fh:
-                json.dump({"pid": os.getpid(), "host": socket.gethostname()}, fh)
-            return self
-        raise BuildLockedError("could not take the build lock", self.path)
-
-    def __exit__(self, *exc: object) -> None:
-        self.path.unlink(missing_ok=True)
-
-    def _owner(self) -> dict[str, Any] | None:
-        """``{"pid", "host"}`` of the holder, or None when the lock is stale: unreadable (its writer died
-        between creating and filling it) and older than ``STALE_UNREADABLE_LOCK_S``."""
-        try:
-            doc = json.loads(self.path.read_text())
-            return {"pid": int(doc["pid"]), "host": str(doc["host"])}
-        except FileNotFoundError:
-            return None  # released meanwhile
-        except (OSError, ValueError, KeyError, TypeError):
-            try:
-                age = time.time() - self.path.stat().st_mtime
-            except FileNotFoundError:
-                return None
-            return None if age > STALE_UNREADABLE_LOCK_S else {"pid": "?", "host": "?"}
-
-
-def _done_name(item: SourceItem) -> str:
-    return f"{item.id}__{item.label}__{item.view}.json"
-
-
-def _files_ok(root: Path, files: tuple[FileEntry, ...]) -> bool:
-    for f in files:
-        p = root / f.path
-        if not p.is_file() or p.stat().st_size != f.bytes or sha256_file(p) != f.sha256:
-            return False
-    return True
-
-
 def _check_result(result: ProcessResult, item: SourceItem, layout: Layout) -> None:
     """The arrays must be exactly those the layout declares, with its dtypes and shapes: the manifest
     describes them, and a reader trusts that description (domain §9)."""
@@ -275,30 +170,6 @@ def _check_result(result: ProcessResult, item: SourceItem, layout: Layout) -> No
             )
 
 
-_WATCHED_PARENT: int | None = None
-
-
-def _exit_if_orphaned(parent: int | None) -> None:
-    """A local worker whose build process died (SIGKILL, or SIGTERM to it alone) exits instead of writing
-    on: checked now, and from then on by a daemon thread every 0.2 s (an idle worker exits too)."""
-    global _WATCHED_PARENT
-    if parent is None or os.getpid() == parent:
-        return
-    if os.getppid() != parent:
-        os._exit(1)
-    if _WATCHED_PARENT != parent:
-        import threading
-
-        _WATCHED_PARENT = parent
-
-        def watch() -> None:
-            while os.getppid() == parent:
-                time.sleep(0.2)
-            os._exit(1)
-
-        threading.Thread(target=watch, name="gaitprep-parent-watch", daemon=True).start()
-
-
 def build_one(
     item: SourceItem,
     plan_process: Callable[[SourceItem], ProcessResult],
@@ -310,10 +181,10 @@ def build_one(
 
     ``parent``: the build process's pid for local workers; checked before the work and before writing.
     """
-    _exit_if_orphaned(parent)
+    exit_if_orphaned(parent)
     result = plan_process(item)
     _check_result(result, item, layout)
-    _exit_if_orphaned(parent)
+    exit_if_orphaned(parent)
     remove_sequence(stage, item.id, item.label, item.view)
     attrs = {
         "class_index": CLASS_INDEX[item.label],
@@ -340,12 +211,12 @@ def build_one(
         stats={k: float(v) for k, v in sorted(result.stats.items())},
         **result.record,
     )
-    atomic_write_bytes(stage / DONE_DIR / _done_name(item), canonical_json(record.model_dump(mode="json")))
+    atomic_write_bytes(stage / DONE_DIR / done_name(item), canonical_json(record.model_dump(mode="json")))
     return record
 
 
 def _reusable(stage: Path, item: SourceItem) -> SequenceRecord | None:
-    done = stage / DONE_DIR / _done_name(item)
+    done = stage / DONE_DIR / done_name(item)
     if not done.is_file():
         return None
     try:
@@ -354,130 +225,18 @@ def _reusable(stage: Path, item: SourceItem) -> SequenceRecord | None:
         return None
     if record.source_digest != item.source_digest or record.split != item.split:
         return None
-    return record if _files_ok(stage, record.files) else None
+    return record if files_ok(stage, record.files) else None
 
 
-def default_aggregate(stats: list[dict[str, float]]) -> dict[str, Any]:
-    """Dataset-level mean and p95 of every per-sequence statistic."""
-    keys = sorted({k for s in stats for k in s})
-    out: dict[str, Any] = {}
-    for k in keys:
-        vals = np.array([s[k] for s in stats if k in s], dtype=np.float64)
-        out[k] = {"mean": round(float(vals.mean()), 6), "p95": round(float(np.percentile(vals, 95)), 6)}
-    return out
+def build_dataset(plan: BuildPlan, options: BuildOptions = DEFAULT_OPTIONS) -> BuildResult:
+    """Build ``plan`` into ``plan.out`` (see the module docstring). Returns the sealed manifest.
 
-
-def partition_info(partition: Partition, items: list[SourceItem]) -> PartitionInfo:
-    label_of = {i.id: i.label for i in items}
-    counts = {
-        split: {c: sum(1 for i in ids if label_of.get(i) == c) for c in CLASS_ORDER}
-        for split, ids in (("train", partition.train), ("test", partition.test))
-    }
-    return PartitionInfo(
-        name=partition.name,
-        sha256=partition.sha256,
-        train_ids=partition.train,
-        test_ids=partition.test,
-        class_counts=counts,
-    )
-
-
-def absolute_paths(value: Any) -> Any:
-    """``value`` with every ``Path`` in it made absolute, inside tuples, lists, dicts and dataclasses (a
-    ``SourceItem`` and the ``SequenceRef`` it holds): what is sent to workers in another directory."""
-    if isinstance(value, Path):
-        return value.absolute()
-    if isinstance(value, tuple) and hasattr(value, "_fields"):  # a namedtuple
-        return type(value)(*(absolute_paths(v) for v in value))
-    if isinstance(value, tuple | list):
-        return type(value)(absolute_paths(v) for v in value)
-    if isinstance(value, dict):
-        return {k: absolute_paths(v) for k, v in value.items()}
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        changes = {
-            f.name: absolute_paths(getattr(value, f.name)) for f in dataclasses.fields(value) if f.init
-        }
-        return dataclasses.replace(value, **changes)
-    return value
-
-
-def _run_parallel(
-    todo: list[SourceItem], plan: BuildPlan, stage: Path, workers: int, quiet: bool, dask_address: str | None
-) -> list[SequenceRecord]:
-    from joblib import Parallel, delayed, parallel_config
-
-    from gaitprep.progress import progress
-
-    if dask_address:
-        # dask workers may have been started in another working directory: send absolute paths only.
-        stage = stage.absolute()
-        tasks = (delayed(build_one)(absolute_paths(item), plan.process, stage, plan.layout) for item in todo)
-        try:
-            from dask.distributed import Client
-        except ImportError:
-            raise GaitprepError(
-                "--dask-scheduler needs dask[distributed]: pip install 'gaitprep[dask]'"
-            ) from None
-        with Client(dask_address), parallel_config(backend="dask"):
-            return list(
-                _test_pause(
-                    progress(
-                        Parallel(return_as="generator_unordered")(tasks),
-                        total=len(todo),
-                        desc=plan.name,
-                        quiet=quiet,
-                    )
-                )
-            )
-    if workers <= 1:
-        return list(
-            _test_pause(
-                build_one(item, plan.process, stage, plan.layout)
-                for item in progress(todo, total=len(todo), desc=plan.name, quiet=quiet)
-            )
-        )
-    parent = os.getpid()
-    tasks = (delayed(build_one)(item, plan.process, stage, plan.layout, parent) for item in todo)
-    runner = Parallel(n_jobs=workers, return_as="generator_unordered", batch_size=1)
-    results = runner(tasks)
-    with warnings.catch_warnings():
-        # An interrupted build cancels queued tasks on purpose: one "error: interrupted" line says so.
-        warnings.filterwarnings("ignore", message=r".*(been successfully executed|still being processed)")
-        try:
-            return list(_test_pause(progress(results, total=len(todo), desc=plan.name, quiet=quiet)))
-        finally:
-            results.close()
-
-
-PAUSE_ENV = "GAITPREP_TEST_PAUSE_AFTER"
-RESUME_ENV = "GAITPREP_TEST_RESUME_FILE"
-
-
-def _test_pause(records: Iterable[SequenceRecord]) -> Iterator[SequenceRecord]:
-    """Test hook: with ``GAITPREP_TEST_PAUSE_AFTER=N`` the build stops after its N-th finished sequence and
-    waits there, holding its lock, for a signal (Ctrl-C, SIGTERM, SIGKILL) or, when
-    ``GAITPREP_TEST_RESUME_FILE`` names a file, until that file exists. Fault tests thus interrupt a build
-    at a known point instead of racing the machine's speed. Unset (always, outside tests), it does nothing."""
-    after = os.environ.get(PAUSE_ENV)
-    n = int(after) if after and after.isdigit() else None
-    resume = os.environ.get(RESUME_ENV)
-    for i, record in enumerate(records, start=1):
-        yield record
-        if i == n:
-            while not (resume and os.path.exists(resume)):  # else only a signal ends this
-                time.sleep(0.05)
-
-
-def build_dataset(
-    plan: BuildPlan,
-    *,
-    workers: int = 1,
-    quiet: bool = False,
-    dask_address: str | None = None,
-    force: bool = False,
-) -> BuildResult:
-    """Build ``plan`` into ``plan.out`` (see the module docstring). Returns the sealed manifest."""
+    ``options`` says how to run and whether to replace: ``workers``, ``dask_address``, ``quiet``, ``force``.
+    What the dataset records (``name``, ``partition``, ``owner``) is the plan's, which the builders fill
+    from the same options (:func:`gaitprep.build.plans.make_plan`).
+    """
     out = Path(plan.out)
+    force = options.force
     if not plan.items:
         raise BadInputError("nothing to build: the input holds no sequences", out)
     _check_storable(plan)
@@ -489,7 +248,7 @@ def build_dataset(
     if (done := _existing_output(out, deriv, force)) is not None:
         return done
     started = time.time()
-    with _BuildLock(out):
+    with BuildLock(out):
         if (done := _existing_output(out, deriv, force)) is not None:
             return done
         check_output_path(out, inputs=plan.inputs, kind="dataset", force=force)  # again, under the lock
@@ -504,18 +263,18 @@ def build_dataset(
         reused = {i.key: r for i in plan.items if (r := _reusable(stage, i)) is not None}
         todo = [i for i in plan.items if i.key not in reused]
         try:
-            built = _run_parallel(todo, plan, stage, workers, quiet, dask_address)
+            built = run_parallel(todo, build_one, plan.process, stage, plan.layout, options, plan.name)
         except KeyboardInterrupt:
-            raise _interrupted(stage, out, len(plan.items)) from None
+            raise interrupted(stage, out, len(plan.items)) from None
         records = sorted([*reused.values(), *built], key=lambda r: r.key)
         if "zarr" in plan.layout.formats:
             finalize_zarr_root(stage, zarr_root_attrs(plan, records, deriv))
-        manifest = _assemble(plan, records, stage, deriv, started, workers)
+        manifest = assemble(plan, records, stage, deriv, started, options.workers)
         # The manifest first: if writing it fails (a full disk), the done-records still let a re-run reuse
         # every sequence. They go only once the manifest is safely written.
         atomic_write_bytes(stage / MANIFEST_NAME, manifest_bytes(manifest))
         shutil.rmtree(stage / DONE_DIR)
-        _commit(stage, out)
+        commit(stage, out)
     return BuildResult(manifest, out, up_to_date=False, reused=len(reused), built=len(built))
 
 
@@ -576,16 +335,6 @@ def zarr_root_attrs(plan: BuildPlan, records: list[SequenceRecord], deriv: str) 
     }
 
 
-def _interrupted(stage: Path, out: Path, total: int) -> BuildInterrupted:
-    """Ctrl-C: say what is kept and that running the same command again resumes."""
-    finished = sum(1 for _ in (stage / DONE_DIR).glob("*.json")) if (stage / DONE_DIR).is_dir() else 0
-    return BuildInterrupted(
-        f"interrupted with {finished} of {total} sequences finished; run the same command again to "
-        f"resume (finished sequences are kept in {stage.name} and reused)",
-        out,
-    )
-
-
 def _existing_output(out: Path, deriv: str, force: bool) -> BuildResult | None:
     """An up-to-date result when ``out`` already holds this derivation; refuse to replace anything else."""
     manifest_path = out / MANIFEST_NAME
@@ -620,91 +369,3 @@ def _check_up_to_date(out: Path) -> None:
             f"output holds this dataset but it does not verify: {shown}{more}; pass --force to rebuild it",
             out,
         )
-
-
-def _commit(stage: Path, out: Path) -> None:
-    """Rename the finished staging directory to ``out``; a replaced output is moved aside first, then deleted,
-    so ``out`` never shows a half-deleted dataset."""
-    if out.exists():  # only reached with force, or for an empty directory
-        check_replaceable(out)  # the last look before anything is moved: only ours is ever replaced
-        old = out.parent / f".{out.name}.replaced"
-        if old.exists():
-            shutil.rmtree(old)
-        os.replace(out, old)
-        os.replace(stage, out)
-        shutil.rmtree(old)
-    else:
-        os.replace(stage, out)
-
-
-def _reader_counts(records: list[SequenceRecord]) -> dict[str, Any]:
-    """Dataset totals of what the raw-tree readers reported (only those that occurred)."""
-    out: dict[str, Any] = {}
-    person = sum((Counter(r.person_frames) for r in records), Counter())
-    if any(person.values()):
-        out["person_frames"] = dict(sorted(person.items()))
-    unpaired = sum((Counter(r.unpaired_frames) for r in records), Counter())
-    if unpaired:
-        out["unpaired_frames"] = dict(sorted(unpaired.items()))
-    if n := sum(r.nonfinite_joints for r in records):
-        out["nonfinite_joints"] = n
-    if n := sum(r.unpadded_frame_names for r in records):
-        out["unpadded_frame_names"] = n
-    return out
-
-
-def _assemble(
-    plan: BuildPlan, records: list[SequenceRecord], stage: Path, deriv: str, started: float, workers: int
-) -> Manifest:
-    files = []
-    for path in sorted(p for p in stage.rglob("*") if p.is_file()):
-        rel = path.relative_to(stage).as_posix()
-        if rel.startswith(f"{DONE_DIR}/") or rel == MANIFEST_NAME:
-            continue
-        files.append(FileEntry(path=rel, bytes=path.stat().st_size, sha256=sha256_file(path)))
-    counts: dict[str, Any] = {
-        "sequences": len(records),
-        "frames": sum(r.frames for r in records),
-        "frames_in": sum(r.frames_in for r in records),
-        "frames_dropped": dict(sorted(sum((Counter(r.frames_dropped) for r in records), Counter()).items())),
-        **_reader_counts(records),
-        "per_class": {c: sum(1 for r in records if r.label == c) for c in CLASS_ORDER},
-        "per_split": {
-            s: {c: sum(1 for r in records if r.label == c and r.split == s) for c in CLASS_ORDER}
-            for s in ("train", "test")
-        },
-    }
-    aggregate = plan.aggregate or default_aggregate
-    folders = {c: sorted({r.class_folder for r in records if r.label == c}) for c in CLASS_ORDER}
-    manifest = Manifest(
-        name=plan.name,
-        version=plan.version,
-        modality=plan.modality,  # type: ignore[arg-type]
-        generator=Generator(version=__version__, algo_version=plan.algo_version),
-        layout=plan.layout,
-        params=plan.params,
-        params_digest=plan.params_digest,
-        layout_digest=plan.layout_digest,
-        class_order=dict(CLASS_INDEX),
-        class_folders={c: ",".join(v) for c, v in folders.items() if v},
-        source=plan.source,
-        partition=partition_info(plan.partition, plan.items) if plan.partition else None,
-        partition_missing_ids=tuple(plan.partition_missing),
-        fitted=plan.fitted,
-        records=tuple(records),
-        files=tuple(files),
-        counts=counts,
-        statistics=aggregate([r.stats for r in records]),
-        versions=bit_relevant_versions(),
-        derivation_id=deriv,
-        content_digest=content_digest(records),
-        owner=plan.owner,
-        provenance=Provenance(
-            created_at=datetime.now(UTC).isoformat(timespec="seconds"),
-            host=socket.gethostname(),
-            python=sys.version.split()[0],
-            duration_s=round(time.time() - started, 3),
-            workers=workers,
-        ),
-    )
-    return seal(manifest)

@@ -4,7 +4,7 @@ Channels, in order: ``silhouette, limb, joint``. Both inputs are upstream gaitpr
 their manifests (lineage in ``source.upstream``), never through path conventions:
 
 - a silhouette dataset built with ``transform = register-with-skeleton-box``
-  (:func:`gaitprep.build.datasets.build_registered_silhouettes`): hip-centred, span-scaled like the maps.
+  (:func:`gaitprep.build.registered.build_registered_silhouettes`): hip-centred, span-scaled like the maps.
   Upstream silhouettes (mask-centred, height-scaled, domain §3) are refused: stacking them with maps
   would put a body part of one channel on a different pixel than in the other two;
 - a skeleton-map dataset rendered with ``crop = full_canvas`` and the same canvas, output size, scale
@@ -25,11 +25,12 @@ from typing import Any
 
 import numpy as np
 
-from gaitprep.build.engine import BuildPlan, BuildResult, ProcessResult, SourceItem, build_dataset
+from gaitprep.build.engine import BuildResult, ProcessResult, SourceItem, build_dataset
+from gaitprep.build.options import DEFAULT_OPTIONS, BuildOptions
+from gaitprep.build.plans import checked_inputs, joined_item, make_plan
 from gaitprep.errors import BadInputError
-from gaitprep.manifest import ArraySpec, Layout, Manifest, Owner, SequenceRecord, json_digest
+from gaitprep.manifest import ArraySpec, Layout, Manifest, SequenceRecord
 from gaitprep.params import heatmap_spec
-from gaitprep.partition import Partition
 from gaitprep.skeleton import NUM_JOINTS
 
 STACKED_ALGO_VERSION = "gaitprep-stacked-1"
@@ -188,28 +189,19 @@ def build_stacked(
     maps: str | Path,
     out: str | Path,
     *,
-    partition: Partition | None = None,
-    fmt: str = "zarr",
-    workers: int = 1,
-    quiet: bool = False,
-    name: str | None = None,
-    dask_address: str | None = None,
-    force: bool = False,
-    strict_partition: bool = False,
-    owner: Owner | None = None,
+    options: BuildOptions = DEFAULT_OPTIONS,
 ) -> BuildResult:
     """Stack a registered-silhouette dataset and a skeleton-map dataset into uint8 (T, 3, S, S).
 
     ``silhouettes`` and ``maps``: dataset directories (or their manifest.json). Both must hold the same
-    sequences; ``partition`` (optional) re-assigns splits and is recorded.
+    sequences; ``options.partition`` (optional) re-assigns splits and is recorded.
     """
-    from gaitprep.build.datasets import checked_inputs, layout_for
     from gaitprep.sources import dataset_items, dataset_source_info, partition_missing
 
-    inputs = checked_inputs(out, (silhouettes, maps), partition, force)
-
-    sil_m, sil_root, sil_items = dataset_items(silhouettes, partition, strict_partition)
-    maps_m, maps_root, maps_items = dataset_items(maps, partition, strict_partition)
+    inputs = checked_inputs(out, (silhouettes, maps), options)
+    partition, strict = options.partition, options.strict_partition
+    sil_m, sil_root, sil_items = dataset_items(silhouettes, partition, strict)
+    maps_m, maps_root, maps_items = dataset_items(maps, partition, strict)
     geometry = registration_geometry(sil_m, maps_m)
     sil_kind, maps_kind = frame_id_kind(sil_m), frame_id_kind(maps_m)
     # Frame-name numbers identify frames across trees; array indices only within one pose tree.
@@ -217,48 +209,9 @@ def build_stacked(
     by_frame_id = (
         sil_kind is not None and sil_kind == maps_kind and (sil_kind != DEFAULT_FRAME_IDS or same_pose)
     )
-    map_spec, sil_spec = _primary_spec(maps_m), _primary_spec(sil_m)
-    size = int(map_spec.item_shape[-1])
-    if tuple(sil_spec.item_shape) != (size, size):
-        raise BadInputError(
-            f"silhouette frames are {tuple(sil_spec.item_shape)}, map frames {(size, size)}", sil_root
-        )
-    missing = [c for c in STACKED_CHANNELS[1:] if c not in map_spec.channels]
-    if missing:
-        raise BadInputError(
-            f"maps lack channel(s) {missing}: they carry {list(map_spec.channels)}", maps_root
-        )
-    by_key = {i.key: i for i in sil_items}
-    maps_by_key = {i.key: i for i in maps_items}
-    if set(by_key) != set(maps_by_key):
-        only = sorted(set(by_key) ^ set(maps_by_key))
-        where = "the silhouettes" if only[0] in by_key else "the maps"
-        raise BadInputError(
-            f"silhouette and map datasets hold different sequences: {only[0]} is only in {where} "
-            f"({len(only)} differ)",
-            maps_root,
-        )
-    items = [
-        SourceItem(
-            s.id,
-            s.label,
-            s.class_folder,
-            s.view,
-            s.split,
-            json_digest([s.source_digest, maps_by_key[k].source_digest]),
-            (s.inputs, maps_by_key[k].inputs),
-        )
-        for k, s in sorted(by_key.items())
-    ]
-    arrays = {
-        "stacked": ArraySpec(
-            dtype="uint8",
-            per_frame=True,
-            item_shape=(3, size, size),
-            axes=("T", "C", "H", "W"),
-            channels=STACKED_CHANNELS,
-        )
-    }
+    map_spec = _primary_spec(maps_m)
+    size = _check_stackable(_primary_spec(sil_m), map_spec, sil_root, maps_root)
+    items = _stacked_items(sil_items, maps_items, maps_root)
     params = {
         "transform": "stack registered silhouette + skeleton maps",
         "channels": list(STACKED_CHANNELS),
@@ -267,13 +220,13 @@ def build_stacked(
         "silhouette_params": sil_m.params,
         "map_params": maps_m.params,
     }
-    plan = BuildPlan(
-        out=Path(out),
-        name=name or Path(out).name,
-        version="1.0.0",
+    plan = make_plan(
+        out,
+        options,
         modality="stacked",
         algo_version=STACKED_ALGO_VERSION,
-        layout=layout_for(fmt, arrays, "stacked"),
+        arrays={"stacked": _stacked_array(size)},
+        primary="stacked",
         params=params,
         items=items,
         process=functools.partial(
@@ -284,9 +237,51 @@ def build_stacked(
             by_frame_id,
         ),
         source=dataset_source_info([(sil_m, sil_root), (maps_m, maps_root)], items),
-        partition=partition,
-        partition_missing=partition_missing(partition, {i.id for i in items}, strict_partition, maps_root),
+        partition_missing=partition_missing(partition, {i.id for i in items}, strict, maps_root),
         inputs=inputs,
-        owner=owner,
     )
-    return build_dataset(plan, workers=workers, quiet=quiet, dask_address=dask_address, force=force)
+    return build_dataset(plan, options)
+
+
+def _stacked_array(size: int) -> ArraySpec:
+    return ArraySpec(
+        dtype="uint8",
+        per_frame=True,
+        item_shape=(3, size, size),
+        axes=("T", "C", "H", "W"),
+        channels=STACKED_CHANNELS,
+    )
+
+
+def _check_stackable(sil_spec: ArraySpec, map_spec: ArraySpec, sil_root: Path, maps_root: Path) -> int:
+    """The frame size S both datasets share; the maps must carry limb and joint channels."""
+    size = int(map_spec.item_shape[-1])
+    if tuple(sil_spec.item_shape) != (size, size):
+        raise BadInputError(
+            f"silhouette frames are {tuple(sil_spec.item_shape)}, map frames {(size, size)}", sil_root
+        )
+    missing = [c for c in STACKED_CHANNELS[1:] if c not in map_spec.channels]
+    if missing:
+        raise BadInputError(
+            f"maps lack channel(s) {missing}: they carry {list(map_spec.channels)}", maps_root
+        )
+    return size
+
+
+def _stacked_items(
+    sil_items: list[SourceItem], maps_items: list[SourceItem], maps_root: Path
+) -> list[SourceItem]:
+    """One item per sequence, reading it from both datasets; both must hold the same sequences."""
+    by_key = {i.key: i for i in sil_items}
+    maps_by_key = {i.key: i for i in maps_items}
+    if set(by_key) != set(maps_by_key):
+        only = sorted(set(by_key) ^ set(maps_by_key))
+        where = "the silhouettes" if only[0] in by_key else "the maps"
+        raise BadInputError(
+            f"silhouette and map datasets hold different sequences: {only[0]} is only in {where} "
+            f"({len(only)} differ)",
+            maps_root,
+        )
+    return [
+        joined_item(s, maps_by_key[k], (s.inputs, maps_by_key[k].inputs)) for k, s in sorted(by_key.items())
+    ]

@@ -25,7 +25,40 @@ def input_option(layouts: str) -> Callable[[Callable[..., Any]], Callable[..., A
 
 
 def build_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """--out, --partition, --format, --workers, --name, --force, --json, --quiet."""
+    """--out, --partition, --strict-partition, --format, --workers, --name, --force, --json, --quiet.
+
+    The command receives ``out``, ``as_json`` and ``options``: one
+    :class:`~gaitprep.build.options.BuildOptions` made from the others (the partition file loaded).
+    """
+    import functools
+
+    from gaitprep.build.options import FORMATS, BuildOptions
+
+    @functools.wraps(fn)
+    def wrapper(
+        *args: Any,
+        partition: str | None,
+        strict_partition: bool,
+        fmt: str,
+        workers: int,
+        name: str | None,
+        force: bool,
+        quiet: bool,
+        **kwargs: Any,
+    ) -> Any:
+        from gaitprep.partition import load_partition
+
+        options = BuildOptions(
+            fmt=fmt,
+            workers=workers,
+            force=force,
+            quiet=quiet,
+            name=name,
+            partition=load_partition(partition) if partition else None,
+            strict_partition=strict_partition,
+        )
+        return fn(*args, options=options, **kwargs)
+
     for decorator in reversed(
         [
             click.option(
@@ -37,17 +70,23 @@ def build_options(fn: Callable[..., Any]) -> Callable[..., Any]:
                 help="Partition JSON (TRAIN_SET/TEST_SET); its split membership is recorded per sequence.",
             ),
             click.option(
+                "--strict-partition",
+                is_flag=True,
+                help="Fail when --partition lists ids the input does not hold (default: build what is on "
+                "disk, warn with their count, record them in the manifest).",
+            ),
+            click.option(
                 "--format",
                 "fmt",
-                type=click.Choice(["zarr", "pkl", "both"]),
-                default="zarr",
+                type=click.Choice(list(FORMATS)),
+                default=BuildOptions.fmt,
                 show_default=True,
                 help="Zarr v3 store, OpenGait pickle tree, or both.",
             ),
             click.option(
                 "--workers",
                 type=click.IntRange(1),
-                default=1,
+                default=BuildOptions.workers,
                 show_default=True,
                 help="Worker processes (outputs are identical whatever the count).",
             ),
@@ -64,13 +103,13 @@ def build_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             click.option("--quiet", "-q", is_flag=True, help="No progress bars."),
         ]
     ):
-        fn = decorator(fn)
-    return fn
+        wrapper = decorator(wrapper)
+    return wrapper
 
 
 def reader_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """--person, --frame-order and --strict-partition; the command receives ``read`` (a ReadOptions) and
-    ``strict_partition``. Choices and defaults come from :class:`gaitprep.io.read_options.ReadOptions`."""
+    """--person and --frame-order; the command receives ``read`` (a ReadOptions). Choices and defaults
+    come from :class:`gaitprep.io.read_options.ReadOptions`."""
     import functools
 
     from gaitprep.io.frame_order import FRAME_ORDERS
@@ -98,12 +137,6 @@ def reader_options(fn: Callable[..., Any]) -> Callable[..., Any]:
                 show_default=True,
                 help="Order of frame files: numeric by the number in the name (0.json, 1.json, ..., "
                 "10.json); lexical by the name as text, as upstream.",
-            ),
-            click.option(
-                "--strict-partition",
-                is_flag=True,
-                help="Fail when --partition lists ids the input does not hold (default: build what is on "
-                "disk, warn with their count, record them in the manifest).",
             ),
         ]
     ):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from gaitprep.cliutil import emit, json_option, quiet_option
+from gaitprep.export.common import TARGETS
 
 
 @click.command("export")
@@ -13,7 +14,7 @@ from gaitprep.cliutil import emit, json_option, quiet_option
     "--to",
     "target",
     required=True,
-    type=click.Choice(["hdf5", "croissant", "opengait-partition"]),
+    type=click.Choice(TARGETS),
     help="hdf5: every array in one file; croissant: Croissant 1.0 JSON-LD; "
     "opengait-partition: the TRAIN_SET/TEST_SET JSON.",
 )

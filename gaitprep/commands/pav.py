@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import click
 
+from gaitprep.build.options import BuildOptions
+from gaitprep.commands.choices import literal_choice
 from gaitprep.commands.common import build_options, input_option, reader_options, report_build
 from gaitprep.errors import BadInputError
-from gaitprep.partition import load_partition
+from gaitprep.io.read_options import ReadOptions
+from gaitprep.pav import DEFAULT_FIT_ON, FitOn
 
 
 @click.command("pav")
 @input_option("pose-pkl or pose-raw")
 @click.option(
     "--fit-on",
-    type=click.Choice(["train", "all"]),
-    default="train",
+    type=literal_choice(FitOn),
+    default=DEFAULT_FIT_ON,
     show_default=True,
     help="Ids the min-max normaliser is fitted on. 'all' leaks test statistics; it is recorded.",
 )
@@ -26,15 +29,9 @@ def pav(
     fit_on: str,
     per_frame: bool,
     out: str,
-    partition: str | None,
-    fmt: str,
-    workers: int,
-    name: str | None,
-    force: bool,
     as_json: bool,
-    quiet: bool,
-    read=None,
-    strict_partition: bool = False,
+    options: BuildOptions,
+    read: ReadOptions,
 ) -> None:
     """Compute the 24-d PAV (8 left/right pairs x height difference, midline deviation, folded tilt).
 
@@ -43,22 +40,9 @@ def pav(
     sha256). The hip pair's midline deviation is identically 0 after hip-centring and is kept as a
     constant column for shape compatibility.
     """
-    from gaitprep.build.datasets import build_pav
+    from gaitprep.build.pav import build_pav
 
-    if partition is None:
+    if options.partition is None:
         raise BadInputError("--partition is required: the PAV normaliser is fitted on its TRAIN ids")
-    result = build_pav(
-        input_path,
-        out,
-        partition=load_partition(partition),
-        fit_on=fit_on,
-        fmt=fmt,
-        per_frame=per_frame,
-        workers=workers,
-        quiet=quiet,
-        name=name,
-        force=force,
-        read=read,
-        strict_partition=strict_partition,
-    )
+    result = build_pav(input_path, out, fit_on=fit_on, per_frame=per_frame, options=options, read=read)
     report_build(result, as_json)

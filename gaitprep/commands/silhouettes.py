@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import click
 
+from gaitprep.build.options import BuildOptions
+from gaitprep.commands.choices import field_choice, field_range, undash
 from gaitprep.commands.common import build_options, input_option, reader_options, report_build
-from gaitprep.partition import load_partition
+from gaitprep.heatmaps.spec import HeatmapSpec
+from gaitprep.io.read_options import ReadOptions
 
 
 @click.command("silhouettes")
@@ -18,12 +21,12 @@ from gaitprep.partition import load_partition
 )
 @click.option(
     "--scale",
-    type=click.Choice(["per-frame", "per-sequence", "smoothed"]),
+    type=field_choice(HeatmapSpec, "scale", dash=True),
     help="With --register-with: the span scaling (default: the recommended preset's; must match the maps).",
 )
 @click.option(
     "--sigma",
-    type=click.FloatRange(min=0, min_open=True),
+    type=field_range(HeatmapSpec, "sigma_limb"),
     help="With --register-with: the maps' sigma (canvas px), which sets the recommended margins.",
 )
 @build_options
@@ -34,15 +37,9 @@ def silhouettes(
     scale: str | None,
     sigma: float | None,
     out: str,
-    partition: str | None,
-    fmt: str,
-    workers: int,
-    name: str | None,
-    force: bool,
     as_json: bool,
-    quiet: bool,
-    read=None,
-    strict_partition: bool = False,
+    options: BuildOptions,
+    read: ReadOptions,
 ) -> None:
     """Build a silhouette dataset, uint8 (T, 64, 64), with a checksummed manifest.
 
@@ -54,40 +51,19 @@ def silhouettes(
     With --register-with, PNG and pose JSON frames are paired by the number in their names (frames on one
     side only are left out and counted); a pose pickle has no names, so its frame count must match.
     """
-    from gaitprep.build.datasets import build_registered_silhouettes, build_silhouettes
+    from gaitprep.build.registered import build_registered_silhouettes
+    from gaitprep.build.silhouettes import build_silhouettes
 
-    part = load_partition(partition) if partition else None
     if register_with:
         from gaitprep.heatmaps.spec import preset
 
         overrides: dict = {} if sigma is None else {"sigma_limb": sigma, "sigma_joint": sigma}
         if scale is not None:
-            overrides["scale"] = scale.replace("-", "_")
+            overrides["scale"] = undash(scale)
+        spec = preset("recommended", **overrides)
         result = build_registered_silhouettes(
-            input_path,
-            register_with,
-            out,
-            partition=part,
-            fmt=fmt,
-            workers=workers,
-            quiet=quiet,
-            name=name,
-            spec=preset("recommended", **overrides),
-            force=force,
-            read=read,
-            strict_partition=strict_partition,
+            input_path, register_with, out, spec=spec, options=options, read=read
         )
     else:
-        result = build_silhouettes(
-            input_path,
-            out,
-            partition=part,
-            fmt=fmt,
-            workers=workers,
-            quiet=quiet,
-            name=name,
-            force=force,
-            read=read,
-            strict_partition=strict_partition,
-        )
+        result = build_silhouettes(input_path, out, options=options, read=read)
     report_build(result, as_json)

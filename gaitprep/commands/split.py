@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from gaitprep.cliutil import emit, json_option
+from gaitprep.partition import DEFAULT_RATIO
 
 
 @click.command("split")
@@ -23,7 +24,7 @@ from gaitprep.cliutil import emit, json_option
 )
 @click.option(
     "--ratio",
-    default="1:1:8",
+    default=DEFAULT_RATIO,
     show_default=True,
     help="TRAIN class ratio positive:neutral:negative, as upstream names its partitions.",
 )

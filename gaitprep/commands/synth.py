@@ -7,6 +7,7 @@ import re
 import click
 
 from gaitprep.cliutil import emit
+from gaitprep.partition import DEFAULT_RATIO
 
 _RANGE = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$")
 _SIZE = re.compile(r"^\s*(\d+)\s*[xX]\s*(\d+)\s*$")
@@ -73,7 +74,7 @@ _RATE = click.FloatRange(0.0, 1.0)
 @click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same bytes.")
 @click.option(
     "--ratio",
-    default="1:1:8",
+    default=DEFAULT_RATIO,
     show_default=True,
     callback=_ratio,
     help="Train ratio positive:neutral:negative of the partition (1:1:R; names Scoliosis1K_11R.json).",

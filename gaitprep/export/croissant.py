@@ -88,26 +88,10 @@ def _field(record_set: str, name: str, data_type: str, description: str, **extra
     }
 
 
-def croissant_document(
-    manifest: Manifest,
-    *,
-    base: str,
-    manifest_sha256: str,
-    manifest_size: int,
-    license: str | None = None,
-    url: str | None = None,
-    cite_as: str | None = None,
-    max_file_objects: int = MAX_FILE_OBJECTS,
-) -> dict[str, Any]:
-    """A Croissant 1.0 metadata document for ``manifest`` (pure: no file I/O).
-
-    ``base`` is the dataset directory relative to where the document will live (posix, "." when beside
-    it); every ``contentUrl`` is ``base/<path from the manifest>``. With more than ``max_file_objects``
-    data files, files are described by one FileSet per storage format instead of one FileObject each.
-    """
+def _description(manifest: Manifest) -> str:
     primary_spec = manifest.layout.arrays[manifest.layout.primary]
     frames = manifest.counts.get("frames", sum(r.frames for r in manifest.records))
-    description = (
+    return (
         f"{manifest.modality} dataset of {len(manifest.records)} gait sequences ({frames} frames), built by "
         f"{manifest.generator.name} {manifest.generator.version} ({manifest.generator.algo_version}) from a "
         f"{manifest.source.kind} source ({manifest.source.release}). Primary array "
@@ -116,6 +100,13 @@ def croissant_document(
         f"{'/'.join(primary_spec.axes)}. Content digest {manifest.content_digest}; derivation id "
         f"{manifest.derivation_id}; manifest digest {manifest.manifest_digest}."
     )
+
+
+def _distribution(
+    manifest: Manifest, base: str, manifest_sha256: str, manifest_size: int, max_file_objects: int
+) -> list[dict[str, Any]]:
+    """The manifest's FileObject, then one FileObject per data file, or one FileSet per storage format when
+    there are more than ``max_file_objects`` files."""
     manifest_id = "manifest.json"
     distribution: list[dict[str, Any]] = [
         {
@@ -142,21 +133,50 @@ def croissant_document(
                     "sha256": f.sha256,
                 }
             )
-    else:
-        for fmt in manifest.layout.formats:
-            pattern = f"{ZARR_DIR}/**" if fmt == "zarr" else "*/*/*/*.pkl"
-            distribution.append(
-                {
-                    "@type": "cr:FileSet",
-                    "@id": f"files-{fmt}",
-                    "name": f"files-{fmt}",
-                    "description": f"{fmt} data files; each one's sha256 and size are in manifest.json files[].",
-                    "encodingFormat": "application/octet-stream",
-                    "includes": _url(base, pattern),
-                }
-            )
-    has_split = manifest.partition is not None
-    sequence_fields = [
+        return distribution
+    for fmt in manifest.layout.formats:
+        pattern = f"{ZARR_DIR}/**" if fmt == "zarr" else "*/*/*/*.pkl"
+        distribution.append(
+            {
+                "@type": "cr:FileSet",
+                "@id": f"files-{fmt}",
+                "name": f"files-{fmt}",
+                "description": f"{fmt} data files; each one's sha256 and size are in manifest.json files[].",
+                "encodingFormat": "application/octet-stream",
+                "includes": _url(base, pattern),
+            }
+        )
+    return distribution
+
+
+def _labels_record_set(manifest: Manifest) -> dict[str, Any]:
+    """The class order: one record per class (canonical name, index, on-disk folder spelling)."""
+    labels = sorted(manifest.class_order.items(), key=lambda kv: kv[1])
+    return {
+        "@type": "cr:RecordSet",
+        "@id": "labels",
+        "name": "labels",
+        "description": "Class order: canonical name, index and on-disk folder spelling(s).",
+        "dataType": "sc:Enumeration",
+        "key": {"@id": "labels/name"},
+        "field": [
+            _field("labels", "name", "sc:Text", "Canonical class name."),
+            _field("labels", "index", "sc:Integer", "Class index."),
+            _field("labels", "folder", "sc:Text", "Class folder name(s) on disk."),
+        ],
+        "data": [
+            {
+                "labels/name": name,
+                "labels/index": index,
+                "labels/folder": manifest.class_folders.get(name, name),
+            }
+            for name, index in labels
+        ],
+    }
+
+
+def _sequence_fields(has_split: bool) -> list[dict[str, Any]]:
+    return [
         _field("sequences", "id", "sc:Text", "Subject/sequence id (5-digit string)."),
         _field(
             "sequences",
@@ -184,57 +204,59 @@ def croissant_document(
             "sequences", "location", "sc:Text", "Path of the primary array relative to the dataset directory."
         ),
     ]
-    sequence_data = [
-        {
-            "sequences/id": r.id,
-            "sequences/label": r.label,
-            "sequences/label_index": manifest.class_order[r.label],
-            "sequences/view": r.view,
-            "sequences/split": r.split,
-            "sequences/frames": r.frames,
-            "sequences/digest": r.arrays[manifest.layout.primary].digest,
-            "sequences/location": _array_location(r, manifest.layout),
-        }
-        for r in sorted(manifest.records, key=lambda r: r.key)
-    ]
-    labels = sorted(manifest.class_order.items(), key=lambda kv: kv[1])
-    label_data = [
-        {"labels/name": name, "labels/index": index, "labels/folder": manifest.class_folders.get(name, name)}
-        for name, index in labels
-    ]
+
+
+def _sequences_record_set(manifest: Manifest) -> dict[str, Any]:
+    """One record per gait sequence, in key order: id, label, view, split, frames, digest, location."""
+    return {
+        "@type": "cr:RecordSet",
+        "@id": "sequences",
+        "name": "sequences",
+        "description": "One record per gait sequence.",
+        "key": {"@id": "sequences/id"},
+        "field": _sequence_fields(manifest.partition is not None),
+        "data": [
+            {
+                "sequences/id": r.id,
+                "sequences/label": r.label,
+                "sequences/label_index": manifest.class_order[r.label],
+                "sequences/view": r.view,
+                "sequences/split": r.split,
+                "sequences/frames": r.frames,
+                "sequences/digest": r.arrays[manifest.layout.primary].digest,
+                "sequences/location": _array_location(r, manifest.layout),
+            }
+            for r in sorted(manifest.records, key=lambda r: r.key)
+        ],
+    }
+
+
+def croissant_document(
+    manifest: Manifest,
+    *,
+    base: str,
+    manifest_sha256: str,
+    manifest_size: int,
+    license: str | None = None,
+    url: str | None = None,
+    cite_as: str | None = None,
+    max_file_objects: int = MAX_FILE_OBJECTS,
+) -> dict[str, Any]:
+    """A Croissant 1.0 metadata document for ``manifest`` (pure: no file I/O).
+
+    ``base`` is the dataset directory relative to where the document will live (posix, "." when beside
+    it); every ``contentUrl`` is ``base/<path from the manifest>``. With more than ``max_file_objects``
+    data files, files are described by one FileSet per storage format instead of one FileObject each.
+    """
     doc: dict[str, Any] = {
         "@context": CROISSANT_CONTEXT,
         "@type": "sc:Dataset",
         "conformsTo": CROISSANT_CONFORMS_TO,
         "name": manifest.name,
         "version": manifest.version,
-        "description": description,
-        "distribution": distribution,
-        "recordSet": [
-            {
-                "@type": "cr:RecordSet",
-                "@id": "labels",
-                "name": "labels",
-                "description": "Class order: canonical name, index and on-disk folder spelling(s).",
-                "dataType": "sc:Enumeration",
-                "key": {"@id": "labels/name"},
-                "field": [
-                    _field("labels", "name", "sc:Text", "Canonical class name."),
-                    _field("labels", "index", "sc:Integer", "Class index."),
-                    _field("labels", "folder", "sc:Text", "Class folder name(s) on disk."),
-                ],
-                "data": label_data,
-            },
-            {
-                "@type": "cr:RecordSet",
-                "@id": "sequences",
-                "name": "sequences",
-                "description": "One record per gait sequence.",
-                "key": {"@id": "sequences/id"},
-                "field": sequence_fields,
-                "data": sequence_data,
-            },
-        ],
+        "description": _description(manifest),
+        "distribution": _distribution(manifest, base, manifest_sha256, manifest_size, max_file_objects),
+        "recordSet": [_labels_record_set(manifest), _sequences_record_set(manifest)],
     }
     for key, value in (("license", license), ("url", url), ("citeAs", cite_as)):
         if value:

@@ -11,13 +11,13 @@ import numpy as np
 from gaitprep.heatmaps.levels import (
     _U32,
     _is_identity,
-    apply_table,
     grey_table,
     levels_from_linear,
     windows,
 )
 from gaitprep.heatmaps.raster import (
     ChannelRaster,
+    Deferred,
     Workspace,
     _Blocks,
     _Box,
@@ -29,17 +29,42 @@ from gaitprep.heatmaps.raster import (
 _JOINT_BAND = np.float32(16.0 * _U32)
 
 
-def _gaussian_factor(pos: np.ndarray, mu: np.ndarray, kappa: float, amp: np.ndarray | None) -> np.ndarray:
-    """``float32(exp(-((pos - mu) kappa)^2) [* amp])``, evaluated in float64 (in place: it is the setup's largest
-    array). ``pos (n, P, 1, E)``, ``mu`` and ``amp`` ``(n, P, B)``; returns ``(n, P, B, E)``."""
-    d = pos - mu[..., None]
-    d *= kappa
-    np.square(d, out=d)
-    np.negative(d, out=d)
-    np.exp(d, out=d)
-    if amp is not None:
-        d *= amp[..., None]
-    return d.astype(np.float32)
+def _joint_operands(
+    centres: tuple[np.ndarray, np.ndarray, np.ndarray],
+    windows_: tuple[np.ndarray, ...],
+    draw: np.ndarray,
+    blocks: _Blocks,
+    kappa: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The separable factors on each block's union box as matrix-product operands: ``left (n, J, 2, B, height)``
+    holds ``[fy; 0]``, ``right (n, J, 2, B, width)`` holds ``[fx; 0]``, with ``fx = float32(exp(-(dx kappa)^2) c)``
+    and ``fy = float32(exp(-(dy kappa)^2))`` evaluated in float64 (``dx kappa`` from :meth:`_Blocks.affine`)
+    and 0 outside each frame's window.
+
+    ``left`` transposed ``@ right`` is the outer product ``fy fx``: one product and an exact ``+ 0``, so the same
+    float32 as ``fy * fx`` whatever the BLAS kernel (3x faster than numpy's broadcast multiply).
+    """
+    mux, muy, c = centres
+    x0, x1, y0, y1 = windows_
+    shape = (blocks.n, mux.shape[1], 2, blocks.size)
+    left = np.zeros(shape + (blocks.height,), np.float32)
+    right = np.zeros(shape + (blocks.width,), np.float32)
+    amp = np.ascontiguousarray(blocks.pad(c, 0.0))[..., None]
+    scale = np.full((blocks.n, mux.shape[1], blocks.size), kappa)
+    for union, start, stop, mu, out, weight in (
+        (blocks.x0, x0, x1, mux, right[:, :, 0], amp),
+        (blocks.y0, y0, y1, muy, left[:, :, 0], None),
+    ):
+        extent = out.shape[-1]
+        d = blocks.affine(union, extent, scale, np.ascontiguousarray(blocks.pad(mu, 0.0)))  # (n, J, B, E)
+        np.square(d, out=d)
+        np.negative(d, out=d)
+        np.exp(d, out=d)
+        if weight is not None:
+            d *= weight
+        np.copyto(d, 0.0, where=~blocks.inside(union, start, stop, draw, extent))
+        out[...] = d
+    return left, right
 
 
 def _joint_levels_and_ambiguous(
@@ -52,11 +77,14 @@ def _joint_levels_and_ambiguous(
     if may_reach_one:
         acc = np.minimum(acc, np.nextafter(np.float32(1), np.float32(0)))
     hi = ws.get("joint_band_hi", acc.shape, np.uint8)
+    lo = ws.get("joint_band_lo", acc.shape, np.uint8)  # contiguous: target is a transposed view
     np.multiply(acc, np.float32(256.0) * (1 + _JOINT_BAND), out=hi, casting="unsafe")  # 256 wraps to 0
-    np.multiply(acc, np.float32(256.0) * (1 - _JOINT_BAND), out=target, casting="unsafe")
-    fix = np.flatnonzero(hi != target)
+    np.multiply(acc, np.float32(256.0) * (1 - _JOINT_BAND), out=lo, casting="unsafe")
+    fix = np.flatnonzero(hi != lo)
     if not _is_identity(table):
-        apply_table(target, table)
+        rows = lo.reshape(-1, lo.shape[-1])
+        cv2.LUT(rows, table.reshape(1, 256), dst=rows)
+    target[...] = lo
     return fix
 
 
@@ -96,21 +124,12 @@ def render_joints(
     may_reach_one = combine != "max" or bool((c[draw] >= 1.0 - 1e-6).any())
     blocks = _Blocks.of(x0, x1, y0, y1, draw, block)
     B = block
-    # Separable factors on each block's union box, float64 exp stored float32, 0 outside each frame's
-    # window: (n, J, B, height) as (n, J, B, height, 1) and (n, J, B, width) as (n, J, B, 1, width).
-    px = blocks.axis(blocks.x0, blocks.width)
-    py = blocks.axis(blocks.y0, blocks.height)
-    fx = _gaussian_factor(px, blocks.pad(mux, 0.0), kappa, blocks.pad(c, 0.0))
-    fx *= blocks.inside(px, x0, x1, draw)  # (n, J, B, width)
-    fy = _gaussian_factor(py, blocks.pad(muy, 0.0), kappa, None)
-    fy *= blocks.inside(py, y0, y1, draw)
-    # Rows (y, frame), columns x: the pixel loop's accumulator is (height, frames, width), so a window is a
-    # 2-D region (rows y0 * nf .. y1 * nf) that OpenCV max-combines in one call with no per-row cost.
-    fy = np.ascontiguousarray(fy.transpose(0, 1, 3, 2))[..., None]  # (n, J, height, B, 1)
+    left, right = _joint_operands((mux, muy, c), (x0, x1, y0, y1), draw, blocks, kappa)
     use_max = combine == "max"
     table = grey_table(quantise)
     scratch = ws.get("joint_scratch", (B * blocks.height * blocks.width,))
     channel = _Box()
+    deferred = Deferred()
     for f0, f1, (cy0, cy1, cx0, cx1), items in blocks.plan(F):
         k, nf = f0 // B, f1 - f0
         channel.add(cy0, cy1, cx0, cx1)
@@ -120,7 +139,8 @@ def render_joints(
         for i, ys, ye, xs, xe in items:
             h, w = ye - ys, xe - xs
             patch = scratch[: nf * h * w].reshape(h, nf, w)
-            np.multiply(fy[k, i, :h, :nf], fx[k, i, :nf, :w], out=patch)
+            fy, fx = left[k, i, :, :nf, :h].transpose(1, 2, 0), right[k, i, :, :nf, :w].transpose(1, 0, 2)
+            np.matmul(fy, fx, out=patch.transpose(1, 0, 2))
             box = rows[ys * nf : ye * nf, xs:xe]
             if use_max:
                 cv2.max(box, patch.reshape(h * nf, w), dst=box)
@@ -131,17 +151,13 @@ def render_joints(
             levels_from_linear(acc, target, table=table, may_reach_one=may_reach_one)
         else:
             fix = _joint_levels_and_ambiguous(acc, target, table, may_reach_one, ws)
-            if fix.size:
-                yy, rest = np.divmod(fix, nf * (cx1 - cx0))
-                ff, xx = np.divmod(rest, cx1 - cx0)
-                target[yy, ff, xx] = exact_joint_levels(
-                    ff + f0,
-                    xx + cx0,
-                    yy + cy0,
-                    (mux, muy, c),
-                    (x0, x1, y0, y1),
-                    draw,
-                    sigma=sigma,
-                    table=table,
-                )
+            yy, rest = np.divmod(fix, nf * (cx1 - cx0))
+            ff, xx = np.divmod(rest, cx1 - cx0)
+            deferred.add(ff + f0, xx + cx0, yy + cy0)
+    deferred.apply(
+        levels,
+        lambda f, x, y: exact_joint_levels(
+            f, x, y, (mux, muy, c), (x0, x1, y0, y1), draw, sigma=sigma, table=table
+        ),
+    )
     return ChannelRaster(levels, channel.get())

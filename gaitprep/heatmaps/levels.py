@@ -27,14 +27,16 @@ _E4_TO_CELL = np.float32(_CELLS_PER_UNIT / 4)  # the accumulator holds 4 E
 _FAR = np.float32(1e18)
 
 
+@lru_cache(maxsize=4)
 def grey_table(quantise: str) -> np.ndarray:
-    """``uint8 (256,)``: grey level of each colormap index (``lut_exact``: upstream; ``floor256``: identity)."""
+    """``uint8 (256,)``, read-only: grey level of each colormap index (``lut_exact``: upstream; ``floor256``:
+    identity)."""
     table = np.arange(256, dtype=np.uint8)
     if quantise == "lut_exact":
         table[list(LUT_OFF_BY_ONE)] -= 1
     elif quantise != "floor256":
         raise ValueError(f"unknown quantise mode {quantise!r}")
-    return table
+    return _frozen(table)
 
 
 def _exp_level_reached(e: np.ndarray, k: np.ndarray) -> np.ndarray:
@@ -125,16 +127,18 @@ def band_ladder(delta: float) -> float:
     return 2.0 ** (max(-88, math.ceil(4.0 * math.log2(max(delta, 2.0**-22)))) / 4.0)
 
 
-@lru_cache(maxsize=32)
-def _key_tables(quantise: str, delta: float = 0.0) -> tuple[np.int32, np.ndarray, np.ndarray]:
+@lru_cache(maxsize=8)
+def _key_tables(quantise: str, delta: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """A one-lookup version of :func:`_exact_indices` composed with the grey table of ``quantise``.
 
-    The bit pattern of a non-negative float32 is monotonic in its value, so ``key = (bits - origin) >> 10``
-    cuts E4 into cells of relative width 2^-13. ``code[key] = 2 * grey + ambiguous``: ``grey`` is the level at
-    the cell's upper end and ``ambiguous`` marks the cells that hold a threshold or lie within ``delta`` (E4
-    units) of one, whose pixels are re-evaluated: with ``delta = 0`` exactly from E4, with ``delta > 0`` (the
-    caller's bound on how far its E4 can be from the exact upstream value) from the geometry itself. Returns
-    ``origin``, ``code`` and the grey table.
+    The bit pattern of a non-negative float32 is monotonic in its value, so ``key = bits >> 10`` cuts E4 into
+    cells of relative width 2^-13. ``code[key] = 2 * grey + ambiguous``: ``grey`` is the level at the cell's
+    upper end and ``ambiguous`` marks the cells that hold a threshold or lie within ``delta`` (E4 units) of one,
+    whose pixels are re-evaluated: with ``delta = 0`` exactly from E4, with ``delta > 0`` (the caller's bound
+    on how far its E4 can be from the exact upstream value) from the geometry itself. The table starts at key
+    0 (2 MB, of which the lookups touch the last tenth), so no subtraction is needed, and a negative E4 (a
+    negative key, clipped to 0) gets the first cell's code like any E4 below it. Returns ``code`` and the grey
+    table.
     """
     table = grey_table(quantise)
     _, thr4, cap4 = _exponent_tables()
@@ -158,7 +162,8 @@ def _key_tables(quantise: str, delta: float = 0.0) -> tuple[np.int32, np.ndarray
         ambiguous |= near
         assert not ambiguous[-1]
     code = (2 * table[lev_hi].astype(np.int32) + ambiguous).astype(np.uint16)
-    return origin, _frozen(code), _frozen(table)
+    full = np.concatenate([np.full(int(origin) >> _KEY_SHIFT, code[0], np.uint16), code])
+    return _frozen(full), table
 
 
 def levels_from_exponent(
@@ -166,7 +171,6 @@ def levels_from_exponent(
     out: np.ndarray,
     *,
     quantise: str,
-    may_be_negative: bool = True,
     delta: float = 0.0,
     resolve: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> None:
@@ -174,25 +178,22 @@ def levels_from_exponent(
 
     Exact with respect to float64 ``exp``: a lookup on the float's bit pattern, then an exact re-evaluation
     of the pixels whose cell holds a threshold. ``E4`` must be contiguous and finite; values beyond the table
-    give 0. ``may_be_negative=False`` promises ``E4 >= 0`` (no confidence above 1) and skips a clamp.
+    give 0, values at or below 0 index 255 (a negative float's key clips to the first cell: no clamp).
 
     ``delta > 0`` with ``resolve``: E4 is only known to within ``delta`` of the exact value; every pixel whose
     E4 lies within ``delta`` of a threshold is handed to ``resolve(flat_indices) -> uint8 grey levels`` (an
     exact evaluation from the geometry), so the result equals the exact one everywhere.
     """
     delta = band_ladder(delta) if delta > 0 else 0.0
-    origin, code_table, table = _key_tables(quantise, delta)
-    if may_be_negative:
-        E4 = np.maximum(E4, np.float32(0.0))  # any E4 <= 0 has index 255; keeps the bit pattern monotonic
-    key = np.subtract(E4.view(np.int32), origin)
-    np.right_shift(key, _KEY_SHIFT, out=key)
+    code_table, table = _key_tables(quantise, delta)
+    key = np.right_shift(E4.view(np.int32), _KEY_SHIFT)  # negative for E4 < 0: clipped to the first cell
     code = code_table.take(key, mode="clip")
     np.right_shift(code, 1, out=out, casting="unsafe")
     ambiguous = np.bitwise_and(code, 1, out=np.empty(code.shape, bool), casting="unsafe")
     if ambiguous.any():
         fix = np.flatnonzero(ambiguous)  # fast on bool, slow on integer arrays
         e = E4.reshape(-1)[fix]
-        idx = _exact_indices(e)
+        idx = _exact_indices(np.maximum(e, np.float32(0.0)))  # E4 < 0 (a confidence above 1): index 255
         exact = table.take(idx)
         if resolve is not None and delta > 0:
             # Only the pixels within delta of a threshold need the geometry; the rest of their cells are decided.

@@ -14,17 +14,23 @@ colormap of step E. The tricks (engineering notes §1.2):
 - **Limbs, max**: ``max_l m_l exp(-q_l) = exp(-min_l (q_l - ln m_l))``: a float32 running per-pixel minimum
   of the exponent. In the limb's own frame (c across, w along from the midpoint, half length h, all in units
   of ``√2σ``) the squared pixel-to-segment distance is ``c² + max(|w| - h, 0)²``; the accumulator holds four
-  times the exponent, ``(2c)² + max(2|w| - 2h, 0)² + 4·(-ln m)`` (scaling by 2 and 4 is exact in binary
-  floating point; the maximum is taken against an array of zeros, 3x cheaper in numpy than against a scalar).
-  2c and 2w are sums of an x-only and a y-only term, formed as a K=2 matrix product ``[t_y, 1] @ [1; t_x]``
-  (exact whatever the BLAS kernel: each product is by 1; such small products never wake BLAS threads).
+  times the exponent, ``(2c)² + 4·(-ln m) + max(2|w| - 2h, 0)²`` (scaling by 2 and 4 is exact in binary
+  floating point). 2w is a sum of a y-only and an x-only term, the K=2 matrix product ``[P, 1] @ [1; Q]``
+  (each product by 1: the float32 sum whatever the BLAS kernel); ``(2c)² + 4·(-ln m)`` with ``2c = Y + X`` is
+  the K=3 product ``[Y² + lm4, 2Y, 1] @ [1; X; X²]``, and ``cv2.accumulateSquare`` adds the clamped along
+  term: seven passes over a limb's pixels in all. Such small products never wake BLAS threads. Pixels are
+  laid out (y, frame, x), so a limb's box over a block's frames is a 2-D region that ``cv2.min`` combines in
+  one call (numpy's strided minimum paid per row).
 - **Quantisation** of the exponent needs no per-pixel ``exp``: ``trunc(256 exp(-E)) >= k`` iff
   ``E <= tau_k``, with float32 thresholds found once such that this equals float64 ``exp`` then truncation
   exactly (the float64 final stage of the determinism notes). One lookup on the float's bit pattern gives
-  the grey level; the rare pixels whose table cell holds a threshold are re-evaluated exactly.
+  the grey level; the rare pixels whose float32 exponent lies within its error bound of a threshold are
+  collected over a chunk and re-evaluated exactly, as upstream computes them, in one call.
 - **Joints** are separable: ``c exp(-dx²/2σ²) exp(-dy²/2σ²)``; float64 ``exp`` on the 1-D factors only,
-  an outer product and a running float32 maximum, kept as (y, frame, x) so that a window over a block's
-  frames is a 2-D region that ``cv2.max`` combines in one call (numpy's strided maximum paid per row).
+  an outer product (the K=2 matrix product ``[fy, 0] @ [fx; 0]``) and a running float32 maximum, kept as
+  (y, frame, x) so that a window over a block's frames is a 2-D region that ``cv2.max`` combines in one call.
+- **Set-up** avoids numpy's broadcasting over rows of a block union (paid per row): the 1-D terms are float64
+  matrix products (:meth:`_Blocks.affine`) and window masks are gathered rows of a table (:meth:`_Blocks.inside`).
 - ``sum`` combination (an ablation, not upstream) accumulates ``exp`` per limb in float64 and per joint in
   float32, and clips to [0, 1].
 """
@@ -66,18 +72,28 @@ class Workspace:
             self._buffers[key] = buf
         return buf[:n].reshape(shape)
 
-    def zeros(self, name: str, n: int, dtype: type = np.float32) -> np.ndarray:
-        """A read-only ``(n,)`` array of zeros backed by buffer ``name`` (never written, so reused as is)."""
-        key = ("zeros:" + name, np.dtype(dtype).str)
-        buf = self._buffers.get(key)
-        if buf is None or buf.size < n:
-            buf = np.zeros(max(n, 1), dtype)
-            buf.setflags(write=False)
-            self._buffers[key] = buf
-        return buf[:n]
-
 
 _BIG = np.iinfo(np.int64).max
+
+
+class Deferred:
+    """Pixels of a chunk to re-evaluate exactly, collected block by block and evaluated in one call (the exact
+    evaluation costs mostly per call: a few pixels per frame)."""
+
+    def __init__(self) -> None:
+        self._parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def add(self, f: np.ndarray, x: np.ndarray, y: np.ndarray) -> None:
+        """Queue grid pixels ``(f, y, x)`` (chunk frame, row, column), ``(N,)`` int each."""
+        if f.size:
+            self._parts.append((f, x, y))
+
+    def apply(self, levels: np.ndarray, evaluate) -> None:
+        """``levels[f, y, x] = evaluate(f, x, y)`` for every queued pixel; ``levels (F, H, W) uint8``."""
+        if self._parts:
+            f, x, y = (np.concatenate(v) for v in zip(*self._parts, strict=True))
+            levels[f, y, x] = evaluate(f, x, y)
+            self._parts.clear()
 
 
 @dataclass
@@ -118,21 +134,35 @@ class _Blocks:
         out[: a.shape[0]] = a
         return out.reshape((self.n, self.size) + a.shape[1:]).transpose(0, 2, 1)
 
-    def axis(self, start: np.ndarray, extent: int) -> np.ndarray:
-        """Pixel coordinates of each block union along one axis: ``(n, P, 1, extent)`` float64."""
-        return (start[:, :, None, None] + np.arange(extent)).astype(np.float64)
+    def affine(
+        self, block_start: np.ndarray, extent: int, scale: np.ndarray, centre: np.ndarray
+    ) -> np.ndarray:
+        """``(n, P, R, extent)`` float64: ``scale (p - centre)`` at the pixels ``p = block_start + arange(extent)``
+        of each block union, for ``scale`` and ``centre`` ``(n, P, R)`` (R rows, e.g. frames).
 
-    def inside(self, pos: np.ndarray, start: np.ndarray, stop: np.ndarray, draw: np.ndarray) -> np.ndarray:
-        """``(n, P, B, extent)`` bool: pixel inside the frame's own window ``[start, stop)`` and drawn;
-        ``pos`` from :meth:`axis`, ``start, stop, draw`` per-frame ``(F, P)``."""
-        inside = pos >= self.pad(start, 0)[..., None]
-        inside &= pos < self.pad(stop, 0)[..., None]
-        inside &= self.pad(draw, False)[..., None]
+        Formed as the float64 matrix product ``[-scale centre, scale] @ [1; p]`` (numpy pays per row of
+        ``extent`` pixels for a broadcast product): it differs from ``scale (p - centre)`` by at most
+        ``2^-52 (|scale p| + |scale centre|)``."""
+        p = (block_start[:, :, None] + np.arange(extent)).astype(np.float64)  # (n, P, extent)
+        right = np.stack([np.ones_like(p), p], axis=2)  # (n, P, 2, extent)
+        return np.matmul(np.stack([-scale * centre, scale], axis=-1), right)
+
+    def inside(
+        self, block_start: np.ndarray, start: np.ndarray, stop: np.ndarray, draw: np.ndarray, extent: int
+    ) -> np.ndarray:
+        """``(n, P, B, extent)`` bool: pixel ``block_start + j`` (``j < extent``) of each block union (``block_start
+        (n, P)``, e.g. ``self.x0``) lies in the frame's own window ``[start, stop)`` and is drawn (``start, stop,
+        draw`` per frame ``(F, P)``). Built from rows of a table: ``ge[s, j] = j >= s``, so a window
+        ``[s, e)`` relative to the union is ``ge[s] & ~ge[e]`` (two row gathers; broadcast comparisons cost numpy
+        ten times more, per row of ``extent`` pixels)."""
+        drawn = np.ascontiguousarray(self.pad(draw, False))  # (n, P, B)
+        starts = np.ascontiguousarray(self.pad(start, 0)) - block_start[:, :, None]
+        stops = np.ascontiguousarray(self.pad(stop, 0)) - block_start[:, :, None]
+        starts[~drawn], stops[~drawn] = 0, 0  # an empty window
+        ge = np.arange(extent + 1)[:, None] <= np.arange(extent)  # (extent + 1, extent)
+        inside = ge.take(starts, axis=0)  # a window outside the union would raise IndexError
+        inside &= (~ge).take(stops, axis=0)
         return inside
-
-    def outside(self, pos: np.ndarray, start: np.ndarray, stop: np.ndarray, draw: np.ndarray) -> np.ndarray:
-        """The complement of :meth:`inside`."""
-        return ~self.inside(pos, start, stop, draw)
 
     def plan(self, frames: int) -> list[tuple[int, int, tuple[int, int, int, int], list[tuple[int, ...]]]]:
         """The pixel loops' work, as Python ints: per block with a live primitive ``(f0, f1, box, items)``, the
@@ -183,7 +213,11 @@ def _pairs(
     """``(pixel, primitive)`` index pairs whose drawing window holds the pixel: ``(P,)`` each."""
     x0, x1, y0, y1 = windows_
     xx, yy = x[:, None], y[:, None]
-    inside = draw[f] & (xx >= x0[f]) & (xx < x1[f]) & (yy >= y0[f]) & (yy < y1[f])  # (N, P)
+    inside = draw[f]  # (N, P)
+    inside &= xx >= x0[f]
+    inside &= xx < x1[f]
+    inside &= yy >= y0[f]
+    inside &= yy < y1[f]
     return np.nonzero(inside)
 
 
@@ -217,22 +251,23 @@ def exact_limb_levels(
     """
     ax, ay, bx, by, ca, m = seg
     pix, limb = _pairs(f, x, y, windows_, draw)
-    fs = f[pix]
+    pair = f[pix] * ax.shape[1] + limb  # flat (frame, limb) index of each pair
     xs, ys = x[pix].astype(np.float64), y[pix].astype(np.float64)
-    sx, sy, ex, ey = ax[fs, limb], ay[fs, limb], bx[fs, limb], by[fs, limb]
-    point = degen[fs, limb]
-    with np.errstate(invalid="ignore", over="ignore"):  # absurd coordinates: upstream's inf/NaN, quantised
+    sx, sy, ex, ey = (v.ravel().take(pair) for v in (ax, ay, bx, by))
+    point = degen.ravel().take(pair)
+    # Absurd coordinates give upstream's inf/NaN, quantised like it.
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         d2_start = (xs - sx) ** 2 + (ys - sy) ** 2
         d2_end = (xs - ex) ** 2 + (ys - ey) ** 2
         d2_ab = (sx - ex) ** 2 + (sy - ey) ** 2
         coeff = (d2_start - d2_end + d2_ab) / 2.0 / np.where(point, 1.0, d2_ab)
         d2_line = (xs - (sx + coeff * (ex - sx))) ** 2 + (ys - (sy + coeff * (ey - sy))) ** 2
         d2 = np.where(coeff <= 0, d2_start, np.where(coeff >= 1, d2_end, d2_line))
-        value = np.where(
-            point,
-            np.exp(-d2_start / 2.0 / sigma**2) * ca[fs, limb],
-            np.exp(-d2 / 2.0 / sigma**2) * m[fs, limb],
-        )
+        # A point Gaussian (upstream's _joint at a, amplitude c_a) and a segment take the same float64 steps on
+        # their own squared distance and amplitude, so one exp serves both.
+        d2 = np.where(point, d2_start, d2)
+        amp = np.where(point, ca.ravel().take(pair), m.ravel().take(pair))
+        value = np.exp(-d2 / 2.0 / sigma**2) * amp
     return _exact_grey(_max_per_pixel(f.shape[0], pix, value), table)
 
 
@@ -252,9 +287,9 @@ def exact_joint_levels(
     ``centres = (mux, muy, c)`` and ``windows_`` are the chunk's ``(F, J)`` arrays. Returns ``uint8 (N,)``."""
     mux, muy, c = centres
     pix, joint = _pairs(f, x, y, windows_, draw)
-    fs = f[pix]
+    pair = f[pix] * mux.shape[1] + joint
     xs, ys = x[pix].astype(np.float64), y[pix].astype(np.float64)
     with np.errstate(invalid="ignore", over="ignore"):
-        d2 = (xs - mux[fs, joint]) ** 2 + (ys - muy[fs, joint]) ** 2
-        value = np.exp(-d2 / 2.0 / sigma**2) * c[fs, joint]
+        d2 = (xs - mux.ravel().take(pair)) ** 2 + (ys - muy.ravel().take(pair)) ** 2
+        value = np.exp(-d2 / 2.0 / sigma**2) * c.ravel().take(pair)
     return _exact_grey(_max_per_pixel(f.shape[0], pix, value), table)

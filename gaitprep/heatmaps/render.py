@@ -59,9 +59,11 @@ __all__ = [
 # Frames whose pixels are computed together (a block) scale inversely with the grid's pixel count, so float32
 # temporaries stay near cache size: 16 on a 128-px canvas, 64 on a 64-px output grid (measured best on a 2-core
 # VM: 32 frames on the canvas were 9% slower, the blocks' window unions being larger). A chunk (geometry
-# prepared at once, phase-sorted) holds two blocks.
+# prepared at once, phase-sorted, its few ambiguous pixels re-evaluated exactly in one call) holds four blocks:
+# 4% faster than two on the opengait canvas, no faster with eight.
 BLOCK_PIXELS = 16 * 128 * 128
 MIN_BLOCK_FRAMES, MAX_BLOCK_FRAMES = 16, 64
+CHUNK_BLOCKS = 4
 
 
 def block_frames(grid: int) -> int:
@@ -164,11 +166,18 @@ def _canvas_pose(spec: HeatmapSpec, geo: Geometry) -> tuple[np.ndarray, np.ndarr
 
 
 def _content_rows(levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Upstream crop rows per frame: first and last non-zero row; an all-zero frame gives (0, 0)."""
-    rows = levels.any(axis=2)  # (F, H)
-    top = rows.argmax(axis=1)
-    nonzero = rows.any(axis=1)
-    btm = np.where(nonzero, rows.shape[1] - 1 - rows[:, ::-1].argmax(axis=1), 0)
+    """Upstream crop rows per frame: first and last non-zero row; an all-zero frame gives (0, 0).
+
+    A frame whose first and last rows both hold content (the usual case: the body's tails reach both edges)
+    needs no scan of the rows in between."""
+    F, H = levels.shape[:2]
+    top, btm = np.zeros(F, np.int64), np.full(F, H - 1, np.int64)
+    rest = np.flatnonzero(~(levels[:, 0].any(axis=1) & levels[:, H - 1].any(axis=1)))
+    if rest.size:
+        rows = levels[rest].any(axis=2)  # (F', H)
+        nonzero = rows.any(axis=1)
+        top[rest] = rows.argmax(axis=1)
+        btm[rest] = np.where(nonzero, H - 1 - rows[:, ::-1].argmax(axis=1), 0)
     return top, btm
 
 
@@ -323,8 +332,8 @@ def _render_canvas_frames(spec: HeatmapSpec, q: np.ndarray) -> tuple[np.ndarray,
         "workspace": Workspace(),
     }
     order = _phase_order(q)
-    for s in range(0, n, 2 * block):
-        frames = order[s : s + 2 * block]
+    for s in range(0, n, CHUNK_BLOCKS * block):
+        frames = order[s : s + CHUNK_BLOCKS * block]
         chunk = q[frames]
         xy, conf = chunk[..., :2], chunk[..., 2]
         if spec.raster == "output":

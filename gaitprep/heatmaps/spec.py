@@ -6,15 +6,21 @@ a manifest records (:meth:`HeatmapSpec.record`), so "what produced this file" is
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from gaitprep.errors import BadInputError, validation_summary
-from gaitprep.skeleton import NUM_JOINTS, JointSet, joint_set
+from gaitprep.keypoints import Placement, ScaleMode
+from gaitprep.skeleton import NUM_JOINTS, JointSet, JointSetName, joint_set
 
+# Choices shared with the recipes (ScaleMode and Placement come from the keypoint transform); the CLI
+# derives its choices from the fields typed with them (gaitprep/commands/choices.py).
 ChannelName = Literal["limb", "joint"]
 PresetName = Literal["opengait", "recommended"]
+DEFAULT_PRESET: PresetName = "opengait"
+JointScope = Literal["all17", "selected"]
+"""Which joints a step uses: all 17 COCO joints, or the joint set drawn."""
 
 
 class HeatmapSpec(BaseModel):
@@ -46,14 +52,14 @@ class HeatmapSpec(BaseModel):
     preset: str | None = Field(None, description="preset the spec came from (informational only)")
     sigma_limb: float = Field(8.0, gt=0, description="Gaussian sigma of the limb channel, canvas px")
     sigma_joint: float = Field(8.0, gt=0, description="Gaussian sigma of the joint channel, canvas px")
-    joint_set: Literal["coco17", "body", "head-lite"] = "coco17"
+    joint_set: JointSetName = "coco17"
     shoulder_edge: bool = Field(False, description="add the (5, 6) shoulder limb (not upstream)")
-    scale_span_joints: Literal["all17", "selected"] = "all17"
-    impute_on: Literal["all17", "selected"] = "all17"
+    scale_span_joints: JointScope = "all17"
+    impute_on: JointScope = "all17"
     channels: tuple[ChannelName, ...] = ("limb", "joint")
     align: Literal["per_channel", "shared"] = "per_channel"
     combine: Literal["max", "sum"] = "max"
-    scale: Literal["per_frame", "per_sequence", "smoothed"] = Field(
+    scale: ScaleMode = Field(
         "per_frame",
         description=(
             "per_frame: the span of each frame (upstream; the map breathes with the stride); per_sequence: the "
@@ -64,7 +70,7 @@ class HeatmapSpec(BaseModel):
     scale_window: int = Field(
         45, ge=1, le=1001, description="frames of the centred smoothing window of scale='smoothed' (odd)"
     )
-    placement: Literal["hip", "extent"] = Field(
+    placement: Placement = Field(
         "hip",
         description=(
             "hip: the hip midpoint at the canvas centre (upstream); extent: x from the hip midpoint, y from the "
@@ -246,7 +252,7 @@ _PRESETS: dict[str, dict[str, Any]] = {
     },
 }
 
-PRESET_NAMES: tuple[str, ...] = tuple(_PRESETS)
+PRESET_NAMES: tuple[str, ...] = get_args(PresetName)
 
 
 def preset(name: str, **overrides: Any) -> HeatmapSpec:

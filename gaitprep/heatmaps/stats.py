@@ -13,6 +13,8 @@ from collections.abc import Iterable, Mapping, Sequence
 import cv2
 import numpy as np
 
+from gaitprep.cut import cut_columns
+
 # Per-sequence statistics averaged by aggregate_stats, each with the count that says whether it is defined.
 _DEFINED_BY: dict[str, str] = {
     "registration_offset_mean_px": "registration_frames",
@@ -41,11 +43,6 @@ SIDES: tuple[str, ...] = ("top", "bottom", "left", "right")
 # A pixel this bright on a border is part of a Gaussian's core, not of its faint tail: the body touches the side.
 BORDER_GREY = 64
 TORSO_WINDOW = 15  # frames of the moving average that torso-length jitter is measured against
-
-
-def cut_columns(width: int) -> int:
-    """Columns removed on each side by the load-time cut (domain reference §5): ``int(W // 64) * 10``."""
-    return int(width // 64) * 10
 
 
 def _moments(maps: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -207,7 +204,6 @@ def sequence_stats(
     """
     maps = np.asarray(maps)
     n = maps.shape[0]
-    size = maps.shape[-1]
     out: dict[str, float] = {
         "frames_in": float(frames_in),
         "frames_out": float(n),
@@ -234,39 +230,50 @@ def sequence_stats(
         out[f"{name}_offset_p95_px"] = float(np.percentile(values, 95)) if values.size else 0.0
 
     col_mass = cols_c.sum(axis=1)  # (T', S) over all channels
-    row_mass = rows_c.sum(axis=1)
+    out.update(_support_stats(maps, col_mass, rows_c.sum(axis=1)))
+    out["cut_mass_fraction"] = _cut_mass_fraction(col_mass)
+    return out
+
+
+def _support_stats(maps: np.ndarray, col_mass: np.ndarray, row_mass: np.ndarray) -> dict[str, float]:
+    """Blank and support frame counts, the support box's centre and size jitter and mean size, and the
+    active fraction (see :func:`sequence_stats`). ``maps`` uint8 ``(T', C, S, S)``; ``col_mass`` and
+    ``row_mass`` ``(T', S)`` summed over the channels."""
+    n, size = maps.shape[0], maps.shape[-1]
     cols, rows = col_mass > 0, row_mass > 0
     nonblank = cols.any(axis=1)
-    out["blank_frames"] = float(n - int(nonblank.sum()))
-    out["support_frames"] = float(nonblank.sum())
-    if nonblank.any():
-        cols, rows = cols[nonblank], rows[nonblank]
-        x0 = cols.argmax(axis=1)
-        x1 = size - 1 - cols[:, ::-1].argmax(axis=1)
-        y0 = rows.argmax(axis=1)
-        y1 = size - 1 - rows[:, ::-1].argmax(axis=1)
-        width, height = (x1 - x0 + 1).astype(np.float64), (y1 - y0 + 1).astype(np.float64)
-        out["centre_x_std_px"] = float(np.std((x0 + x1) / 2.0))
-        out["centre_y_std_px"] = float(np.std((y0 + y1) / 2.0))
-        out["width_std_px"] = float(np.std(width))
-        out["height_std_px"] = float(np.std(height))
-        out["width_mean_px"] = float(width.mean())
-        out["height_mean_px"] = float(height.mean())
-        # Blank frames add no active pixel, so counting over every frame is the same.
-        combined = np.bitwise_or.reduce(maps, axis=1) if maps.shape[1] > 1 else maps[:, 0]
-        out["active_fraction"] = float(np.count_nonzero(combined) / (nonblank.sum() * size * size))
-    else:
+    out = {"blank_frames": float(n - int(nonblank.sum())), "support_frames": float(nonblank.sum())}
+    if not nonblank.any():
         for key in ("centre_x_std_px", "centre_y_std_px", "width_std_px", "height_std_px"):
             out[key] = 0.0
         out["width_mean_px"] = out["height_mean_px"] = out["active_fraction"] = 0.0
+        return out
+    cols, rows = cols[nonblank], rows[nonblank]
+    x0 = cols.argmax(axis=1)
+    x1 = size - 1 - cols[:, ::-1].argmax(axis=1)
+    y0 = rows.argmax(axis=1)
+    y1 = size - 1 - rows[:, ::-1].argmax(axis=1)
+    width, height = (x1 - x0 + 1).astype(np.float64), (y1 - y0 + 1).astype(np.float64)
+    out["centre_x_std_px"] = float(np.std((x0 + x1) / 2.0))
+    out["centre_y_std_px"] = float(np.std((y0 + y1) / 2.0))
+    out["width_std_px"] = float(np.std(width))
+    out["height_std_px"] = float(np.std(height))
+    out["width_mean_px"] = float(width.mean())
+    out["height_mean_px"] = float(height.mean())
+    # Blank frames add no active pixel, so counting over every frame is the same.
+    combined = np.bitwise_or.reduce(maps, axis=1) if maps.shape[1] > 1 else maps[:, 0]
+    out["active_fraction"] = float(np.count_nonzero(combined) / (nonblank.sum() * size * size))
+    return out
+
+
+def _cut_mass_fraction(col_mass: np.ndarray) -> float:
+    """Share of the grey mass ``col_mass`` ``(T', S)`` in the columns the load-time cut removes."""
+    size = col_mass.shape[-1]
     cut = cut_columns(size)
     total = float(col_mass.sum())
     if total > 0 and cut > 0:
-        clipped = float(col_mass[:, :cut].sum() + col_mass[:, size - cut :].sum())
-        out["cut_mass_fraction"] = clipped / total
-    else:
-        out["cut_mass_fraction"] = 0.0
-    return out
+        return float(col_mass[:, :cut].sum() + col_mass[:, size - cut :].sum()) / total
+    return 0.0
 
 
 def aggregate_stats(per_sequence: Iterable[Mapping[str, float]]) -> dict[str, float]:

@@ -40,8 +40,12 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gaitprep.errors import BadInputError
+from gaitprep.heatmaps.spec import JointScope
 from gaitprep.io.bounds import MAX_JSON_DEPTH, MAX_SMALL_FILE_BYTES, read_regular_file
 from gaitprep.io.read_options import ReadOptions
+from gaitprep.keypoints import ScaleMode
+from gaitprep.pav import DEFAULT_FIT_ON, FitOn
+from gaitprep.skeleton import JointSetName
 
 StageKind = Literal["silhouettes", "skeleton_maps", "pav", "stacked", "poses"]
 # Stages that read a release tree named in ``inputs`` (the others read stage outputs).
@@ -89,14 +93,14 @@ class SilhouetteParams(_Strict):
     maps' hip-centred full-canvas box (needs a sil-raw input). ``scale``: that box's scale mode."""
 
     register_with: str | None = None
-    scale: Literal["per_sequence", "per_frame", "smoothed"] | None = None
-    span_joints: Literal["all17", "selected"] | None = None
-    joints: Literal["coco17", "body", "head-lite"] | None = None
+    scale: ScaleMode | None = None
+    span_joints: JointScope | None = None
+    joints: JointSetName | None = None
     sigma: float | None = Field(None, gt=0, description="the maps' sigma: it sets the recommended margins")
 
 
 class PavParams(_Strict):
-    fit_on: Literal["train", "all"] = "train"
+    fit_on: FitOn = DEFAULT_FIT_ON
     per_frame: bool = False
 
 

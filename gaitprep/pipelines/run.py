@@ -4,14 +4,13 @@ each stage's dataset through its builder, cached by derivation id (see the recip
 
 from __future__ import annotations
 
-import inspect
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from gaitprep.build import BuildResult
+from gaitprep.build import BuildOptions, BuildResult
 from gaitprep.errors import BadInputError, DifferentDatasetError, VerificationError
 from gaitprep.manifest import MANIFEST_NAME, Owner, load_manifest
 from gaitprep.pipelines.recipe import TREE_KINDS, LoadedRecipe, Stage, load_recipe, stage_params
@@ -179,93 +178,57 @@ def cached_build(
     return build(True), True
 
 
-_OPTIONAL_KWARGS = ("read", "strict_partition")
+def stage_owner(ps: PlannedStage, plan: PipelinePlan) -> Owner:
+    """What a stage's manifest records as its owner: the recipe's name and the stage's."""
+    return Owner(recipe=plan.loaded.recipe.name, stage=ps.stage.name)
 
 
-def _call(fn: Callable[..., BuildResult], *args: Any, dask_address: str | None, **kwargs: Any) -> BuildResult:
-    """Call a builder, passing ``dask_address``, ``read`` and ``strict_partition`` only to builders that take
-    them."""
-    accepted = inspect.signature(fn).parameters
-    if dask_address and "dask_address" in accepted:
-        kwargs["dask_address"] = dask_address
-    for name in _OPTIONAL_KWARGS:
-        if name in kwargs and name not in accepted:
-            del kwargs[name]
-    return fn(*args, **kwargs)
+def stage_options(ps: PlannedStage, plan: PipelinePlan, run: BuildOptions) -> BuildOptions:
+    """The one :class:`BuildOptions` of a stage: the run's (executor, progress, the recipe's partition)
+    with the stage's format, name and owner record."""
+    return run.replace(fmt=ps.stage.format, name=ps.stage.name, owner=stage_owner(ps, plan))
 
 
-def _executor(fn: Callable[..., Any], workers: int, dask_address: str | None) -> str:
-    if dask_address and "dask_address" in inspect.signature(fn).parameters:
-        return f"dask:{dask_address}"
-    return f"process:{workers}" if workers > 1 else "serial"
+def stage_builder(ps: PlannedStage, plan: PipelinePlan) -> Callable[[BuildOptions], BuildResult]:
+    """The stage's builder with its inputs and representation parameters bound; it takes the options.
 
+    Raises ParamsError for bad params and BadInputError for a tree input that does not exist.
+    """
+    from gaitprep.build import datasets as b
 
-def _builder(ps: PlannedStage) -> Callable[..., BuildResult]:
-    from gaitprep.build import datasets, stacking
-
-    s = ps.stage
+    s, read = ps.stage, plan.loaded.recipe.read
+    params = stage_params(s)
+    if s.kind in TREE_KINDS and not ps.input_path.exists():
+        raise plan.loaded.error(("inputs", s.input), f"input path does not exist: {ps.input_path}")
+    src, out = ps.input_path, ps.out
+    if s.kind == "silhouettes" and params.register_with:
+        pose = plan.inputs[params.register_with]
+        return lambda o: b.build_registered_silhouettes(
+            src, pose, out, scale_mode=params.scale, span_joints=params.span_joints, joint_set=params.joints,
+            sigma=params.sigma, options=o, read=read,
+        )  # fmt: skip
     if s.kind == "silhouettes":
-        return (
-            datasets.build_registered_silhouettes
-            if s.params.get("register_with")
-            else datasets.build_silhouettes
+        return lambda o: b.build_silhouettes(src, out, options=o, read=read)
+    if s.kind == "skeleton_maps":
+        return lambda o: b.build_heatmaps(src, out, params, options=o, read=read)
+    if s.kind == "pav":
+        return lambda o: b.build_pav(
+            src, out, fit_on=params.fit_on, per_frame=params.per_frame, options=o, read=read
         )
-    return {
-        "skeleton_maps": datasets.build_heatmaps,
-        "pav": datasets.build_pav,
-        "poses": datasets.build_poses,
-        "stacked": stacking.build_stacked,
-    }[s.kind]
+    if s.kind == "poses":
+        return lambda o: b.build_poses(src, out, options=o, read=read)
+    return lambda o: b.build_stacked(plan.output_root / params.silhouettes, src, out, options=o)
 
 
 def _run_stage(
-    ps: PlannedStage,
-    plan: PipelinePlan,
-    partition: Any,
-    workers: int,
-    dask_address: str | None,
-    quiet: bool,
-    force: bool = False,
+    ps: PlannedStage, plan: PipelinePlan, run: BuildOptions, force: bool = False
 ) -> tuple[BuildResult, bool, str]:
-    s = ps.stage
-    params = stage_params(s)
-    fn = _builder(ps)
-    owner = Owner(recipe=plan.loaded.recipe.name, stage=s.name)
-    common = {
-        "partition": partition,
-        "fmt": s.format,
-        "workers": workers,
-        "quiet": quiet,
-        "name": s.name,
-        "owner": owner,
-    }
-    recipe = plan.loaded.recipe
-    common.update(read=recipe.read, strict_partition=recipe.strict_partition)
-    if s.kind in TREE_KINDS and not ps.input_path.exists():
-        raise plan.loaded.error(("inputs", s.input), f"input path does not exist: {ps.input_path}")
-
-    def build(force: bool) -> BuildResult:
-        if s.kind == "silhouettes" and params.register_with:
-            pose = plan.inputs[params.register_with]
-            return _call(
-                fn, ps.input_path, pose, ps.out, dask_address=dask_address, force=force,
-                scale_mode=params.scale, span_joints=params.span_joints, joint_set=params.joints,
-                sigma=params.sigma, **common,
-            )  # fmt: skip
-        if s.kind == "skeleton_maps":
-            return _call(fn, ps.input_path, ps.out, params, dask_address=dask_address, force=force, **common)
-        if s.kind == "pav":
-            return _call(
-                fn, ps.input_path, ps.out, dask_address=dask_address, force=force,
-                fit_on=params.fit_on, per_frame=params.per_frame, **common,
-            )  # fmt: skip
-        if s.kind == "stacked":
-            sil = plan.output_root / params.silhouettes
-            return _call(fn, sil, ps.input_path, ps.out, dask_address=dask_address, force=force, **common)
-        return _call(fn, ps.input_path, ps.out, dask_address=dask_address, force=force, **common)
-
-    result, replaced = cached_build(build, ps.out, owner, force=force)
-    return result, replaced, _executor(fn, workers, dask_address)
+    options = stage_options(ps, plan, run)
+    build = stage_builder(ps, plan)
+    result, replaced = cached_build(
+        lambda again: build(options.replace(force=again)), ps.out, stage_owner(ps, plan), force=force
+    )
+    return result, replaced, options.executor
 
 
 def check_stage_outputs(plan: PipelinePlan) -> None:
@@ -292,8 +255,8 @@ def run_pipeline(
 ) -> PipelineResult:
     """Validate, plan and run a recipe; stages that are up to date cost only their input fingerprint.
 
-    ``workers``: joblib worker processes per stage; ``dask_address``: run the per-sequence tasks on that
-    dask scheduler instead (builders without a dask path keep joblib). ``on_stage`` is called after each
+    ``workers``: joblib worker processes per stage; ``dask_address``: run every stage's per-sequence tasks
+    on that dask scheduler instead. ``on_stage`` is called after each
     stage (for streaming output). ``force``: replace a stage's output that another recipe or a command
     built, or that no longer verifies (only ever a dataset of ours: ``ownership.py``).
     """
@@ -307,11 +270,18 @@ def run_pipeline(
             raise loaded.error(("partition",), f"partition file does not exist: {plan.partition}")
         partition = load_partition(plan.partition)
     check_stage_outputs(plan)
+    run = BuildOptions(
+        workers=workers,
+        dask_address=dask_address,
+        quiet=quiet,
+        partition=partition,
+        strict_partition=loaded.recipe.strict_partition,
+    )
     started = time.perf_counter()
     reports: list[StageReport] = []
     for ps in plan.stages:
         t0 = time.perf_counter()
-        result, replaced, executor = _run_stage(ps, plan, partition, workers, dask_address, quiet, force)
+        result, replaced, executor = _run_stage(ps, plan, run, force)
         m = result.manifest
         report = StageReport(
             name=ps.stage.name,

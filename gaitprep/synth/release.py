@@ -32,11 +32,12 @@ from gaitprep.errors import BadInputError
 from gaitprep.io.atomic import atomic_write_bytes
 from gaitprep.io.safe_pickle import dump_array_pickle
 from gaitprep.ownership import check_output_path, write_tree_marker
-from gaitprep.partition import write_partition
+from gaitprep.partition import DEFAULT_RATIO, write_partition
 from gaitprep.silhouettes import DROP_REASONS, pretreat_sequence
 from gaitprep.skeleton import CLASS_ORDER
 from gaitprep.synth.detector import detect
-from gaitprep.synth.walker import make_subject, render_silhouettes, walk
+from gaitprep.synth.subject import make_subject
+from gaitprep.synth.walker import render_silhouettes, walk
 
 LAYOUTS: tuple[str, ...] = ("sil-raw", "pose-raw", "sil-pkl", "pose-pkl")
 VIEW = "000_180"
@@ -255,7 +256,7 @@ def write_release(
     image_size: tuple[int, int] = (640, 360),
     seed: int,
     layouts: Sequence[str] = LAYOUTS,
-    ratio: str = "1:1:8",
+    ratio: str = DEFAULT_RATIO,
     missing_rate: float = 0.01,
     low_conf_rate: float = 0.02,
     no_person_rate: float = 0.0,

@@ -263,14 +263,19 @@ def base(dest: Path) -> dict[str, Path]:
         shutil.rmtree(root)
     write_tree(paths["pose"], "pose-pkl")
     write_partition_file(paths["partition"], list(TRAIN_IDS), list(TEST_IDS))
-    from gaitprep.build.datasets import build_heatmaps
+    from gaitprep.build.datasets import BuildOptions, build_heatmaps
     from gaitprep.heatmaps.spec import preset
     from gaitprep.partition import load_partition
 
     part = load_partition(paths["partition"])
-    build_heatmaps(paths["pose"], paths["maps"], preset("opengait"), partition=part, quiet=True)
     build_heatmaps(
-        paths["pose"], paths["maps_pkl"], preset("opengait"), partition=part, fmt="pkl", quiet=True
+        paths["pose"], paths["maps"], preset("opengait"), options=BuildOptions(partition=part, quiet=True)
+    )
+    build_heatmaps(
+        paths["pose"],
+        paths["maps_pkl"],
+        preset("opengait"),
+        options=BuildOptions(partition=part, fmt="pkl", quiet=True),
     )
     (root / ".complete").write_text("")
     return paths
