@@ -19,7 +19,7 @@ import zarr.core.sync
 from zarr.codecs import ZstdCodec
 from zarr.storage import LocalStore
 
-from gaitprep.build import build_dataset
+from gaitprep.build import BuildOptions, build_dataset
 from gaitprep.errors import GaitprepError
 from gaitprep.io.store import ZARR_DIR, finalize_zarr_root, init_zarr_root, write_sequence
 from gaitprep.io.verified import read_sequence_verified
@@ -142,7 +142,8 @@ def test_a_build_and_a_training_load_never_go_through_zarrs_event_loop(tmp_path:
     _forbid_zarr_sync(monkeypatch)
     with pytest.raises(AssertionError, match="zarr.core.sync"):  # the guard holds for zarr's own API
         zarr.open_group(LocalStore(tmp_path / "probe"), mode="w-")
-    result = build_dataset(synthetic_plan(tmp_path / "ds", formats=("zarr", "opengait-pkl")), quiet=True)
+    plan = synthetic_plan(tmp_path / "ds", formats=("zarr", "opengait-pkl"))
+    result = build_dataset(plan, BuildOptions(quiet=True))
     assert result.built == 9
     m = load_manifest(result.path)
     for rec in m.records:
