@@ -27,6 +27,24 @@ def _default(field: str):
     return TrainConfig.model_fields[field].default
 
 
+def _bootstrap_options(what: str):
+    """``--resamples`` and ``--seed`` of a bootstrap (``what``: how the help names it), defaults from choices."""
+
+    def decorate(command):
+        command = click.option(
+            "--seed", type=int, default=BOOTSTRAP_SEED, show_default=True, help=f"{what} seed."
+        )(command)
+        return click.option(
+            "--resamples",
+            type=click.IntRange(1),
+            default=BOOTSTRAP_RESAMPLES,
+            show_default=True,
+            help=f"{what} resamples.",
+        )(command)
+
+    return decorate
+
+
 def _joined(*values: object) -> str:
     return ",".join(str(v) for v in values)
 
@@ -286,14 +304,7 @@ def _metrics_text(r: dict) -> str:
     type=click.Path(exists=True, dir_okay=False),
     help="CSV with id,subject columns: warn when training and evaluated data share a subject.",
 )
-@click.option(
-    "--resamples",
-    type=click.IntRange(1),
-    default=BOOTSTRAP_RESAMPLES,
-    show_default=True,
-    help="Bootstrap resamples.",
-)
-@click.option("--seed", type=int, default=BOOTSTRAP_SEED, show_default=True, help="Bootstrap seed.")
+@_bootstrap_options("Bootstrap")
 @json_option
 @quiet_option
 def evaluate(
@@ -337,14 +348,7 @@ def evaluate(
     "--out", type=click.Path(file_okay=False), help="Write compare.md, compare.json and compare.png here."
 )
 @click.option("--force", is_flag=True, help="Replace an earlier comparison at --out (never other files).")
-@click.option(
-    "--resamples",
-    type=click.IntRange(1),
-    default=BOOTSTRAP_RESAMPLES,
-    show_default=True,
-    help="Paired bootstrap resamples.",
-)
-@click.option("--seed", type=int, default=BOOTSTRAP_SEED, show_default=True, help="Bootstrap seed.")
+@_bootstrap_options("Paired bootstrap")
 @json_option
 def compare(evaluations, out, force, resamples, seed, as_json) -> None:
     """Headline metrics of runs side by side, with 95% intervals, and what differs between them.
