@@ -96,6 +96,23 @@ def test_opengait_preset_equals_the_reference(case):
     _assert_equal(result.maps, reference_render(pose))
 
 
+def test_absurd_finite_coordinates_render_as_upstream_without_numpy_warnings():
+    """A wrist 1e300 px away overflows the float32 raster: those pixels are evaluated exactly, so the maps
+    still equal upstream's, and no overflow warning leaks out of the renderer (the reference warns)."""
+    import warnings
+
+    pose = walking_pose(4, seed=0)
+    pose[1, 9, 0] = 1e300
+    pose[2, 10, 1] = -1e200
+    pose[3, 9, 0] = 1e37
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = render_sequence(OPENGAIT, pose)
+    with np.errstate(all="ignore"):
+        ref = reference_render(pose)
+    _assert_equal(result.maps, ref)
+
+
 @pytest.mark.parametrize(
     ("overrides", "reference_kwargs"),
     [

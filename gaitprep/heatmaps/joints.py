@@ -57,7 +57,8 @@ def _joint_operands(
     ):
         extent = out.shape[-1]
         d = blocks.affine(union, extent, scale, np.ascontiguousarray(blocks.pad(mu, 0.0)))  # (n, J, B, E)
-        np.square(d, out=d)
+        with np.errstate(over="ignore"):  # a joint absurdly far away: exp(-inf) = 0, as upstream's plane
+            np.square(d, out=d)
         np.negative(d, out=d)
         np.exp(d, out=d)
         if weight is not None:

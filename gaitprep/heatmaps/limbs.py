@@ -312,9 +312,10 @@ def render_limbs(
     if not limbs or F == 0:
         return ChannelRaster(levels, (0, 0, 0, 0))
     kappa = 1.0 / (np.sqrt(2.0) * sigma)
-    geo = _limb_geometry(
-        q, conf, limbs, eps=eps, radius=window_sigmas * sigma, canvas=canvas, point_below=point_below
-    )
+    with np.errstate(over="ignore", invalid="ignore"):  # absurd coordinates: inf lengths, decided below
+        geo = _limb_geometry(
+            q, conf, limbs, eps=eps, radius=window_sigmas * sigma, canvas=canvas, point_below=point_below
+        )
     if not geo.draw.any():
         return ChannelRaster(levels, (0, 0, 0, 0))
     use_max = combine == "max"
@@ -322,7 +323,12 @@ def render_limbs(
     if exact and use_max:
         band = _limb_band(geo, kappa)
     blocks = _Blocks.of(*geo.windows, geo.draw, block)
-    ops = _limb_operands(geo, blocks, kappa)
+    # Absurd coordinates overflow the float32 path: under max their error bound exceeds MAX_BAND and every
+    # pixel is evaluated exactly (the float32 path is skipped); under sum inf/NaN propagate as in upstream's
+    # planes.
+    exact_all = use_max and band > MAX_BAND
+    with np.errstate(over="ignore", invalid="ignore"):
+        ops = None if exact_all else _limb_operands(geo, blocks, kappa)
     init = init_exponent() if use_max else 0.0
     channel = _Box()
     deferred = Deferred()
@@ -330,7 +336,9 @@ def render_limbs(
         channel.add(cy0, cy1, cx0, cx1)
         acc = ws.get("limb_acc", (cy1 - cy0, f1 - f0, cx1 - cx0), np.float32 if use_max else np.float64)
         acc.fill(init)
-        _accumulate_block(acc, f0 // block, items, ops, ws, use_max)
+        if ops is not None:
+            with np.errstate(over="ignore", invalid="ignore"):
+                _accumulate_block(acc, f0 // block, items, ops, ws, use_max)
         target = levels[f0:f1, cy0:cy1, cx0:cx1].transpose(1, 0, 2)
         _block_levels(
             acc, target, (f0, cy0, cx0), geo, deferred, band=band, sigma=sigma, quantise=quantise,
