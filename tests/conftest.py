@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from tests.real_walking import real_walking  # noqa: F401  (session fixture: LaFAN1 real walking)
+
+# Property tests draw the same examples on every run (and in CI), so a run can never pass or fail by chance;
+# `HYPOTHESIS_PROFILE=explore pytest tests/test_properties.py` draws fresh ones when looking for new cases.
+settings.register_profile("fixed", derandomize=True, database=None)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fixed"))
 
 SYNTH_SEQUENCES = 12
 SYNTH_FRAMES = (12, 20)
