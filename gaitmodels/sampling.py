@@ -19,7 +19,7 @@ import numpy as np
 from torch.utils.data import Sampler
 
 from gaitmodels.models.errors import InvalidInputError
-from gaitprep.cut import cut_columns
+from gaitprep.cut import cut_to_unit
 
 ALL_ORDERED_MAX_FRAMES = 720
 """Upstream's ``frames_all_limit`` for ScoNet evaluation: sequences are truncated to their first 720 frames."""
@@ -146,10 +146,6 @@ def all_ordered(num_frames: int, max_frames: int | None = ALL_ORDERED_MAX_FRAMES
     return np.arange(stop, dtype=np.int64)
 
 
-# x / 255 computed in float64 then cast, as upstream's numpy division followed by ``.float()``.
-_UINT8_TO_UNIT = (np.arange(256, dtype=np.float64) / 255.0).astype(np.float32)
-
-
 def cut_transform(x: np.ndarray) -> np.ndarray:
     """Load-time cut and scaling: uint8 (..., H, W) -> float32 (..., H, W - 2 * cut) in [0, 1].
 
@@ -162,6 +158,4 @@ def cut_transform(x: np.ndarray) -> np.ndarray:
             f"expected a uint8 array (..., H, W), got {type(x).__name__} "
             f"{getattr(x, 'dtype', '')} {getattr(x, 'shape', '')}"
         )
-    width = x.shape[-1]
-    cut = cut_columns(width)
-    return _UINT8_TO_UNIT[x[..., cut : width - cut]]
+    return cut_to_unit(x)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gaitprep.cut import cut_columns
+from gaitprep.cut import cut_to_unit
 from gaitprep.errors import BadInputError
 from gaitprep.manifest import Manifest, SequenceRecord
 
@@ -39,9 +39,7 @@ def load_transform(array: np.ndarray) -> np.ndarray:
             f"the load transform takes a uint8 array (..., H, W), not {getattr(array, 'dtype', type(array))} "
             f"{getattr(array, 'shape', '')}"
         )
-    width = array.shape[-1]
-    cut = cut_columns(width)
-    return array[..., cut : width - cut].astype(np.float32) / np.float32(255.0)
+    return cut_to_unit(array)
 
 
 class Dataset:

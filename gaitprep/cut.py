@@ -9,6 +9,8 @@ manifest's ``layout.load_transform`` text, the renderer's border figures, the si
 
 from __future__ import annotations
 
+import numpy as np
+
 CUT_STEP = 64
 """Stored width per step of the cut (px)."""
 CUT_PER_STEP = 10
@@ -22,3 +24,16 @@ LOAD_TRANSFORM = (
 def cut_columns(width: int) -> int:
     """Columns removed from EACH side of a ``width``-px frame at load time: ``int(W // 64) * 10``."""
     return int(width // CUT_STEP) * CUT_PER_STEP
+
+
+# uint8 grey level -> float32 in [0, 1], x / 255 in float64 then cast, as upstream's numpy division followed by
+# ``.float()`` (equal to a float32 division for all 256 levels); one lookup per pixel.
+_UNIT = (np.arange(256, dtype=np.float64) / 255.0).astype(np.float32)
+
+
+def cut_to_unit(frames: np.ndarray) -> np.ndarray:
+    """The load transform of a uint8 ``(..., H, W)`` array: :func:`cut_columns` columns off each side, then
+    ``/ 255`` as float32 ``(..., H, W - 2 cut)``. Callers check the dtype (each names its own error)."""
+    width = frames.shape[-1]
+    cut = cut_columns(width)
+    return _UNIT[frames[..., cut : width - cut]]
